@@ -1,0 +1,22 @@
+//! agentstorm: load and soak testing for mass call-center agent sign-in against CC-Gateway
+//! (AgentGateway) style agent gateways.
+//!
+//! Layout (design.md §6), data flowing one way:
+//! `scenario` (parse, validate) → `plan` (stages as phases, pure) → `pacer` (intended
+//! arrival times, pure) → `scheduler` (clock, agents, stop) → `agent` (one agent's
+//! session over `client`) → `metrics` (samples into per-worker histograms, merged per
+//! interval, `Results`) → `report` (console, CSV, JSON). `run` wires one run together;
+//! `sim` is the simulated gateway and shares only `protocol` with the client side.
+//!
+//! Glossary: *agent* — one simulated call-center agent (one id, one session at a time);
+//! *arrival* — the moment the plan starts an agent; *stage* — a part of the load plan as
+//! written; *phase* — a stage normalised (start rate, end rate, duration); *sample* — one
+//! finished operation; *interval* — the period over which samples are merged for time
+//! series; *results* — the document every report reads.
+
+pub mod duration;
+pub mod metrics;
+pub mod protocol;
+pub mod report;
+pub mod scenario;
+pub mod sim;

@@ -1,0 +1,129 @@
+//! `Hist`: an HDR latency histogram in microseconds that serialises as HdrHistogram's V2
+//! compressed format, base64-encoded (the form HdrHistogram tooling reads), so Results
+//! documents carry histograms that add exactly when shards are merged.
+//!
+//! It owns the histogram's precision and range; callers record microseconds and read
+//! percentiles, and never pick bounds themselves.
+
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Significant decimal digits kept: 3 means a value is known to within 0.1 %.
+pub const SIGFIG: u8 = 3;
+/// Highest value tracked without resizing: one hour in microseconds. Larger values still
+/// record (the histogram auto-resizes); this only sizes the first allocation.
+const INITIAL_HIGH_US: u64 = 3_600_000_000;
+
+/// A latency histogram in microseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hist(pub Histogram<u64>);
+
+impl Default for Hist {
+    fn default() -> Self {
+        Hist::new()
+    }
+}
+
+impl Hist {
+    pub fn new() -> Hist {
+        // Bounds are constants that hdrhistogram accepts; failure would be a bug here.
+        let mut h = Histogram::new_with_bounds(1, INITIAL_HIGH_US, SIGFIG)
+            .expect("constant histogram bounds are valid");
+        h.auto(true);
+        Hist(h)
+    }
+
+    /// Records one value in microseconds (0 is recorded as 1 µs, the lowest bucket).
+    pub fn record_us(&mut self, us: u64) {
+        // With auto-resize on, recording only fails for values beyond u64 range limits.
+        let _ = self.0.record(us.max(1));
+    }
+
+    /// Adds another histogram's counts (exact: merging shards or intervals).
+    pub fn add(&mut self, other: &Hist) {
+        // Auto-resize makes add infallible for histograms of the same precision.
+        let _ = self.0.add(&other.0);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// The value at a percentile (0–100) in milliseconds, or None when empty.
+    pub fn percentile_ms(&self, pct: f64) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.value_at_percentile(pct) as f64 / 1000.0)
+    }
+
+    pub fn max_ms(&self) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.max() as f64 / 1000.0)
+    }
+
+    pub fn mean_ms(&self) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.mean() / 1000.0)
+    }
+
+    /// V2 compressed bytes, base64 (standard alphabet), as in HdrHistogram interval logs.
+    pub fn to_base64(&self) -> String {
+        use base64::Engine as _;
+        let mut buf = Vec::new();
+        // Serialising into a Vec cannot fail for a valid histogram.
+        let _ = V2DeflateSerializer::new().serialize(&self.0, &mut buf);
+        base64::engine::general_purpose::STANDARD.encode(buf)
+    }
+
+    pub fn from_base64(text: &str) -> Result<Hist, String> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("histogram is not valid base64: {e}"))?;
+        let mut h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("histogram is not HdrHistogram V2 data: {e:?}"))?;
+        h.auto(true);
+        Ok(Hist(h))
+    }
+}
+
+impl Serialize for Hist {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_base64())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hist {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Hist::from_base64(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trip_keeps_every_count() {
+        let mut h = Hist::new();
+        for v in [1, 10, 100, 1_000, 10_000, 250_000, 7_200_000_000] {
+            h.record_us(v);
+        }
+        let back = Hist::from_base64(&h.to_base64()).expect("decodes");
+        assert_eq!(back.count(), 7);
+        assert_eq!(back.0.max(), h.0.max());
+        assert_eq!(back.percentile_ms(50.0), h.percentile_ms(50.0));
+    }
+
+    #[test]
+    fn add_is_exact() {
+        let (mut a, mut b) = (Hist::new(), Hist::new());
+        (1..=500).for_each(|v| a.record_us(v * 1000));
+        (501..=1000).for_each(|v| b.record_us(v * 1000));
+        a.add(&b);
+        assert_eq!(a.count(), 1000);
+        let p50 = a.percentile_ms(50.0).expect("non-empty");
+        assert!((499.0..=501.0).contains(&p50), "{p50}");
+        assert!(Hist::from_base64("not base64!").is_err());
+        assert_eq!(Hist::new().percentile_ms(99.0), None);
+    }
+}

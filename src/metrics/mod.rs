@@ -1,0 +1,16 @@
+//! Measurement: the `Sample` record agents emit, the recorder that accumulates samples into
+//! per-worker shards and merges them every interval, and the `Results` document every
+//! report reads (design.md §3, §7).
+//!
+//! Nothing here sends traffic or renders output.
+
+pub mod histogram;
+pub mod recorder;
+pub mod results;
+pub mod sample;
+pub mod stats;
+
+pub use histogram::Hist;
+pub use results::Results;
+pub use sample::{Operation, Outcome, PollResult, Retcode, Sample, TransportKind};
+pub use stats::{OpStats, SessionStats};

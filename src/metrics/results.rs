@@ -1,0 +1,259 @@
+//! `Results`: the versioned document a run produces (design.md §3), written as
+//! `results.json`. It is the only input of every report writer, so any report can be
+//! re-rendered later from this file alone, and results from shards merge exactly.
+//!
+//! This module owns the schema (field names are a public contract: add fields with
+//! `#[serde(default)]`, bump [`SCHEMA_VERSION`] for anything else) and loading a document
+//! back with a clear error. It computes nothing; the recorder fills it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::histogram::Hist;
+use super::stats::{OpStats, SessionStats};
+use crate::protocol::GatewayStats;
+
+/// Identifies the document type inside the file.
+pub const SCHEMA_NAME: &str = "agentstorm.results";
+/// Version of the schema; readers refuse other versions with a clear message.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Names of the two sub-series of `poll` (successful polls split by what came back).
+pub const POLL_EVENT: &str = "poll_event";
+pub const POLL_EMPTY: &str = "poll_empty";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub schema: String,
+    pub schema_version: u32,
+    pub agentstorm_version: String,
+    pub scenario: ScenarioInfo,
+    pub target: TargetInfo,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    pub status: RunStatus,
+    /// Per operation (`signin`, `poll`, `logout`, …) plus `poll_event` and `poll_empty`,
+    /// which split the successful polls by whether an event came back.
+    pub operations: BTreeMap<String, OpStats>,
+    pub sessions: SessionStats,
+    /// Events received, by event type.
+    pub events: BTreeMap<String, u64>,
+    pub scheduler: SchedulerStats,
+    /// One entry per interval, oldest first.
+    pub intervals: Vec<IntervalSnapshot>,
+    /// The target's own counters at the end of the run, when it is agentstorm's simulated
+    /// gateway (it answers [`crate::protocol::STATS_PATH`]); None for other gateways.
+    #[serde(default)]
+    pub gateway: Option<GatewayStats>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// SHA-256 of the scenario file's bytes (after `--set` overrides are applied: of the
+    /// effective scenario), hex.
+    pub hash: String,
+    /// The scenario file path as given.
+    #[serde(default)]
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// Base URL the agents talked to (for the embedded gateway, its loopback URL).
+    pub url: String,
+    /// True when the target was the in-process simulated gateway.
+    pub embedded: bool,
+    /// True when certificate verification was switched off on request.
+    #[serde(default)]
+    pub tls_verify_disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The plan ran to its end.
+    Completed,
+    /// Stopped early by a signal; the reports hold what was recorded until then.
+    Interrupted,
+    /// Stopped because the run could not measure (target unreachable, …).
+    Aborted { reason: String },
+}
+
+/// How well the scheduler kept to the plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SchedulerStats {
+    /// Arrivals the plan called for.
+    pub planned_arrivals: u64,
+    /// Arrivals that started an agent.
+    pub started: u64,
+    /// Arrivals that were not started (no free agent id, stop before their time).
+    pub not_started: u64,
+    /// How late each started arrival was against its intended time, µs.
+    pub lag: Hist,
+    /// Most agents alive at once.
+    pub peak_active_agents: u64,
+}
+
+/// One interval's deltas, for time series. Percentiles are summaries; the full interval
+/// histograms stream to `latency.hlog` instead of growing this document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalSnapshot {
+    /// Seconds since the run's start at which the interval began and ended.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Agents alive (from arrival until their session ended) at the interval's end.
+    pub active_agents: u64,
+    /// Agents signed in at the interval's end, as the harness believes.
+    pub signed_in: u64,
+    pub operations: BTreeMap<String, IntervalOp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalOp {
+    pub count: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub corrected_p50_ms: f64,
+    pub corrected_p99_ms: f64,
+    pub corrected_max_ms: f64,
+    pub raw_p50_ms: f64,
+    pub raw_p99_ms: f64,
+}
+
+impl IntervalOp {
+    pub fn from_stats(s: &OpStats) -> IntervalOp {
+        IntervalOp {
+            count: s.count,
+            ok: s.ok,
+            failed: s.failed(),
+            corrected_p50_ms: s.corrected.percentile_ms(50.0).unwrap_or(0.0),
+            corrected_p99_ms: s.corrected.percentile_ms(99.0).unwrap_or(0.0),
+            corrected_max_ms: s.corrected.max_ms().unwrap_or(0.0),
+            raw_p50_ms: s.raw.percentile_ms(50.0).unwrap_or(0.0),
+            raw_p99_ms: s.raw.percentile_ms(99.0).unwrap_or(0.0),
+        }
+    }
+}
+
+/// Why a results file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: not a valid results document: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{path}: not an agentstorm results document (schema {found:?}, expected {SCHEMA_NAME:?})"
+    )]
+    Schema { path: String, found: String },
+    #[error("{path}: results schema version {found} is not supported (this agentstorm reads version {SCHEMA_VERSION}); re-render it with the agentstorm that wrote it")]
+    Version { path: String, found: u64 },
+}
+
+impl Results {
+    /// Reads a results document, checking its schema name and version before the body so
+    /// that a file from another version says so instead of failing on a missing field.
+    pub fn load(path: &Path) -> Result<Results, LoadError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let parse_err = |e: serde_json::Error| LoadError::Parse {
+            path: shown.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        };
+        #[derive(Deserialize)]
+        struct Header {
+            schema: Option<String>,
+            schema_version: Option<u64>,
+        }
+        let header: Header = serde_json::from_str(&text).map_err(parse_err)?;
+        let found = header.schema.unwrap_or_default();
+        if found != SCHEMA_NAME {
+            return Err(LoadError::Schema { path: shown, found });
+        }
+        let version = header.schema_version.unwrap_or(0);
+        if version != u64::from(SCHEMA_VERSION) {
+            return Err(LoadError::Version {
+                path: shown,
+                found: version,
+            });
+        }
+        serde_json::from_str(&text).map_err(parse_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn minimal() -> Results {
+        Results {
+            schema: SCHEMA_NAME.into(),
+            schema_version: SCHEMA_VERSION,
+            agentstorm_version: "test".into(),
+            scenario: ScenarioInfo::default(),
+            target: TargetInfo::default(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            ended_at: "2026-01-01T00:00:01Z".into(),
+            duration_s: 1.0,
+            status: RunStatus::Aborted { reason: "x".into() },
+            operations: BTreeMap::new(),
+            sessions: SessionStats::default(),
+            events: BTreeMap::new(),
+            scheduler: SchedulerStats::default(),
+            intervals: vec![],
+            gateway: None,
+        }
+    }
+
+    #[test]
+    fn load_round_trip_and_bad_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("r.json");
+        let r = minimal();
+        std::fs::write(&good, serde_json::to_string(&r).expect("ser")).expect("write");
+        assert_eq!(Results::load(&good).expect("loads"), r);
+
+        let text = serde_json::to_string(&r).expect("ser");
+        let truncated = dir.path().join("t.json");
+        std::fs::write(&truncated, &text[..text.len() / 2]).expect("write");
+        let e = Results::load(&truncated).expect_err("truncated");
+        assert!(matches!(e, LoadError::Parse { .. }), "{e}");
+        assert!(e.to_string().contains("t.json:1:"), "{e}");
+
+        let other = dir.path().join("v.json");
+        std::fs::write(
+            &other,
+            text.replace("\"schema_version\":1", "\"schema_version\":9"),
+        )
+        .expect("write");
+        let e = Results::load(&other).expect_err("version");
+        assert!(e.to_string().contains("version 9"), "{e}");
+
+        let foreign = dir.path().join("f.json");
+        std::fs::write(&foreign, "{\"hello\":1}").expect("write");
+        assert!(matches!(
+            Results::load(&foreign),
+            Err(LoadError::Schema { .. })
+        ));
+    }
+}

@@ -1,0 +1,310 @@
+//! `Sample`: the one record that crosses from execution (agents, client) to analysis
+//! (recorder, results, reports), as design.md §3 defines it, plus the small value types it
+//! is made of (operation, outcome, transport error kind, retcode).
+//!
+//! Everything here is `Copy` and allocation-free, because one Sample is made per request on
+//! the hot path. A retcode is kept inline (gateway codes are at most 7 characters); a longer
+//! one from a misbehaving gateway is cut to [`Retcode::CAPACITY`] bytes and marked with `~`.
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+/// One kind of gateway call the harness makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Signin,
+    Forcelogin,
+    Poll,
+    Logout,
+    Forcelogout,
+    Resetskill,
+    Handshake,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 7] = [
+        Operation::Signin,
+        Operation::Forcelogin,
+        Operation::Poll,
+        Operation::Logout,
+        Operation::Forcelogout,
+        Operation::Resetskill,
+        Operation::Handshake,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Signin => "signin",
+            Operation::Forcelogin => "forcelogin",
+            Operation::Poll => "poll",
+            Operation::Logout => "logout",
+            Operation::Forcelogout => "forcelogout",
+            Operation::Resetskill => "resetskill",
+            Operation::Handshake => "handshake",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The gateway endpoint this operation calls, for reconciling against the simulator's
+    /// per-endpoint counters.
+    pub fn endpoint(self) -> crate::protocol::Endpoint {
+        use crate::protocol::Endpoint;
+        match self {
+            Operation::Signin => Endpoint::Login,
+            Operation::Forcelogin => Endpoint::ForceLogin,
+            Operation::Poll => Endpoint::GetAgentEvent,
+            Operation::Logout => Endpoint::Logout,
+            Operation::Forcelogout => Endpoint::ForceLogout,
+            Operation::Resetskill => Endpoint::ResetSkill,
+            Operation::Handshake => Endpoint::HandShake,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a request did not produce an HTTP response that could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// TCP connect refused (nothing listening).
+    ConnectRefused,
+    /// TCP connect did not finish in time.
+    ConnectTimeout,
+    /// Any other connect failure (no route, address in use, out of ports or files).
+    Connect,
+    /// TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The connection was reset or closed before a full reply.
+    Reset,
+    /// No full reply within the request timeout.
+    Timeout,
+    /// The reply was not valid HTTP/1.1.
+    Protocol,
+    /// HTTP 200, but the body was not the JSON envelope the protocol promises.
+    BadBody,
+}
+
+impl TransportKind {
+    pub const ALL: [TransportKind; 8] = [
+        TransportKind::ConnectRefused,
+        TransportKind::ConnectTimeout,
+        TransportKind::Connect,
+        TransportKind::Tls,
+        TransportKind::Reset,
+        TransportKind::Timeout,
+        TransportKind::Protocol,
+        TransportKind::BadBody,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportKind::ConnectRefused => "connect_refused",
+            TransportKind::ConnectTimeout => "connect_timeout",
+            TransportKind::Connect => "connect",
+            TransportKind::Tls => "tls",
+            TransportKind::Reset => "reset",
+            TransportKind::Timeout => "timeout",
+            TransportKind::Protocol => "protocol",
+            TransportKind::BadBody => "bad_body",
+        }
+    }
+
+    /// Whether this failure happened while opening the connection (nothing reached the
+    /// gateway's HTTP layer), which matters when reconciling against its counters.
+    pub fn is_connect(self) -> bool {
+        matches!(
+            self,
+            TransportKind::ConnectRefused
+                | TransportKind::ConnectTimeout
+                | TransportKind::Connect
+                | TransportKind::Tls
+        )
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A gateway retcode held inline (no allocation per sample).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Retcode {
+    len: u8,
+    bytes: [u8; Retcode::CAPACITY],
+}
+
+impl Retcode {
+    pub const CAPACITY: usize = 15;
+    pub const SUCCESS: Retcode = Retcode::from_static("0");
+
+    const fn from_static(s: &str) -> Retcode {
+        let src = s.as_bytes();
+        let mut bytes = [0u8; Retcode::CAPACITY];
+        let mut i = 0;
+        while i < src.len() && i < Retcode::CAPACITY {
+            bytes[i] = src[i];
+            i += 1;
+        }
+        Retcode {
+            len: i as u8,
+            bytes,
+        }
+    }
+
+    /// Keeps `text` (cut to the capacity on a character boundary, marked with `~`).
+    pub fn new(text: &str) -> Retcode {
+        if text.len() <= Retcode::CAPACITY {
+            return Retcode::from_static(text);
+        }
+        let mut end = Retcode::CAPACITY - 1;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut r = Retcode::from_static(&text[..end]);
+        r.bytes[end] = b'~';
+        r.len = end as u8 + 1;
+        r
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Built only from `&str` cut on a char boundary plus an ASCII marker.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("?")
+    }
+
+    pub fn is_success(&self) -> bool {
+        *self == Retcode::SUCCESS
+    }
+}
+
+impl fmt::Debug for Retcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl fmt::Display for Retcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Retcode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Retcode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Retcode::new(&s))
+    }
+}
+
+/// How one operation ended. Exactly one per started operation (design.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// HTTP 200 with the JSON envelope; `retcode` `"0"` is success, anything else a
+    /// business failure kept by its code.
+    Ok { retcode: Retcode },
+    /// An HTTP status other than 200.
+    Http { status: u16 },
+    /// No readable reply.
+    Transport { kind: TransportKind },
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Ok { retcode } if retcode.is_success())
+    }
+}
+
+/// What a successful poll brought back: an event (of a known kind), or nothing (the long
+/// poll's wait ended empty). Kept apart because an empty poll's latency is the gateway's
+/// hold time, not its speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollResult {
+    Event,
+    Empty,
+}
+
+/// One finished operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub operation: Operation,
+    /// When the schedule said it should start: the arrival time for a sign-in, the end of
+    /// the planned pause for later steps. Corrected latency is measured from here.
+    pub intended_at: Instant,
+    /// When the request was handed to the connection (after any connect).
+    pub sent_at: Instant,
+    pub done_at: Instant,
+    pub outcome: Outcome,
+    /// Set on successful polls only.
+    pub poll: Option<PollResult>,
+}
+
+impl Sample {
+    /// Latency from the intended start, in microseconds (coordinated-omission corrected).
+    pub fn corrected_us(&self) -> u64 {
+        micros(self.done_at.saturating_duration_since(self.intended_at))
+    }
+
+    /// Latency from the actual send, in microseconds (what the server alone took).
+    pub fn raw_us(&self) -> u64 {
+        micros(self.done_at.saturating_duration_since(self.sent_at))
+    }
+}
+
+pub(crate) fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn retcode_inline_and_cut() {
+        assert_eq!(Retcode::new("100-002").as_str(), "100-002");
+        assert!(Retcode::new("0").is_success());
+        assert!(!Retcode::new("00").is_success());
+        let long = Retcode::new("this-is-a-very-long-code");
+        assert_eq!(long.as_str().len(), Retcode::CAPACITY);
+        assert!(long.as_str().ends_with('~'));
+        // multi-byte characters are not split
+        let wide = Retcode::new("ééééééééééé");
+        assert!(wide.as_str().ends_with('~'));
+    }
+
+    #[test]
+    fn corrected_includes_schedule_lag_raw_does_not() {
+        let t0 = Instant::now();
+        let s = Sample {
+            operation: Operation::Signin,
+            intended_at: t0,
+            sent_at: t0 + Duration::from_millis(40),
+            done_at: t0 + Duration::from_millis(50),
+            outcome: Outcome::Ok {
+                retcode: Retcode::SUCCESS,
+            },
+            poll: None,
+        };
+        assert_eq!(s.corrected_us(), 50_000);
+        assert_eq!(s.raw_us(), 10_000);
+        assert!(s.outcome.is_success());
+    }
+}

@@ -1,0 +1,203 @@
+//! Mergeable accumulators: `OpStats` (one operation's counts by outcome plus corrected and
+//! raw latency histograms) and `SessionStats` (session outcomes and their timings).
+//!
+//! The same types serve as the recorder's per-worker shards, as per-interval deltas and as
+//! the run totals inside Results, so merging shards, intervals or whole runs is one `add`.
+//! Reconciliation (design.md §8) holds by construction: every recorded sample increments
+//! `count` and exactly one of `ok`, `retcode_failures`, `http_errors`, `transport_errors`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::histogram::Hist;
+use super::sample::{Outcome, Retcode, Sample, TransportKind};
+
+/// One operation's outcomes and latencies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpStats {
+    /// Operations that ended (each ends exactly once).
+    pub count: u64,
+    /// Retcode `"0"`.
+    pub ok: u64,
+    /// HTTP 200 with a retcode other than `"0"`.
+    pub retcode_failures: u64,
+    /// An HTTP status other than 200.
+    pub http_errors: u64,
+    /// No readable reply (connect, TLS, reset, timeout, malformed).
+    pub transport_errors: u64,
+    /// Every retcode seen, success included.
+    pub retcodes: BTreeMap<Retcode, u64>,
+    pub http_statuses: BTreeMap<u16, u64>,
+    pub transport: BTreeMap<TransportKind, u64>,
+    /// Latency from the intended start (coordinated omission corrected), µs, every attempt.
+    pub corrected: Hist,
+    /// Latency from the actual send, µs, every attempt.
+    pub raw: Hist,
+}
+
+impl OpStats {
+    pub fn record(&mut self, s: &Sample) {
+        self.count += 1;
+        match s.outcome {
+            Outcome::Ok { retcode } => {
+                if retcode.is_success() {
+                    self.ok += 1;
+                } else {
+                    self.retcode_failures += 1;
+                }
+                *self.retcodes.entry(retcode).or_insert(0) += 1;
+            }
+            Outcome::Http { status } => {
+                self.http_errors += 1;
+                *self.http_statuses.entry(status).or_insert(0) += 1;
+            }
+            Outcome::Transport { kind } => {
+                self.transport_errors += 1;
+                *self.transport.entry(kind).or_insert(0) += 1;
+            }
+        }
+        self.corrected.record_us(s.corrected_us());
+        self.raw.record_us(s.raw_us());
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.retcode_failures + self.http_errors + self.transport_errors
+    }
+
+    /// Whether the counts add up (they always should; reports check it and say so).
+    pub fn reconciles(&self) -> bool {
+        self.count == self.ok + self.failed()
+            && self.retcodes.values().sum::<u64>() == self.ok + self.retcode_failures
+            && self.http_statuses.values().sum::<u64>() == self.http_errors
+            && self.transport.values().sum::<u64>() == self.transport_errors
+    }
+
+    pub fn add(&mut self, o: &OpStats) {
+        self.count += o.count;
+        self.ok += o.ok;
+        self.retcode_failures += o.retcode_failures;
+        self.http_errors += o.http_errors;
+        self.transport_errors += o.transport_errors;
+        add_map(&mut self.retcodes, &o.retcodes);
+        add_map(&mut self.http_statuses, &o.http_statuses);
+        add_map(&mut self.transport, &o.transport);
+        self.corrected.add(&o.corrected);
+        self.raw.add(&o.raw);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// Session outcomes (design.md §3): the agent, not the request, is the unit of success.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionStats {
+    /// Agents that began a session (made a first sign-in attempt).
+    pub started: u64,
+    /// Agents whose sign-in (or forced sign-in) succeeded.
+    pub signed_in: u64,
+    /// Agents that received `AgentState_Ready`.
+    pub ready: u64,
+    /// Sessions ended by the agent's own successful sign-out.
+    pub signed_out_clean: u64,
+    /// Sessions the gateway ended while the harness believed them signed in
+    /// (`AgentOther_ShutdownService`, or `100-006`/`000-003` on a later call).
+    pub signed_out_unexpected: u64,
+    /// Agents that never got signed in (sign-in failed and the policy gave up).
+    pub signin_given_up: u64,
+    /// Agents still signed in when the run ended (sign-out failed or was not attempted).
+    pub left_signed_in: u64,
+    /// Agents that signed in but never saw `AgentState_Ready` before their session ended.
+    pub never_ready: u64,
+    /// Arrival (intended start) → sign-in reply with retcode 0, µs.
+    pub time_to_signed_in: Hist,
+    /// Arrival (intended start) → `AgentState_Ready` received, µs.
+    pub time_to_ready: Hist,
+    /// Sign-in success → end of the session, µs.
+    pub session_length: Hist,
+}
+
+impl SessionStats {
+    pub fn add(&mut self, o: &SessionStats) {
+        self.started += o.started;
+        self.signed_in += o.signed_in;
+        self.ready += o.ready;
+        self.signed_out_clean += o.signed_out_clean;
+        self.signed_out_unexpected += o.signed_out_unexpected;
+        self.signin_given_up += o.signin_given_up;
+        self.left_signed_in += o.left_signed_in;
+        self.never_ready += o.never_ready;
+        self.time_to_signed_in.add(&o.time_to_signed_in);
+        self.time_to_ready.add(&o.time_to_ready);
+        self.session_length.add(&o.session_length);
+    }
+}
+
+pub(crate) fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::sample::{Operation, PollResult};
+    use std::time::{Duration, Instant};
+
+    fn sample(outcome: Outcome) -> Sample {
+        let t = Instant::now();
+        Sample {
+            operation: Operation::Signin,
+            intended_at: t,
+            sent_at: t,
+            done_at: t + Duration::from_millis(3),
+            outcome,
+            poll: None::<PollResult>,
+        }
+    }
+
+    #[test]
+    fn every_outcome_lands_in_exactly_one_bucket() {
+        let mut s = OpStats::default();
+        s.record(&sample(Outcome::Ok {
+            retcode: Retcode::SUCCESS,
+        }));
+        s.record(&sample(Outcome::Ok {
+            retcode: Retcode::new("100-002"),
+        }));
+        s.record(&sample(Outcome::Http { status: 503 }));
+        s.record(&sample(Outcome::Transport {
+            kind: TransportKind::Reset,
+        }));
+        assert_eq!((s.count, s.ok, s.failed()), (4, 1, 3));
+        assert_eq!(s.retcodes[&Retcode::new("100-002")], 1);
+        assert_eq!(s.http_statuses[&503], 1);
+        assert_eq!(s.transport[&TransportKind::Reset], 1);
+        assert_eq!(s.corrected.count(), 4);
+        assert!(s.reconciles());
+
+        let mut merged = OpStats::default();
+        merged.add(&s);
+        merged.add(&s);
+        assert_eq!(merged.count, 8);
+        assert_eq!(merged.retcodes[&Retcode::SUCCESS], 2);
+        assert!(merged.reconciles());
+        merged.ok += 1;
+        assert!(!merged.reconciles());
+    }
+
+    #[test]
+    fn op_stats_round_trip_through_json() {
+        let mut s = OpStats::default();
+        s.record(&sample(Outcome::Http { status: 500 }));
+        s.record(&sample(Outcome::Transport {
+            kind: TransportKind::ConnectRefused,
+        }));
+        let text = serde_json::to_string(&s).expect("serialises");
+        let back: OpStats = serde_json::from_str(&text).expect("parses");
+        assert_eq!(back, s);
+    }
+}

@@ -1,0 +1,335 @@
+//! Wire types of the CC-Gateway agent interface, shared by the client side (harness) and the
+//! simulated gateway (`sim`): paths, header names, request and reply bodies, retcodes and
+//! event types (../shared/protocol.md §2–§6).
+//!
+//! This module owns *only* what travels on the wire. It knows nothing of scenarios,
+//! metrics or the simulator's behaviour model, so that the simulator stays an honest other
+//! side: both ends agree on these types and on nothing else.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Common prefix of every agent-interface path.
+pub const BASE_PATH: &str = "/agentgateway/resource";
+/// Path of the simulator's own counters (decision D17), outside the gateway's path space.
+pub const STATS_PATH: &str = "/agentstorm/v1/stats";
+
+/// Request header that carries the session GUID on every authenticated call.
+pub const HEADER_GUID: &str = "guid";
+/// Response header that delivers a new GUID: `JSESSIONID=<guid>`.
+pub const HEADER_SET_GUID: &str = "set-guid";
+/// Prefix of the `Set-GUID` value before the GUID itself.
+pub const SET_GUID_PREFIX: &str = "JSESSIONID=";
+/// Content type of every request and reply body.
+pub const CONTENT_TYPE_JSON: &str = "application/json; charset=UTF-8";
+
+/// Lowest and highest agent id in the current documents (older ones stop at 59999).
+pub const AGENT_ID_MIN: u32 = 101;
+pub const AGENT_ID_MAX: u32 = 999_999;
+
+/// Business result codes (protocol.md §6). The gateway answers HTTP 200 and puts the
+/// outcome here; `"0"` is success.
+pub mod retcode {
+    pub const SUCCESS: &str = "0";
+    pub const WRONG_METHOD: &str = "000-001";
+    pub const BAD_URL: &str = "000-002";
+    pub const NO_PERMISSION: &str = "000-003";
+    pub const SWITCHING_OVER: &str = "000-004";
+    pub const MESSAGE_PARAM: &str = "000-006";
+    pub const REPEATED_CALL: &str = "000-007";
+    pub const SIGNIN_PARAM_EMPTY: &str = "100-001";
+    pub const ALREADY_SIGNED_IN: &str = "100-002";
+    pub const RESOURCE_UNAVAILABLE: &str = "100-003";
+    pub const WRONG_PASSWORD: &str = "100-004";
+    pub const BAD_SIGNOUT_PARAM: &str = "100-005";
+    pub const NOT_SIGNED_IN: &str = "100-006";
+    pub const OPERATION_EXCEPTION: &str = "100-007";
+    pub const ALREADY_SIGNED_OUT: &str = "100-008";
+    pub const SET_STATE_FAILED: &str = "100-009";
+    pub const SIGNOUT_STATE_ERROR: &str = "100-010";
+    pub const SIGNIN_PARAM_INVALID: &str = "100-011";
+    pub const WRONG_AGENT_TYPE: &str = "100-012";
+    pub const INVALID_PHONE: &str = "100-013";
+    pub const PHONE_OUT_OF_RANGE: &str = "100-014";
+    pub const CANNOT_FORCE_OUT: &str = "100-015";
+    pub const INVALID_IP: &str = "100-016";
+    pub const ACCOUNT_LOCKED: &str = "110-016";
+
+    /// Every code the simulator can answer, in a fixed order, so that its counters can be a
+    /// flat array instead of a map behind a lock.
+    pub const KNOWN: &[&str] = &[
+        SUCCESS,
+        WRONG_METHOD,
+        BAD_URL,
+        NO_PERMISSION,
+        SWITCHING_OVER,
+        MESSAGE_PARAM,
+        REPEATED_CALL,
+        SIGNIN_PARAM_EMPTY,
+        ALREADY_SIGNED_IN,
+        RESOURCE_UNAVAILABLE,
+        WRONG_PASSWORD,
+        BAD_SIGNOUT_PARAM,
+        NOT_SIGNED_IN,
+        OPERATION_EXCEPTION,
+        ALREADY_SIGNED_OUT,
+        SET_STATE_FAILED,
+        SIGNOUT_STATE_ERROR,
+        SIGNIN_PARAM_INVALID,
+        WRONG_AGENT_TYPE,
+        INVALID_PHONE,
+        PHONE_OUT_OF_RANGE,
+        CANNOT_FORCE_OUT,
+        INVALID_IP,
+        ACCOUNT_LOCKED,
+    ];
+}
+
+/// Event types relevant to sign-in and sign-out (protocol.md §5.2).
+pub mod event {
+    pub const IN_SERVICE: &str = "AgentOther_InService";
+    pub const READY: &str = "AgentState_Ready";
+    pub const SET_NOT_READY_SUCCESS: &str = "AgentState_SetNotReady_Success";
+    pub const WORK: &str = "AgentState_Work";
+    pub const SET_REST_SUCCESS: &str = "AgentState_SetRest_Success";
+    pub const LINKAGE_CAPABILITY: &str = "AgentEvent_linkageCapability";
+    pub const SHUTDOWN_SERVICE: &str = "AgentOther_ShutdownService";
+}
+
+/// The gateway endpoints agentstorm drives or simulates. The names are the log method names
+/// of the documents, which is also what the simulator's stats endpoint reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Endpoint {
+    Login,
+    ForceLogin,
+    LoginEx,
+    GetAgentEvent,
+    Logout,
+    ForceLogout,
+    ForceLogoutWithReason,
+    HandShake,
+    UpdateGuid,
+    ResetSkill,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 10] = [
+        Endpoint::Login,
+        Endpoint::ForceLogin,
+        Endpoint::LoginEx,
+        Endpoint::GetAgentEvent,
+        Endpoint::Logout,
+        Endpoint::ForceLogout,
+        Endpoint::ForceLogoutWithReason,
+        Endpoint::HandShake,
+        Endpoint::UpdateGuid,
+        Endpoint::ResetSkill,
+    ];
+
+    /// The log method name (`login`, `getAgentEvent`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Login => "login",
+            Endpoint::ForceLogin => "forceLogin",
+            Endpoint::LoginEx => "loginEx",
+            Endpoint::GetAgentEvent => "getAgentEvent",
+            Endpoint::Logout => "logout",
+            Endpoint::ForceLogout => "forceLogout",
+            Endpoint::ForceLogoutWithReason => "forceLogoutWithReason",
+            Endpoint::HandShake => "handShake",
+            Endpoint::UpdateGuid => "updateGuid",
+            Endpoint::ResetSkill => "resetSkill",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Path of the sign-in call: `PUT /agentgateway/resource/onlineagent/{agentid}`.
+pub fn signin_path(agent_id: u32) -> String {
+    format!("{BASE_PATH}/onlineagent/{agent_id}")
+}
+
+/// Path of the forced sign-in call: `PUT …/onlineagent/{agentid}/forcelogin`.
+pub fn forcelogin_path(agent_id: u32) -> String {
+    format!("{BASE_PATH}/onlineagent/{agent_id}/forcelogin")
+}
+
+/// Path of the event poll: `GET /agentgateway/resource/agentevent/{agentid}`.
+pub fn poll_path(agent_id: u32) -> String {
+    format!("{BASE_PATH}/agentevent/{agent_id}")
+}
+
+/// Path of the sign-out call: `DELETE …/onlineagent/{agentid}/logout`.
+pub fn logout_path(agent_id: u32) -> String {
+    format!("{BASE_PATH}/onlineagent/{agent_id}/logout")
+}
+
+/// Path of the forced sign-out call: `DELETE …/onlineagent/{agentid}/forcelogout`.
+pub fn forcelogout_path(agent_id: u32) -> String {
+    format!("{BASE_PATH}/onlineagent/{agent_id}/forcelogout")
+}
+
+/// Extracts the GUID from a `Set-GUID` header value (`JSESSIONID=<guid>`). A value without
+/// the prefix is taken whole; an empty one is no GUID.
+pub fn guid_from_set_guid(value: &str) -> Option<&str> {
+    let guid = value.trim();
+    let guid = guid.strip_prefix(SET_GUID_PREFIX).unwrap_or(guid).trim();
+    (!guid.is_empty()).then_some(guid)
+}
+
+/// Builds a `Set-GUID` header value for a GUID.
+pub fn set_guid_value(guid: &str) -> String {
+    format!("{SET_GUID_PREFIX}{guid}")
+}
+
+/// The sign-in body (protocol.md §3.2), as the harness sends it. Only the fields the
+/// harness sets are here; the simulator parses requests leniently from raw JSON instead,
+/// because real clients send scalars as strings too (D5).
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInRequest<'a> {
+    pub password: &'a str,
+    pub phonenum: &'a str,
+    pub status: u8,
+    pub agenttype: u8,
+    pub releasephone: bool,
+    #[serde(rename = "checkInWebm")]
+    pub check_in_webm: bool,
+}
+
+/// An agent event as it appears in a poll reply or a push batch (protocol.md §5.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(rename = "eventType")]
+    pub event_type: String,
+    #[serde(rename = "workNo")]
+    pub work_no: String,
+    #[serde(default)]
+    pub content: Option<serde_json::Value>,
+    /// Milliseconds since the Unix epoch, as a string (newest documents only).
+    #[serde(
+        rename = "eventGenTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_gen_time: Option<String>,
+}
+
+/// The reply envelope every agent-operation call shares: `message`, `retcode`, optional
+/// `result`, plus `detailCode` for `100-003` and `event` on poll replies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    #[serde(default)]
+    pub message: String,
+    pub retcode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(
+        rename = "detailCode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detail_code: Option<String>,
+    /// Present on poll replies: the event, or `null` when the wait ended empty (D1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Option<Event>>,
+}
+
+impl Reply {
+    /// A reply with a retcode and message and nothing else.
+    pub fn code(retcode: &str, message: &str) -> Reply {
+        Reply {
+            message: message.to_string(),
+            retcode: retcode.to_string(),
+            result: None,
+            detail_code: None,
+            event: None,
+        }
+    }
+}
+
+/// The simulated gateway's own counters, served as JSON at [`STATS_PATH`] (decision D17).
+/// The harness reads them to reconcile its counts with the server's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GatewayStats {
+    /// Agents signed in now.
+    pub signed_in: u64,
+    /// Highest `signed_in` since the gateway started.
+    pub signed_in_peak: u64,
+    /// Requests answered, by endpoint log name (`login`, `getAgentEvent`, …, or `unknown`
+    /// for paths outside the interface) and then by outcome: the retcode of the reply, or
+    /// `http_<status>` for a reply without one, or `reset` for a connection the gateway cut
+    /// on purpose (fault injection).
+    pub requests: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Sessions ended, by cause.
+    pub signouts: SignoutCounts,
+}
+
+impl GatewayStats {
+    /// All requests the gateway saw for one endpoint, whatever their outcome.
+    pub fn endpoint_total(&self, endpoint: Endpoint) -> u64 {
+        self.requests
+            .get(endpoint.name())
+            .map(|m| m.values().sum())
+            .unwrap_or(0)
+    }
+}
+
+/// Sessions ended, by cause (D17).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignoutCounts {
+    /// The agent signed out itself (`logout`, `forcelogout`, `forcelogoutwithreason`).
+    pub logout: u64,
+    /// The gateway or an inspector forced it out (fault model, failover cue).
+    pub forced: u64,
+    /// No poll or heartbeat within the inactivity timeout (D11).
+    pub timeout: u64,
+    /// A `forcelogin` replaced the session (D8).
+    pub replaced: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_guid_round_trip_and_lenient_parse() {
+        let guid = "279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0";
+        assert_eq!(guid_from_set_guid(&set_guid_value(guid)), Some(guid));
+        assert_eq!(guid_from_set_guid(guid), Some(guid));
+        assert_eq!(guid_from_set_guid(" JSESSIONID= "), None);
+        assert_eq!(guid_from_set_guid(""), None);
+    }
+
+    #[test]
+    fn poll_reply_distinguishes_null_event_from_absent() {
+        let empty: Reply = serde_json::from_str(r#"{"message":"","retcode":"0","event":null}"#)
+            .expect("valid reply");
+        // `event: null` deserialises to Some(None) only with the double option; serde maps
+        // an explicit null to None for Option<Option<_>> with `default`, so the harness
+        // treats both "absent" and "null" as "no event", which is what D1 asks.
+        assert!(matches!(empty.event, None | Some(None)));
+        let with: Reply = serde_json::from_str(
+            r#"{"message":"","retcode":"0","event":{"eventType":"AgentState_Ready","workNo":"1001","content":null}}"#,
+        )
+        .expect("valid reply");
+        let ev = with.event.flatten().expect("event present");
+        assert_eq!(ev.event_type, event::READY);
+        assert_eq!(ev.work_no, "1001");
+    }
+
+    #[test]
+    fn paths_follow_the_documents() {
+        assert_eq!(signin_path(1001), "/agentgateway/resource/onlineagent/1001");
+        assert_eq!(poll_path(1001), "/agentgateway/resource/agentevent/1001");
+        assert_eq!(
+            logout_path(7),
+            "/agentgateway/resource/onlineagent/7/logout"
+        );
+        assert_eq!(Endpoint::ALL.len(), Endpoint::ResetSkill.index() + 1);
+    }
+}

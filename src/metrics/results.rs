@@ -112,7 +112,16 @@ pub struct IntervalSnapshot {
     pub active_agents: u64,
     /// Agents signed in at the interval's end, as the harness believes.
     pub signed_in: u64,
+    /// Agents started (arrivals) during the interval.
+    pub arrivals: u64,
+    /// Per operation (same keys as `Results::operations`), only those with samples.
     pub operations: BTreeMap<String, IntervalOp>,
+    /// Harness resident memory at the interval's end, bytes (0 where unknown).
+    #[serde(default)]
+    pub rss_bytes: u64,
+    /// Harness CPU use over the interval, percent of one core (0 where unknown).
+    #[serde(default)]
+    pub cpu_percent: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -125,6 +134,9 @@ pub struct IntervalOp {
     pub corrected_max_ms: f64,
     pub raw_p50_ms: f64,
     pub raw_p99_ms: f64,
+    /// Failures by outcome label (see `OpStats::outcome_counts`).
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
 }
 
 impl IntervalOp {
@@ -138,6 +150,7 @@ impl IntervalOp {
             corrected_max_ms: s.corrected.max_ms().unwrap_or(0.0),
             raw_p50_ms: s.raw.percentile_ms(50.0).unwrap_or(0.0),
             raw_p99_ms: s.raw.percentile_ms(99.0).unwrap_or(0.0),
+            errors: s.error_counts().into_iter().collect(),
         }
     }
 }

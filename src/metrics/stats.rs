@@ -89,6 +89,36 @@ impl OpStats {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+
+    /// Every outcome with its count, labelled the one way all reports label them: the
+    /// retcode as the gateway sent it (`0`, `100-002`), `http:<status>` for a non-200 reply,
+    /// `transport:<kind>` for no readable reply. Retcodes first, then HTTP, then transport.
+    pub fn outcome_counts(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .retcodes
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), *v))
+            .collect();
+        out.extend(
+            self.http_statuses
+                .iter()
+                .map(|(k, v)| (format!("http:{k}"), *v)),
+        );
+        out.extend(
+            self.transport
+                .iter()
+                .map(|(k, v)| (format!("transport:{}", k.name()), *v)),
+        );
+        out
+    }
+
+    /// Like [`OpStats::outcome_counts`] without the successes: only what failed.
+    pub fn error_counts(&self) -> Vec<(String, u64)> {
+        self.outcome_counts()
+            .into_iter()
+            .filter(|(label, _)| label != crate::protocol::retcode::SUCCESS)
+            .collect()
+    }
 }
 
 /// Session outcomes (design.md §3): the agent, not the request, is the unit of success.
@@ -178,6 +208,9 @@ mod tests {
         assert_eq!(s.transport[&TransportKind::Reset], 1);
         assert_eq!(s.corrected.count(), 4);
         assert!(s.reconciles());
+        let labels: Vec<String> = s.outcome_counts().into_iter().map(|(l, _)| l).collect();
+        assert_eq!(labels, ["0", "100-002", "http:503", "transport:reset"]);
+        assert_eq!(s.error_counts().len(), 3);
 
         let mut merged = OpStats::default();
         merged.add(&s);

@@ -1,1 +1,23 @@
-fn main() {}
+//! The `agentstorm` binary: parse the command line, set up diagnostics, run the command on
+//! a tokio runtime, exit with its code. Everything else is in the library.
+
+use clap::Parser;
+
+fn main() {
+    let cli = agentstorm::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(agentstorm::commands::dispatch(cli.command)),
+        Err(e) => {
+            eprintln!("agentstorm: cannot start the async runtime: {e}");
+            agentstorm::exit::CANNOT_MEASURE
+        }
+    };
+    std::process::exit(code);
+}

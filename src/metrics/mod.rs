@@ -5,6 +5,7 @@
 //! Nothing here sends traffic or renders output.
 
 pub mod histogram;
+pub mod process;
 pub mod recorder;
 pub mod results;
 pub mod sample;

@@ -1,1 +1,340 @@
-//! Recorder (placeholder).
+//! The recorder: where agents put samples, without a shared lock or a channel message per
+//! sample on the hot path (design.md §7, wrk2's per-thread histograms).
+//!
+//! Each runtime worker thread gets its own shard (an [`Aggregate`] behind a mutex that only
+//! that thread takes per sample, so it is never contended on the hot path). Once per
+//! interval, [`Recorder::collect`] swaps every shard for an empty spare and merges the full
+//! ones outside any lock. A sample is counted in exactly one interval, and memory does not
+//! grow with run length: the collector keeps totals and hands each interval out.
+//!
+//! Gauges that must be exact at any instant (agents alive, agents signed in) are shared
+//! atomics, touched per session transition, not per request.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::histogram::Hist;
+use super::results::{POLL_EMPTY, POLL_EVENT};
+use super::sample::{micros, Operation, PollResult, Sample};
+use super::stats::{OpStats, SessionStats};
+
+/// Series of latency/outcome stats: every operation, plus the two halves of successful
+/// polls.
+pub const SERIES: usize = Operation::ALL.len() + 2;
+const POLL_EVENT_IDX: usize = Operation::ALL.len();
+const POLL_EMPTY_IDX: usize = Operation::ALL.len() + 1;
+
+/// Name of a series index (`signin`, …, `poll_event`, `poll_empty`).
+pub fn series_name(i: usize) -> &'static str {
+    match i {
+        POLL_EVENT_IDX => POLL_EVENT,
+        POLL_EMPTY_IDX => POLL_EMPTY,
+        _ => Operation::ALL.get(i).map(|o| o.name()).unwrap_or("?"),
+    }
+}
+
+/// Everything the recorder accumulates; the same shape for a shard, an interval and the
+/// run's totals.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    pub series: Vec<OpStats>,
+    pub sessions: SessionStats,
+    pub events: BTreeMap<String, u64>,
+    /// Arrival lateness against the plan, µs.
+    pub lag: Hist,
+    pub arrivals: u64,
+    pub not_started: u64,
+}
+
+impl Default for Aggregate {
+    fn default() -> Self {
+        Aggregate {
+            series: (0..SERIES).map(|_| OpStats::default()).collect(),
+            sessions: SessionStats::default(),
+            events: BTreeMap::new(),
+            lag: Hist::new(),
+            arrivals: 0,
+            not_started: 0,
+        }
+    }
+}
+
+impl Aggregate {
+    pub fn record(&mut self, s: &Sample) {
+        self.series[s.operation.index()].record(s);
+        match s.poll {
+            Some(PollResult::Event) => self.series[POLL_EVENT_IDX].record(s),
+            Some(PollResult::Empty) => self.series[POLL_EMPTY_IDX].record(s),
+            None => {}
+        }
+    }
+
+    pub fn add(&mut self, o: &Aggregate) {
+        for (a, b) in self.series.iter_mut().zip(&o.series) {
+            if !b.is_empty() {
+                a.add(b);
+            }
+        }
+        self.sessions.add(&o.sessions);
+        super::stats::add_map(&mut self.events, &o.events);
+        self.lag.add(&o.lag);
+        self.arrivals += o.arrivals;
+        self.not_started += o.not_started;
+    }
+
+    /// Empties it, keeping the histograms' allocations.
+    fn reset(&mut self) {
+        for s in &mut self.series {
+            let (mut c, mut r) = (std::mem::take(&mut s.corrected), std::mem::take(&mut s.raw));
+            c.0.reset();
+            r.0.reset();
+            *s = OpStats {
+                corrected: c,
+                raw: r,
+                ..OpStats::default()
+            };
+        }
+        self.sessions = SessionStats::default();
+        self.events.clear();
+        self.lag.0.reset();
+        self.arrivals = 0;
+        self.not_started = 0;
+    }
+
+    /// Series with at least one sample, by name.
+    pub fn operations(&self) -> BTreeMap<String, OpStats> {
+        self.series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(i, s)| (series_name(i).to_string(), s.clone()))
+            .collect()
+    }
+}
+
+type Shard = Arc<Mutex<Aggregate>>;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's shard of each live recorder (usually one; tests may run several).
+    static LOCAL: RefCell<Vec<(u64, Shard)>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Inner {
+    id: u64,
+    shards: Mutex<Vec<(Shard, Aggregate)>>,
+    active_agents: AtomicI64,
+    peak_active: AtomicI64,
+    signed_in: AtomicI64,
+}
+
+/// Cheap to clone; every clone records into the same run.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder::new()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a shard would be a bug in this file; the data is still counts,
+    // so keep going with it rather than lose the run.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                shards: Mutex::new(Vec::new()),
+                active_agents: AtomicI64::new(0),
+                peak_active: AtomicI64::new(0),
+                signed_in: AtomicI64::new(0),
+            }),
+        }
+    }
+
+    fn with_shard<R>(&self, f: impl FnOnce(&mut Aggregate) -> R) -> R {
+        let id = self.inner.id;
+        let shard = LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if let Some((_, s)) = local.iter().find(|(i, _)| *i == id) {
+                return s.clone();
+            }
+            // Forget shards of recorders that are gone (only this list still holds them).
+            local.retain(|(_, s)| Arc::strong_count(s) > 1);
+            let s: Shard = Arc::new(Mutex::new(Aggregate::default()));
+            lock(&self.inner.shards).push((s.clone(), Aggregate::default()));
+            local.push((id, s.clone()));
+            s
+        });
+        let mut guard = lock(&shard);
+        f(&mut guard)
+    }
+
+    pub fn record(&self, s: &Sample) {
+        self.with_shard(|a| a.record(s));
+    }
+
+    pub fn session(&self, f: impl FnOnce(&mut SessionStats)) {
+        self.with_shard(|a| f(&mut a.sessions));
+    }
+
+    pub fn event(&self, event_type: &str) {
+        self.with_shard(|a| match a.events.get_mut(event_type) {
+            Some(n) => *n += 1,
+            None => {
+                a.events.insert(event_type.to_string(), 1);
+            }
+        });
+    }
+
+    /// An arrival started an agent `lag` after its intended time.
+    pub fn arrival(&self, lag: Duration) {
+        self.with_shard(|a| {
+            a.arrivals += 1;
+            a.lag.record_us(micros(lag));
+        });
+    }
+
+    /// An arrival the plan called for that could not start an agent.
+    pub fn not_started(&self) {
+        self.with_shard(|a| a.not_started += 1);
+    }
+
+    pub fn agent_started(&self) {
+        let now = self.inner.active_agents.fetch_add(1, Ordering::Relaxed) + 1;
+        self.inner.peak_active.fetch_max(now, Ordering::Relaxed);
+    }
+
+    pub fn agent_finished(&self) {
+        self.inner.active_agents.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn signed_in_changed(&self, delta: i64) {
+        self.inner.signed_in.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    pub fn active_agents(&self) -> u64 {
+        self.inner.active_agents.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    pub fn peak_active_agents(&self) -> u64 {
+        self.inner.peak_active.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    pub fn signed_in(&self) -> u64 {
+        self.inner.signed_in.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Takes everything recorded since the last call: swaps each shard for its empty spare
+    /// (one short lock per shard), then merges outside the shard locks.
+    pub fn collect(&self) -> Aggregate {
+        let mut out = Aggregate::default();
+        let mut shards = lock(&self.inner.shards);
+        for (shard, spare) in shards.iter_mut() {
+            {
+                let mut guard = lock(shard);
+                std::mem::swap(&mut *guard, spare);
+            }
+            out.add(spare);
+            spare.reset();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::sample::{Outcome, Retcode};
+    use std::time::Instant;
+
+    fn poll(event: bool) -> Sample {
+        let t = Instant::now();
+        Sample {
+            operation: Operation::Poll,
+            intended_at: t,
+            sent_at: t,
+            done_at: t + Duration::from_millis(1),
+            outcome: Outcome::Ok {
+                retcode: Retcode::SUCCESS,
+            },
+            poll: Some(if event {
+                PollResult::Event
+            } else {
+                PollResult::Empty
+            }),
+        }
+    }
+
+    #[test]
+    fn samples_from_many_threads_are_each_counted_once() {
+        let r = Recorder::new();
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    for k in 0..1000 {
+                        r.record(&poll((k + i) % 2 == 0));
+                        if k == 500 {
+                            r.event("AgentState_Ready");
+                        }
+                    }
+                })
+            })
+            .collect();
+        // collect concurrently with recording: nothing may be lost or doubled
+        let mut total = Aggregate::default();
+        for _ in 0..20 {
+            total.add(&r.collect());
+        }
+        for t in threads {
+            t.join().expect("thread");
+        }
+        total.add(&r.collect());
+        let ops = total.operations();
+        assert_eq!(ops["poll"].count, 4000);
+        assert_eq!(ops[POLL_EVENT].count + ops[POLL_EMPTY].count, 4000);
+        assert_eq!(ops[POLL_EVENT].count, 2000);
+        assert_eq!(total.events["AgentState_Ready"], 4);
+        assert!(ops["poll"].reconciles());
+        // a second collect right away is empty
+        assert!(r.collect().operations().is_empty());
+    }
+
+    #[test]
+    fn recorders_do_not_mix_on_one_thread() {
+        let (a, b) = (Recorder::new(), Recorder::new());
+        a.record(&poll(true));
+        b.record(&poll(true));
+        b.record(&poll(false));
+        assert_eq!(a.collect().operations()["poll"].count, 1);
+        assert_eq!(b.collect().operations()["poll"].count, 2);
+    }
+
+    #[test]
+    fn gauges_track_peak() {
+        let r = Recorder::new();
+        r.agent_started();
+        r.agent_started();
+        r.agent_finished();
+        r.agent_started();
+        assert_eq!(r.active_agents(), 2);
+        assert_eq!(r.peak_active_agents(), 2);
+        r.arrival(Duration::from_millis(3));
+        r.not_started();
+        let agg = r.collect();
+        assert_eq!((agg.arrivals, agg.not_started), (1, 1));
+        assert_eq!(agg.lag.count(), 1);
+    }
+}

@@ -1,0 +1,74 @@
+//! Command-line definitions (clap) and nothing else: raw arguments, kept apart from the
+//! resolved configuration so the parser could be replaced without touching the rest.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentstorm",
+    version,
+    about = "Load and soak testing for mass call-center agent sign-in against CC-Gateway (AgentGateway) style gateways",
+    after_help = crate::exit::HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and write its reports.
+    #[command(after_help = crate::exit::HELP)]
+    Run {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Gateway base URL (http:// or https://), overriding the scenario's target.
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// PEM file of the CA that signed the gateway's certificate.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+        /// Report folder (default: reports/<scenario>-<UTC timestamp>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Override a scenario value by its dotted path, e.g. --set load.max_in_flight=500.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print nothing but errors and the final verdict.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run the simulated gateway standalone.
+    Gateway {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8043", value_name = "ADDR")]
+        listen: SocketAddr,
+        /// Behaviour model (TOML, the keys of a scenario's [gateway] table at top level).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Serve plain HTTP instead of HTTPS.
+        #[arg(long)]
+        plain_http: bool,
+        /// Certificate (PEM) to serve instead of a generated one; needs --key.
+        #[arg(long, value_name = "PEM", requires = "key")]
+        cert: Option<PathBuf>,
+        /// Private key (PEM) for --cert.
+        #[arg(long, value_name = "PEM", requires = "cert")]
+        key: Option<PathBuf>,
+        /// Write the served certificate as PEM, so clients can trust it.
+        #[arg(long, value_name = "FILE")]
+        cert_out: Option<PathBuf>,
+    },
+    /// Check scenario files without sending any traffic.
+    #[command(after_help = crate::exit::HELP)]
+    Validate {
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Apply these overrides before validating, as `run --set` does.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}

@@ -1,0 +1,131 @@
+//! Reading a gateway's 200 reply: the retcode and event from the JSON body, and a new GUID
+//! from the `Guid` / `Set-GUID` headers. Lenient where real gateways differ (a retcode sent
+//! as a number, `event` absent or `null`), strict where it matters (no retcode at all, or
+//! not JSON, is a bad body).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::metrics::Retcode;
+use crate::protocol::{guid_from_set_guid, HEADER_GUID, HEADER_SET_GUID};
+
+/// What the harness needs from a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayReply {
+    pub retcode: Retcode,
+    /// A GUID the gateway handed out with this reply (`Set-GUID` preferred, else `Guid`).
+    pub guid: Option<String>,
+    /// The event's type on a poll reply that carried one.
+    pub event_type: Option<String>,
+    /// The event's `eventGenTime` (ms since the Unix epoch), where given.
+    pub event_gen_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Body<'a> {
+    #[serde(deserialize_with = "retcode_str_or_num")]
+    retcode: Retcode,
+    #[serde(default, borrow)]
+    event: Option<EventBody<'a>>,
+}
+
+#[derive(Deserialize)]
+struct EventBody<'a> {
+    #[serde(rename = "eventType", borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(rename = "eventGenTime", default, borrow)]
+    event_gen_time: Option<Cow<'a, str>>,
+}
+
+fn retcode_str_or_num<'de, D: Deserializer<'de>>(d: D) -> Result<Retcode, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Retcode;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a retcode string or number")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Retcode, E> {
+            Ok(Retcode::new(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Retcode, E> {
+            Ok(Retcode::new(&v.to_string()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Retcode, E> {
+            Ok(Retcode::new(&v.to_string()))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Parses a 200 reply. Err means the body is not the protocol's JSON envelope.
+pub fn parse(headers: &http::HeaderMap, body: &[u8]) -> Result<GatewayReply, String> {
+    let parsed: Body<'_> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let guid = header_str(HEADER_SET_GUID)
+        .and_then(guid_from_set_guid)
+        .or_else(|| header_str(HEADER_GUID).map(str::trim).filter(|g| !g.is_empty()))
+        .map(str::to_string);
+    let (event_type, event_gen_ms) = match parsed.event {
+        Some(ev) => (
+            Some(ev.event_type.into_owned()),
+            ev.event_gen_time.and_then(|t| t.trim().parse().ok()),
+        ),
+        None => (None, None),
+    };
+    Ok(GatewayReply {
+        retcode: parsed.retcode,
+        guid,
+        event_type,
+        event_gen_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("valid header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn sign_in_reply_with_guid_headers() {
+        let h = headers(&[("set-guid", "JSESSIONID=abc.AgentGateway0"), ("guid", "other")]);
+        let r = parse(&h, br#"{"message":"","retcode":"0","result":{"vdnid":1}}"#).expect("ok");
+        assert!(r.retcode.is_success());
+        assert_eq!(r.guid.as_deref(), Some("abc.AgentGateway0"));
+        let only_guid = parse(&headers(&[("guid", "g1")]), br#"{"retcode":"0"}"#).expect("ok");
+        assert_eq!(only_guid.guid.as_deref(), Some("g1"));
+    }
+
+    #[test]
+    fn poll_replies_with_and_without_event() {
+        let h = http::HeaderMap::new();
+        let r = parse(
+            &h,
+            br#"{"message":"","retcode":"0","event":{"eventType":"AgentState_Ready","workNo":"1001","content":null,"eventGenTime":"1700000000000"}}"#,
+        )
+        .expect("ok");
+        assert_eq!(r.event_type.as_deref(), Some("AgentState_Ready"));
+        assert_eq!(r.event_gen_ms, Some(1_700_000_000_000));
+        let empty = parse(&h, br#"{"message":"","retcode":"0","event":null}"#).expect("ok");
+        assert_eq!(empty.event_type, None);
+        let absent = parse(&h, br#"{"retcode":"100-006","message":"x"}"#).expect("ok");
+        assert_eq!(absent.retcode.as_str(), "100-006");
+    }
+
+    #[test]
+    fn lenient_retcode_strict_envelope() {
+        let h = http::HeaderMap::new();
+        assert_eq!(parse(&h, br#"{"retcode":0}"#).expect("number").retcode.as_str(), "0");
+        assert!(parse(&h, b"<html>").is_err());
+        assert!(parse(&h, br#"{"message":"no code"}"#).is_err());
+        assert!(parse(&h, br#"{"retcode":"0","event":{"content":1}}"#).is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Which server certificates the harness trusts, turned into a rustls client config.
+//!
+//! Verification is on by default: the system's roots for real gateways, or exactly the CA
+//! file a scenario names (like `curl --cacert`), or the embedded gateway's own generated
+//! certificate. Skipping verification must be asked for and is reported in the results.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+
+/// Where trust comes from.
+#[derive(Clone)]
+pub enum Trust {
+    /// The operating system's root certificates.
+    Native,
+    /// Only the certificates in this PEM text (a CA file, or the embedded gateway's cert).
+    Pem(String),
+    /// No verification at all (explicitly requested).
+    Insecure,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trust::Native => "Native",
+            Trust::Pem(_) => "Pem",
+            Trust::Insecure => "Insecure",
+        })
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A client config for `trust`, or None for [`Trust::Native`] (hyper-rustls loads the
+/// native roots itself).
+pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, String> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let config = match trust {
+        Trust::Native => return Ok(None),
+        Trust::Pem(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let mut n = 0;
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let cert = cert.map_err(|e| format!("CA file: not valid PEM: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("CA file: certificate not usable: {e}"))?;
+                n += 1;
+            }
+            if n == 0 {
+                return Err("CA file: no certificate found (expected PEM \"BEGIN CERTIFICATE\" blocks)".into());
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        Trust::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
+            .with_no_client_auth(),
+    };
+    Ok(Some(config))
+}
+
+/// Accepts any certificate; used only when the scenario sets `insecure_skip_verify`.
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_pem_is_a_clear_error() {
+        let e = client_config(&Trust::Pem("hello".into())).expect_err("no certs");
+        assert!(e.contains("no certificate found"), "{e}");
+        assert!(client_config(&Trust::Insecure).expect("builds").is_some());
+        assert!(client_config(&Trust::Native).expect("defers").is_none());
+    }
+}

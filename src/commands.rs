@@ -1,0 +1,145 @@
+//! One function per subcommand: resolves the parsed command line into library calls,
+//! prints what the user reads, and returns the exit code. Signals are turned into the
+//! run's stop tokens here (first Ctrl-C or SIGTERM: graceful stop; second: stop at once).
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Command;
+use crate::exit::{self, Exit};
+use crate::run::{self, RunOptions};
+
+/// Runs a command to completion and returns the process exit code.
+pub async fn dispatch(command: Command) -> i32 {
+    let result = match command {
+        Command::Run {
+            scenario,
+            target,
+            ca_file,
+            out,
+            overrides,
+            quiet,
+        } => {
+            let mut opts = RunOptions::new(scenario);
+            opts.target = target;
+            opts.ca_file = ca_file;
+            opts.out = out;
+            opts.overrides = overrides;
+            run_command(opts, quiet).await
+        }
+        Command::Gateway {
+            listen,
+            config,
+            plain_http,
+            cert,
+            key,
+            cert_out,
+        } => gateway_command(crate::sim::standalone::Options {
+            listen,
+            config,
+            plain_http,
+            cert,
+            key,
+            cert_out,
+        })
+        .await,
+        Command::Validate {
+            scenarios,
+            overrides,
+        } => validate_command(&scenarios, &overrides),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("agentstorm: {}", e.message);
+            e.code
+        }
+    }
+}
+
+async fn run_command(opts: RunOptions, quiet: bool) -> Result<i32, Exit> {
+    watch_signals(opts.stop.clone(), opts.hard_stop.clone());
+    let outcome = run::run(opts).await?;
+    if !quiet {
+        print!("{}", crate::report::console_summary(&outcome.results));
+        println!("reports: {}", outcome.out_dir.display());
+    }
+    if let crate::metrics::results::RunStatus::Aborted { reason } = &outcome.results.status {
+        eprintln!("agentstorm: {reason}");
+    }
+    Ok(outcome.exit_code)
+}
+
+async fn gateway_command(opts: crate::sim::standalone::Options) -> Result<i32, Exit> {
+    let shutdown = CancellationToken::new();
+    watch_signals(shutdown.clone(), CancellationToken::new());
+    crate::sim::standalone::run(opts, shutdown)
+        .await
+        .map_err(|e| Exit::bad_input(format!("{e:#}")))?;
+    Ok(exit::OK)
+}
+
+fn validate_command(
+    scenarios: &[std::path::PathBuf],
+    overrides: &[String],
+) -> Result<i32, Exit> {
+    let mut worst = exit::OK;
+    for path in scenarios {
+        match crate::scenario::load_file(path, overrides).and_then(|l| {
+            crate::plan::Plan::from_stages(&l.scenario.load.stages)
+                .map(|_| l)
+                .map_err(|message| crate::scenario::ScenarioError {
+                    file: path.display().to_string(),
+                    line: 0,
+                    column: 0,
+                    key: Some("load.stages".into()),
+                    message,
+                })
+        }) {
+            Ok(l) => println!("{}: ok ({})", path.display(), l.scenario.name),
+            Err(e) => {
+                eprintln!("{e}");
+                worst = exit::BAD_INPUT;
+            }
+        }
+    }
+    Ok(worst)
+}
+
+/// First SIGINT/SIGTERM cancels `stop`; the second cancels `hard_stop`.
+fn watch_signals(stop: CancellationToken, hard_stop: CancellationToken) {
+    tokio::spawn(async move {
+        for n in 0..2 {
+            if !wait_signal().await {
+                return;
+            }
+            if n == 0 {
+                eprintln!("agentstorm: stopping: no new arrivals, signing agents out (press Ctrl-C again to stop at once)");
+                stop.cancel();
+            } else {
+                eprintln!("agentstorm: stopping at once; writing what was recorded");
+                hard_stop.cancel();
+            }
+        }
+    });
+}
+
+/// Waits for SIGINT or SIGTERM; false if signals cannot be watched.
+async fn wait_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+        else {
+            return false;
+        };
+        tokio::select! {
+            _ = int.recv() => true,
+            _ = term.recv() => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}

@@ -1,0 +1,376 @@
+//! One `agentstorm run`: load the scenario, start the embedded gateway when the scenario
+//! has no target, check the target is reachable, run the plan while collecting intervals,
+//! stop (gracefully, or at once on a hard stop or an unreachable target), and build the
+//! Results document and write every report from it.
+//!
+//! This file only wires the parts together; it owns the run's lifecycle and its exit code,
+//! not any measurement or rendering. Signals are not handled here: the caller passes stop
+//! tokens, so tests can stop a run the same way Ctrl-C does.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::AgentContext;
+use crate::client::{AgentConn, Target, TargetOptions, Trust};
+use crate::exit::{self, Exit};
+use crate::lease::{IdPool, QUARANTINE};
+use crate::metrics::recorder::{Aggregate, Recorder};
+use crate::metrics::results::{
+    IntervalOp, IntervalSnapshot, RunStatus, ScenarioInfo, SchedulerStats, TargetInfo,
+    SCHEMA_NAME, SCHEMA_VERSION,
+};
+use crate::metrics::{process, Results};
+use crate::pacer::Pacer;
+use crate::plan::Plan;
+use crate::protocol::{GatewayStats, STATS_PATH};
+use crate::scenario::{self, Loaded};
+use crate::sim::SimGateway;
+
+/// Default length of one interval of the time series.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub scenario: PathBuf,
+    /// Overrides the scenario's target URL.
+    pub target: Option<String>,
+    /// Overrides the scenario's CA file.
+    pub ca_file: Option<PathBuf>,
+    /// Report folder; default `reports/<name>-<UTC timestamp>/`.
+    pub out: Option<PathBuf>,
+    /// `--set KEY=VALUE` overrides.
+    pub overrides: Vec<String>,
+    pub interval: Duration,
+    /// Cancelled to stop gracefully (first Ctrl-C): no new arrivals, agents sign out.
+    pub stop: CancellationToken,
+    /// Cancelled to stop at once (second Ctrl-C): agents are dropped; what was recorded is
+    /// still written.
+    pub hard_stop: CancellationToken,
+}
+
+impl RunOptions {
+    pub fn new(scenario: impl Into<PathBuf>) -> RunOptions {
+        RunOptions {
+            scenario: scenario.into(),
+            target: None,
+            ca_file: None,
+            out: None,
+            overrides: Vec::new(),
+            interval: DEFAULT_INTERVAL,
+            stop: CancellationToken::new(),
+            hard_stop: CancellationToken::new(),
+        }
+    }
+}
+
+/// What a finished run hands back.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub exit_code: i32,
+    pub out_dir: PathBuf,
+    pub results: Results,
+    pub written: Vec<PathBuf>,
+}
+
+/// The embedded gateway, while it runs.
+struct Embedded {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
+    let loaded = scenario::load_file(&opts.scenario, &opts.overrides)
+        .map_err(|e| Exit::bad_input(e.to_string()))?;
+    let sc = &loaded.scenario;
+    let password = match &sc.agents.password {
+        Some(secret) => secret.resolve().map_err(Exit::bad_input)?,
+        None => String::new(),
+    };
+    let plan = Plan::from_stages(&sc.load.stages).map_err(|e| {
+        Exit::bad_input(format!("{}: {e}", opts.scenario.display()))
+    })?;
+    let pacer = Pacer::new(plan);
+    let url = opts.target.clone().unwrap_or_else(|| sc.target.url.clone());
+    let embedded_wanted = url.trim().is_empty() || url.trim().eq_ignore_ascii_case("embedded");
+    let out_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&sc.name, SystemTime::now()));
+    std::fs::create_dir_all(&out_dir).map_err(|e| {
+        Exit::bad_input(format!("cannot create report folder {}: {e}", out_dir.display()))
+    })?;
+
+    // The other side: the embedded gateway, or the scenario's / command line's target.
+    let (target_url, trust, embedded) = if embedded_wanted {
+        let (addr, cert_pem, emb) = start_embedded(&loaded).await?;
+        (format!("https://{addr}"), Trust::Pem(cert_pem), Some(emb))
+    } else {
+        let trust = if sc.target.insecure_skip_verify {
+            Trust::Insecure
+        } else if let Some(ca) = opts.ca_file.as_ref().or(sc.target.ca_file.as_ref()) {
+            let pem = std::fs::read_to_string(ca).map_err(|e| {
+                Exit::bad_input(format!("CA file {}: cannot read: {e}", ca.display()))
+            })?;
+            Trust::Pem(pem)
+        } else {
+            Trust::Native
+        };
+        (url.trim().to_string(), trust, None)
+    };
+    let target = Target::new(&TargetOptions {
+        url: target_url,
+        trust,
+        timeout: sc.target.timeout.get(),
+        connect_timeout: sc.target.connect_timeout.get(),
+    })
+    .map_err(Exit::bad_input)?;
+
+    let started_wall = SystemTime::now();
+    let start = Instant::now();
+    let recorder = Recorder::new();
+    let mut status = RunStatus::Completed;
+    let mut schedule = crate::scheduler::ScheduleReport {
+        planned: pacer.planned_arrivals(),
+        ..Default::default()
+    };
+    let mut collector = Collector::new(start, recorder.clone());
+
+    if let Err(reason) = target.preflight().await {
+        status = RunStatus::Aborted { reason };
+    } else {
+        let ctx = Arc::new(AgentContext {
+            target: target.clone(),
+            recorder: recorder.clone(),
+            session: sc.session.clone(),
+            password,
+            phonenum: sc.agents.phonenum.clone(),
+            status: sc.agents.status,
+            agenttype: sc.agents.agenttype,
+            stop: opts.stop.child_token(),
+        });
+        let pool = IdPool::new(&sc.agents.ids, QUARANTINE);
+        let scheduler = crate::scheduler::run(&pacer, pool, sc.load.max_in_flight, ctx.clone(), start);
+        tokio::pin!(scheduler);
+        let mut ticker = tokio::time::interval_at((start + opts.interval).into(), opts.interval);
+        let mut watchdog = tokio::time::interval(Duration::from_millis(100));
+        let unreachable_limit = sc.target.timeout.get();
+        loop {
+            tokio::select! {
+                report = &mut scheduler => {
+                    schedule = report;
+                    break;
+                }
+                _ = ticker.tick() => collector.tick(),
+                _ = watchdog.tick() => {
+                    if matches!(status, RunStatus::Completed) {
+                        if let Some(down) = target.unreachable_for() {
+                            if down > unreachable_limit {
+                                status = RunStatus::Aborted {
+                                    reason: format!(
+                                        "target {} unreachable for {} (every connect failed)",
+                                        target.url(),
+                                        humantime::format_duration(Duration::from_millis(down.as_millis() as u64))
+                                    ),
+                                };
+                                tracing::error!("{}: stopping the run", status_reason(&status));
+                                ctx.stop.cancel();
+                            }
+                        }
+                        if opts.stop.is_cancelled() {
+                            status = RunStatus::Interrupted;
+                        }
+                    }
+                }
+                _ = opts.hard_stop.cancelled() => {
+                    if matches!(status, RunStatus::Completed) {
+                        status = RunStatus::Interrupted;
+                    }
+                    // Dropping the scheduler drops every agent task at once.
+                    break;
+                }
+            }
+        }
+        if opts.stop.is_cancelled() && matches!(status, RunStatus::Completed) {
+            status = RunStatus::Interrupted;
+        }
+    }
+    collector.tick();
+    let gateway = fetch_gateway_stats(&target).await;
+    if let Some(emb) = embedded {
+        emb.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), emb.task).await;
+    }
+
+    let ended_wall = SystemTime::now();
+    let totals = &collector.totals;
+    let results = Results {
+        schema: SCHEMA_NAME.into(),
+        schema_version: SCHEMA_VERSION,
+        agentstorm_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: ScenarioInfo {
+            name: sc.name.clone(),
+            description: sc.description.clone(),
+            hash: loaded.hash.clone(),
+            path: opts.scenario.display().to_string(),
+        },
+        target: TargetInfo {
+            url: target.url(),
+            embedded: embedded_wanted,
+            tls_verify_disabled: sc.target.insecure_skip_verify && !embedded_wanted,
+        },
+        started_at: rfc3339(started_wall),
+        ended_at: rfc3339(ended_wall),
+        duration_s: start.elapsed().as_secs_f64(),
+        status,
+        operations: totals.operations(),
+        sessions: totals.sessions.clone(),
+        events: totals.events.clone(),
+        scheduler: SchedulerStats {
+            planned_arrivals: schedule.planned,
+            started: totals.arrivals,
+            not_started: totals.not_started,
+            lag: totals.lag.clone(),
+            peak_active_agents: recorder.peak_active_agents(),
+        },
+        intervals: std::mem::take(&mut collector.intervals),
+        gateway,
+    };
+    let written = crate::report::write_all(&results, &out_dir).map_err(|e| {
+        Exit::cannot_measure(format!(
+            "cannot write reports to {}: {e:#}",
+            out_dir.display()
+        ))
+    })?;
+    let exit_code = match &results.status {
+        RunStatus::Aborted { .. } => exit::CANNOT_MEASURE,
+        RunStatus::Interrupted if results.operations.is_empty() => exit::CANNOT_MEASURE,
+        _ => exit::OK,
+    };
+    Ok(RunOutcome {
+        exit_code,
+        out_dir,
+        results,
+        written,
+    })
+}
+
+fn status_reason(s: &RunStatus) -> &str {
+    match s {
+        RunStatus::Aborted { reason } => reason,
+        _ => "",
+    }
+}
+
+async fn start_embedded(loaded: &Loaded) -> Result<(SocketAddr, String, Embedded), Exit> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| Exit::cannot_measure(format!("cannot start the embedded gateway: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Exit::cannot_measure(format!("cannot start the embedded gateway: {e}")))?;
+    let tls = crate::sim::tls::self_signed().map_err(|e| {
+        Exit::cannot_measure(format!("cannot make the embedded gateway's certificate: {e:#}"))
+    })?;
+    let gateway = SimGateway::new(loaded.scenario.gateway.clone());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(gateway.serve(
+        listener,
+        Some(tls.server_config.clone()),
+        shutdown.clone(),
+    ));
+    tracing::info!("embedded gateway listening on https://{addr}");
+    Ok((addr, tls.cert_pem, Embedded { shutdown, task }))
+}
+
+/// Asks the target for the simulator's counters; None when it is not agentstorm's
+/// simulated gateway (or does not answer).
+async fn fetch_gateway_stats(target: &Arc<Target>) -> Option<GatewayStats> {
+    let mut conn = AgentConn::new(target.clone());
+    let body = conn.get_raw(STATS_PATH).await?;
+    serde_json::from_slice(&body).ok()
+}
+
+/// Turns recorder intervals into snapshots and run totals.
+struct Collector {
+    start: Instant,
+    last: Instant,
+    recorder: Recorder,
+    cpu: process::CpuMeter,
+    totals: Aggregate,
+    intervals: Vec<IntervalSnapshot>,
+}
+
+impl Collector {
+    fn new(start: Instant, recorder: Recorder) -> Collector {
+        Collector {
+            start,
+            last: start,
+            recorder,
+            cpu: process::CpuMeter::new(),
+            totals: Aggregate::default(),
+            intervals: Vec::new(),
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let delta = self.recorder.collect();
+        let snapshot = IntervalSnapshot {
+            start_s: self.last.duration_since(self.start).as_secs_f64(),
+            end_s: now.duration_since(self.start).as_secs_f64(),
+            active_agents: self.recorder.active_agents(),
+            signed_in: self.recorder.signed_in(),
+            arrivals: delta.arrivals,
+            operations: delta
+                .operations()
+                .iter()
+                .map(|(k, v)| (k.clone(), IntervalOp::from_stats(v)))
+                .collect(),
+            rss_bytes: process::rss_bytes(),
+            cpu_percent: self.cpu.sample(),
+        };
+        self.totals.add(&delta);
+        self.intervals.push(snapshot);
+        self.last = now;
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// `reports/<name>-<YYYYMMDDTHHMMSSZ>/`, the name made safe for a folder.
+pub fn default_out_dir(name: &str, now: SystemTime) -> PathBuf {
+    let stamp: String = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Path::new("reports").join(format!("{safe}-{stamp}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_out_dir_is_name_and_utc_stamp() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_824_000);
+        let d = default_out_dir("shift start/1", t);
+        assert_eq!(d, Path::new("reports/shift-start-1-20261128T000000Z"));
+    }
+}

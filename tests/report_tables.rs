@@ -261,3 +261,59 @@ fn console_shows_interrupted_and_aborted() {
     };
     assert!(console_summary(&r).contains("ABORTED: target unreachable"));
 }
+
+#[test]
+fn timeseries_csv_one_row_per_interval_and_operation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    report::write_all(&fixture::sample_results(), dir.path()).expect("writes");
+    let (header, rows) = read_csv(&dir.path().join("timeseries.csv"));
+    assert_eq!(
+        header.join(","),
+        "start_s,end_s,operation,count,ok,failed,corrected_p50_ms,corrected_p99_ms,corrected_max_ms,raw_p50_ms,raw_p99_ms,active_agents,signed_in,arrivals,rss_bytes,cpu_percent"
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let first = &rows[0];
+    assert_eq!(first["operation"], "signin");
+    assert_eq!(first["count"], "100");
+    assert_eq!(first["failed"], "2");
+    assert_eq!(first["active_agents"], "7");
+    assert_eq!(first["rss_bytes"], "1000000");
+    assert_eq!(first["cpu_percent"], "12.5");
+    assert!(!first["corrected_p99_ms"].is_empty());
+    // the quiet interval keeps its row, with no operation and no latency
+    let quiet = &rows[1];
+    assert_eq!(quiet["start_s"], "10.000");
+    assert_eq!(quiet["operation"], "");
+    assert_eq!(quiet["count"], "0");
+    assert_eq!(quiet["corrected_p99_ms"], "");
+}
+
+#[test]
+fn sessions_and_events_csv() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    report::write_all(&fixture::sample_results(), dir.path()).expect("writes");
+    let (header, rows) = read_csv(&dir.path().join("sessions.csv"));
+    assert_eq!(
+        header.join(","),
+        "kind,measure,count,pct_of_started,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms"
+    );
+    let by: BTreeMap<&str, &BTreeMap<String, String>> =
+        rows.iter().map(|r| (r["measure"].as_str(), r)).collect();
+    assert_eq!(by["ready"]["kind"], "outcome");
+    assert_eq!(by["ready"]["count"], "97");
+    assert_eq!(by["ready"]["pct_of_started"], "97.0000");
+    assert_eq!(by["ready"]["p99_ms"], "");
+    assert_eq!(by["signin_given_up"]["count"], "2");
+    let t = by["time_to_signed_in"];
+    assert_eq!(t["kind"], "timing");
+    assert_eq!(t["count"], "98");
+    let max: f64 = t["max_ms"].parse().expect("number");
+    assert!((97.9..=98.1).contains(&max), "{max}");
+    assert_eq!(by["time_to_ready"]["p50_ms"], "");
+
+    let (header, rows) = read_csv(&dir.path().join("events.csv"));
+    assert_eq!(header, ["event_type", "count"]);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["event_type"], "AgentState_Ready");
+    assert_eq!(rows[1]["count"], "97");
+}

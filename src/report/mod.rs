@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use crate::metrics::Results;
 
 pub mod console;
+pub mod hlog;
 pub mod series;
 pub mod tables;
 

@@ -189,7 +189,7 @@ struct TimeState {
 fn header_number(text: &str, prefix: &str) -> Option<Result<f64, String>> {
     let rest = text.strip_prefix(prefix)?;
     let num = rest
-        .split(|c: char| c == ' ' || c == ']')
+        .split([' ', ']'])
         .next()
         .unwrap_or("");
     Some(

@@ -1,15 +1,112 @@
-//! Report writers (placeholder API; the reports helper replaces this module).
+//! Report writers: everything a run leaves behind for people and scripts, rendered from a
+//! [`Results`] document alone (design.md §3) so that `agentstorm report results.json`
+//! re-renders any report later. Writers never see samples, the recorder or the clock; the
+//! one exception is `latency.hlog`, which [`hlog::HlogWriter`] streams during the run
+//! because interval histograms would grow `results.json` without bound on a long soak.
+//!
+//! Files written into a report folder by [`write_all`] (columns in docs/reports.md):
+//! `results.json`, `summary.csv`, `retcodes.csv`, `timeseries.csv`, `sessions.csv`,
+//! `events.csv` — and `report.html` once the HTML writer lands. Thresholds, comparisons and
+//! merges are separate steps ([`thresholds`], [`compare`], [`merge`]).
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use crate::metrics::Results;
 
-/// Writes every report file for `results` into `dir` (created if missing).
-pub fn write_all(_results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
-    Ok(vec![])
+pub mod console;
+pub mod hlog;
+pub mod series;
+pub mod tables;
+
+pub use console::console_summary;
+
+/// File names inside a report folder (a public contract: scripts read them).
+pub const RESULTS_JSON: &str = "results.json";
+pub const SUMMARY_CSV: &str = "summary.csv";
+pub const RETCODES_CSV: &str = "retcodes.csv";
+pub const TIMESERIES_CSV: &str = "timeseries.csv";
+pub const SESSIONS_CSV: &str = "sessions.csv";
+pub const EVENTS_CSV: &str = "events.csv";
+pub const LATENCY_HLOG: &str = "latency.hlog";
+
+/// The order operations appear in every table; keys not listed follow alphabetically.
+pub const OPERATION_ORDER: [&str; 9] = [
+    "signin",
+    "forcelogin",
+    "resetskill",
+    "poll",
+    "poll_event",
+    "poll_empty",
+    "handshake",
+    "logout",
+    "forcelogout",
+];
+
+/// The entries of a per-operation map in report order ([`OPERATION_ORDER`], then the rest
+/// alphabetically).
+pub fn in_report_order<V>(map: &BTreeMap<String, V>) -> Vec<(&str, &V)> {
+    let mut out: Vec<(&str, &V)> = OPERATION_ORDER
+        .iter()
+        .filter_map(|k| map.get_key_value(*k).map(|(k, v)| (k.as_str(), v)))
+        .collect();
+    out.extend(
+        map.iter()
+            .filter(|(k, _)| !OPERATION_ORDER.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v)),
+    );
+    out
 }
 
-/// The summary table printed at the end of a run.
-pub fn console_summary(_results: &Results) -> String {
-    String::new()
+/// Writes every report file for `results` into `dir` (created if missing) and returns the
+/// paths written, in writing order. `results.json` is written first so that a failure in a
+/// later writer never loses the measurements.
+pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create report folder {}", dir.display()))?;
+    let mut written = Vec::new();
+    let mut out = |name: &str, f: &dyn Fn(&Results, &Path) -> anyhow::Result<()>| {
+        let path = dir.join(name);
+        f(results, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+        anyhow::Ok(())
+    };
+    out(RESULTS_JSON, &write_results_json)?;
+    out(SUMMARY_CSV, &tables::write_summary_csv)?;
+    out(RETCODES_CSV, &tables::write_retcodes_csv)?;
+    out(TIMESERIES_CSV, &series::write_timeseries_csv)?;
+    out(SESSIONS_CSV, &series::write_sessions_csv)?;
+    out(EVENTS_CSV, &series::write_events_csv)?;
+    // HTML report: the lead adds `pub mod html;` and one line here at merge, e.g.
+    // out(html::REPORT_HTML, &html::write_report)?;
+    Ok(written)
+}
+
+/// Writes `results.json` (pretty JSON). Written to a temporary name first and renamed, so a
+/// crash mid-write never leaves a truncated results file that looks complete.
+pub fn write_results_json(results: &Results, path: &Path) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(results)?;
+    let tmp = path.with_extension("json.partial");
+    std::fs::write(&tmp, text + "\n")?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Milliseconds as written in CSV files: three decimals (histograms hold microseconds, so
+/// nothing is lost), empty when there is no value.
+pub(crate) fn ms_cell(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_default()
+}
+
+/// A percentage as written in CSV files, empty when the base is zero.
+pub(crate) fn pct_cell(part: u64, whole: u64) -> String {
+    pct(part, whole)
+        .map(|x| format!("{x:.4}"))
+        .unwrap_or_default()
+}
+
+pub(crate) fn pct(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
 }

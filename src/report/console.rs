@@ -1,0 +1,283 @@
+//! The plain-text summary printed at the end of a run (and by `agentstorm report`): the
+//! operations table with corrected and raw latency labelled apart, failures by outcome,
+//! session outcomes, run status, scheduler health and, when the target was agentstorm's
+//! simulated gateway, reconciliation against the gateway's own counters.
+//!
+//! Renders from [`Results`] only and returns a `String`; printing is the caller's job.
+
+use std::fmt::Write as _;
+
+use super::{in_report_order, pct};
+use crate::metrics::results::RunStatus;
+use crate::metrics::{Operation, Results};
+
+/// Marker printed on a reconciliation row whose counts differ (scripts may grep for it).
+pub const MISMATCH: &str = "MISMATCH";
+/// Marker printed on a reconciliation row whose counts agree.
+pub const MATCH: &str = "match";
+
+/// The summary table printed at the end of a run.
+pub fn console_summary(results: &Results) -> String {
+    let mut o = String::new();
+    header(&mut o, results);
+    operations(&mut o, results);
+    failures(&mut o, results);
+    sessions(&mut o, results);
+    scheduler(&mut o, results);
+    if results.gateway.is_some() {
+        reconciliation(&mut o, results);
+    }
+    o
+}
+
+/// Milliseconds for people: more decimals for small values, `-` when there is none.
+pub fn fmt_ms(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(x) if x < 10.0 => format!("{x:.2}"),
+        Some(x) if x < 1000.0 => format!("{x:.1}"),
+        Some(x) => format!("{x:.0}"),
+    }
+}
+
+/// Like [`fmt_ms`] with the unit, or `-` alone.
+fn with_ms(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(_) => format!("{} ms", fmt_ms(v)),
+    }
+}
+
+fn fmt_pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.2}%")).unwrap_or_else(|| "-".into())
+}
+
+fn header(o: &mut String, r: &Results) {
+    let status = match &r.status {
+        RunStatus::Completed => "completed".to_string(),
+        RunStatus::Interrupted => {
+            "INTERRUPTED (stopped by a signal; the reports hold what was recorded until then)"
+                .to_string()
+        }
+        RunStatus::Aborted { reason } => format!("ABORTED: {reason}"),
+    };
+    let _ = writeln!(o, "agentstorm run of scenario {:?}", r.scenario.name);
+    let _ = writeln!(
+        o,
+        "  run: {status}; {:.1} s ({} to {})",
+        r.duration_s, r.started_at, r.ended_at
+    );
+    let mut target = r.target.url.clone();
+    if r.target.embedded {
+        target.push_str(" (embedded simulated gateway)");
+    }
+    if r.target.tls_verify_disabled {
+        target.push_str(" [TLS certificate verification DISABLED]");
+    }
+    let _ = writeln!(o, "  target: {target}");
+}
+
+fn operations(o: &mut String, r: &Results) {
+    let _ = writeln!(o, "\nOperations (latency in ms)");
+    let _ = writeln!(
+        o,
+        "{:<14}{:>10}{:>10}{:>9}{:>9} | {:<32}| from send (raw)",
+        "", "", "", "", "", "from intended start (corrected)"
+    );
+    let _ = writeln!(
+        o,
+        "{:<14}{:>10}{:>10}{:>9}{:>9} |{:>10}{:>10}{:>10}  |{:>10}{:>10}",
+        "operation", "count", "ok", "failed", "err%", "p50", "p99", "max", "p50", "p99"
+    );
+    if r.operations.is_empty() {
+        let _ = writeln!(o, "  (no operation finished)");
+    }
+    for (name, s) in in_report_order(&r.operations) {
+        let (c, w) = (&s.corrected, &s.raw);
+        let _ = writeln!(
+            o,
+            "{:<14}{:>10}{:>10}{:>9}{:>9} |{:>10}{:>10}{:>10}  |{:>10}{:>10}",
+            name,
+            s.count,
+            s.ok,
+            s.failed(),
+            fmt_pct(pct(s.failed(), s.count)),
+            fmt_ms(c.percentile_ms(50.0)),
+            fmt_ms(c.percentile_ms(99.0)),
+            fmt_ms(c.max_ms()),
+            fmt_ms(w.percentile_ms(50.0)),
+            fmt_ms(w.percentile_ms(99.0)),
+        );
+    }
+    for (name, s) in &r.operations {
+        if !s.reconciles() {
+            let _ = writeln!(
+                o,
+                "  WARNING: {name}: outcome counts do not add up to its count ({}); the results file is inconsistent",
+                s.count
+            );
+        }
+    }
+}
+
+fn failures(o: &mut String, r: &Results) {
+    let rows: Vec<(&str, String, u64)> = in_report_order(&r.operations)
+        .into_iter()
+        .filter(|(name, _)| {
+            *name != crate::metrics::results::POLL_EVENT
+                && *name != crate::metrics::results::POLL_EMPTY
+        })
+        .flat_map(|(name, s)| {
+            s.error_counts()
+                .into_iter()
+                .map(move |(label, n)| (name, label, n))
+        })
+        .collect();
+    if rows.is_empty() {
+        let _ = writeln!(o, "\nFailures by outcome: none");
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\nFailures by outcome (retcode, http:<status>, transport:<kind>)"
+    );
+    for (name, label, n) in rows {
+        let _ = writeln!(o, "  {name:<14}{label:<26}{n:>10}");
+    }
+}
+
+fn sessions(o: &mut String, r: &Results) {
+    let s = &r.sessions;
+    let _ = writeln!(o, "\nSessions (agents)");
+    let rows = [
+        ("started", s.started),
+        ("signed in", s.signed_in),
+        ("ready", s.ready),
+        ("never ready", s.never_ready),
+        ("clean sign-out", s.signed_out_clean),
+        ("unexpected sign-out", s.signed_out_unexpected),
+        ("sign-in given up", s.signin_given_up),
+        ("left signed in", s.left_signed_in),
+    ];
+    for (label, n) in rows {
+        let share = if label == "started" {
+            String::new()
+        } else {
+            format!("{:>10} of started", fmt_pct(pct(n, s.started)))
+        };
+        let _ = writeln!(o, "  {label:<22}{n:>10}{share}");
+    }
+    for (label, h) in [
+        ("time to signed in", &s.time_to_signed_in),
+        ("time to ready", &s.time_to_ready),
+    ] {
+        let _ = writeln!(
+            o,
+            "  {label:<22} p50 {}, p99 {} (from intended arrival)",
+            with_ms(h.percentile_ms(50.0)),
+            with_ms(h.percentile_ms(99.0)),
+        );
+    }
+}
+
+fn scheduler(o: &mut String, r: &Results) {
+    let s = &r.scheduler;
+    let _ = writeln!(
+        o,
+        "\nScheduler: {} arrivals planned, {} started, {} not started; schedule lag p99 {}, max {}; peak {} agents active",
+        s.planned_arrivals,
+        s.started,
+        s.not_started,
+        with_ms(s.lag.percentile_ms(99.0)),
+        with_ms(s.lag.max_ms()),
+        s.peak_active_agents
+    );
+}
+
+/// One reconciliation row: what the harness attempted against what the gateway counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileRow {
+    pub operation: Operation,
+    /// Operations the harness ended (every attempt ends exactly once).
+    pub attempted: u64,
+    /// Of those, failures while connecting: they never reached the gateway.
+    pub connect_failed: u64,
+    /// Requests the gateway counted on this operation's endpoint.
+    pub gateway: u64,
+}
+
+impl ReconcileRow {
+    /// Attempts that should have reached the gateway.
+    pub fn expected(&self) -> u64 {
+        self.attempted.saturating_sub(self.connect_failed)
+    }
+
+    pub fn matches(&self) -> bool {
+        self.expected() == self.gateway
+    }
+}
+
+/// Rows for every operation the harness or the gateway saw; empty without gateway stats.
+pub fn reconcile_rows(r: &Results) -> Vec<ReconcileRow> {
+    let Some(gw) = &r.gateway else {
+        return vec![];
+    };
+    Operation::ALL
+        .iter()
+        .filter_map(|&op| {
+            let stats = r.operations.get(op.name());
+            let attempted = stats.map_or(0, |s| s.count);
+            let connect_failed = stats.map_or(0, |s| {
+                s.transport
+                    .iter()
+                    .filter(|(k, _)| k.is_connect())
+                    .map(|(_, n)| n)
+                    .sum()
+            });
+            let gateway = gw.endpoint_total(op.endpoint());
+            (attempted > 0 || gateway > 0).then_some(ReconcileRow {
+                operation: op,
+                attempted,
+                connect_failed,
+                gateway,
+            })
+        })
+        .collect()
+}
+
+fn reconciliation(o: &mut String, r: &Results) {
+    let rows = reconcile_rows(r);
+    let _ = writeln!(
+        o,
+        "\nReconciliation with the gateway's own counters (connect failures never reach the gateway)"
+    );
+    let _ = writeln!(
+        o,
+        "{:<14}{:>12}{:>16}{:>12}{:>12}  {:<20}verdict",
+        "operation", "attempted", "connect-failed", "expected", "gateway", "endpoint"
+    );
+    for row in &rows {
+        let _ = writeln!(
+            o,
+            "{:<14}{:>12}{:>16}{:>12}{:>12}  {:<20}{}",
+            row.operation.name(),
+            row.attempted,
+            row.connect_failed,
+            row.expected(),
+            row.gateway,
+            row.operation.endpoint().name(),
+            if row.matches() { MATCH } else { MISMATCH }
+        );
+    }
+    let bad = rows.iter().filter(|r| !r.matches()).count();
+    if rows.is_empty() {
+        let _ = writeln!(o, "  (no requests on either side)");
+    } else if bad == 0 {
+        let _ = writeln!(o, "  every operation matches");
+    } else {
+        let _ = writeln!(
+            o,
+            "  {bad} operation(s) {MISMATCH}: the harness and the gateway disagree on how many requests were made"
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! `summary.csv` (one row per operation) and `retcodes.csv` (one row per operation and
+//! outcome label), rendered from the run totals in [`Results::operations`]. Column meanings
+//! are documented in docs/reports.md; the headers here are a public contract.
+
+use std::path::Path;
+
+use super::{in_report_order, ms_cell, pct_cell};
+use crate::metrics::results::{POLL_EMPTY, POLL_EVENT};
+use crate::metrics::Results;
+
+pub const SUMMARY_HEADER: [&str; 19] = [
+    "operation",
+    "count",
+    "ok",
+    "failed",
+    "retcode_failures",
+    "http_errors",
+    "transport_errors",
+    "error_rate_pct",
+    "corrected_p50_ms",
+    "corrected_p90_ms",
+    "corrected_p99_ms",
+    "corrected_p999_ms",
+    "corrected_max_ms",
+    "raw_p50_ms",
+    "raw_p90_ms",
+    "raw_p99_ms",
+    "raw_p999_ms",
+    "raw_max_ms",
+    "mean_raw_ms",
+];
+
+pub const RETCODES_HEADER: [&str; 3] = ["operation", "retcode", "count"];
+
+pub fn write_summary_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(SUMMARY_HEADER)?;
+    for (name, s) in in_report_order(&results.operations) {
+        let (c, r) = (&s.corrected, &s.raw);
+        w.write_record([
+            name.to_string(),
+            s.count.to_string(),
+            s.ok.to_string(),
+            s.failed().to_string(),
+            s.retcode_failures.to_string(),
+            s.http_errors.to_string(),
+            s.transport_errors.to_string(),
+            pct_cell(s.failed(), s.count),
+            ms_cell(c.percentile_ms(50.0)),
+            ms_cell(c.percentile_ms(90.0)),
+            ms_cell(c.percentile_ms(99.0)),
+            ms_cell(c.percentile_ms(99.9)),
+            ms_cell(c.max_ms()),
+            ms_cell(r.percentile_ms(50.0)),
+            ms_cell(r.percentile_ms(90.0)),
+            ms_cell(r.percentile_ms(99.0)),
+            ms_cell(r.percentile_ms(99.9)),
+            ms_cell(r.max_ms()),
+            ms_cell(r.mean_ms()),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// `poll_event` and `poll_empty` are left out: they split `poll`'s successes and would
+/// count the same replies twice.
+pub fn write_retcodes_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(RETCODES_HEADER)?;
+    for (name, s) in in_report_order(&results.operations) {
+        if name == POLL_EVENT || name == POLL_EMPTY {
+            continue;
+        }
+        for (label, count) in s.outcome_counts() {
+            w.write_record([name, label.as_str(), count.to_string().as_str()])?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}

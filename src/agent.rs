@@ -52,7 +52,9 @@ pub enum AgentEnd {
 /// What a sign-in reply means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SigninVerdict {
-    SignedIn { guid: Option<String> },
+    SignedIn {
+        guid: Option<String>,
+    },
     /// `100-002` and the policy is to force the sign-in.
     TryForcelogin,
     GiveUp,
@@ -186,7 +188,9 @@ pub async fn run(ctx: &AgentContext, agent_id: u32, arrival: Instant) -> AgentEn
         } else {
             (Operation::Signin, protocol::signin_path(agent_id))
         };
-        let ex = conn.call(Method::PUT, &path, Some(body.clone()), None).await;
+        let ex = conn
+            .call(Method::PUT, &path, Some(body.clone()), None)
+            .await;
         record(rec, op, intended, &ex);
         match judge_signin(&ex.result, ctx.session.on_already_signed_in, forced) {
             SigninVerdict::SignedIn { guid } => {
@@ -252,7 +256,9 @@ async fn session(
             _ = tokio::time::sleep_until(next.into()) => {}
             _ = ctx.stop.cancelled() => break,
         }
-        let ex = conn.call(Method::GET, &poll_path, None, guid.as_deref()).await;
+        let ex = conn
+            .call(Method::GET, &poll_path, None, guid.as_deref())
+            .await;
         record(rec, Operation::Poll, next, &ex);
         if let Ok(reply) = &ex.result {
             if let Some(g) = &reply.guid {
@@ -297,7 +303,9 @@ async fn session(
         SignoutMode::Abandon => return AgentEnd::LeftSignedIn,
     };
     let intended = Instant::now();
-    let ex = conn.call(Method::DELETE, &path, None, guid.as_deref()).await;
+    let ex = conn
+        .call(Method::DELETE, &path, None, guid.as_deref())
+        .await;
     record(rec, op, intended, &ex);
     judge_signout(&ex.result)
 }
@@ -334,7 +342,10 @@ mod tests {
             judge_signin(&reply("100-002", None), Forcelogin, true),
             SigninVerdict::GiveUp
         );
-        assert_eq!(judge_signin(&reply("100-002", None), Fail, false), SigninVerdict::GiveUp);
+        assert_eq!(
+            judge_signin(&reply("100-002", None), Fail, false),
+            SigninVerdict::GiveUp
+        );
         assert_eq!(
             judge_signin(&Err(Failure::Http(503)), Forcelogin, false),
             SigninVerdict::GiveUp
@@ -375,7 +386,10 @@ mod tests {
     fn signout_decisions() {
         assert_eq!(judge_signout(&reply("0", None)), AgentEnd::SignedOut);
         assert_eq!(judge_signout(&reply("100-006", None)), AgentEnd::Unexpected);
-        assert_eq!(judge_signout(&reply("100-007", None)), AgentEnd::LeftSignedIn);
+        assert_eq!(
+            judge_signout(&reply("100-007", None)),
+            AgentEnd::LeftSignedIn
+        );
         assert_eq!(
             judge_signout(&Err(Failure::Transport(TransportKind::Timeout))),
             AgentEnd::LeftSignedIn

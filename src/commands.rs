@@ -24,6 +24,7 @@ pub async fn dispatch(command: Command) -> i32 {
             opts.ca_file = ca_file;
             opts.out = out;
             opts.overrides = overrides;
+            opts.progress = crate::progress::Mode::detect(quiet);
             run_command(opts, quiet).await
         }
         Command::Gateway {
@@ -33,15 +34,17 @@ pub async fn dispatch(command: Command) -> i32 {
             cert,
             key,
             cert_out,
-        } => gateway_command(crate::sim::standalone::Options {
-            listen,
-            config,
-            plain_http,
-            cert,
-            key,
-            cert_out,
-        })
-        .await,
+        } => {
+            gateway_command(crate::sim::standalone::Options {
+                listen,
+                config,
+                plain_http,
+                cert,
+                key,
+                cert_out,
+            })
+            .await
+        }
         Command::Validate {
             scenarios,
             overrides,
@@ -78,10 +81,7 @@ async fn gateway_command(opts: crate::sim::standalone::Options) -> Result<i32, E
     Ok(exit::OK)
 }
 
-fn validate_command(
-    scenarios: &[std::path::PathBuf],
-    overrides: &[String],
-) -> Result<i32, Exit> {
+fn validate_command(scenarios: &[std::path::PathBuf], overrides: &[String]) -> Result<i32, Exit> {
     let mut worst = exit::OK;
     for path in scenarios {
         match crate::scenario::load_file(path, overrides).and_then(|l| {
@@ -128,9 +128,10 @@ async fn wait_signal() -> bool {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) =
-            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-        else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             return false;
         };
         tokio::select! {

@@ -69,7 +69,11 @@ mod tests {
         pool.release(1001, AgentEnd::SignedOut, t0);
         pool.release(1002, AgentEnd::LeftSignedIn, t0);
         assert_eq!(pool.lease(t0), Some(1001));
-        assert_eq!(pool.lease(t0 + Duration::from_secs(9)), None, "1002 still held");
+        assert_eq!(
+            pool.lease(t0 + Duration::from_secs(9)),
+            None,
+            "1002 still held"
+        );
         assert_eq!(pool.lease(t0 + Duration::from_secs(10)), Some(1002));
     }
 }

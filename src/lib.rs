@@ -14,19 +14,21 @@
 //! finished operation; *interval* — the period over which samples are merged for time
 //! series; *results* — the document every report reads.
 
-pub mod client;
-pub mod duration;
-pub mod metrics;
-pub mod protocol;
-pub mod report;
-pub mod scenario;
-pub mod sim;
-pub mod pacer;
-pub mod plan;
 pub mod agent;
 pub mod cli;
+pub mod client;
+pub mod collector;
 pub mod commands;
+pub mod duration;
 pub mod exit;
 pub mod lease;
+pub mod metrics;
+pub mod pacer;
+pub mod plan;
+pub mod progress;
+pub mod protocol;
+pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod scheduler;
+pub mod sim;

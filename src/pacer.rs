@@ -99,8 +99,18 @@ mod tests {
         // 0 → 100/s over 10 s: N(t) = 5 t², so arrival n is due at sqrt(n / 5) s.
         let p = plan(&[(10.0, 0.0, 100.0)]);
         assert_eq!(p.planned_arrivals(), 500);
-        for (n, want_s) in [(0u64, 0.0f64), (5, 1.0), (20, 2.0), (125, 5.0), (499, (499.0f64 / 5.0).sqrt())] {
-            assert!((ms(&p, n) - want_s * 1000.0).abs() < 1e-3, "n={n}: {}", ms(&p, n));
+        for (n, want_s) in [
+            (0u64, 0.0f64),
+            (5, 1.0),
+            (20, 2.0),
+            (125, 5.0),
+            (499, (499.0f64 / 5.0).sqrt()),
+        ] {
+            assert!(
+                (ms(&p, n) - want_s * 1000.0).abs() < 1e-3,
+                "n={n}: {}",
+                ms(&p, n)
+            );
         }
     }
 

@@ -72,7 +72,10 @@ impl Plan {
         }
         let plan = Plan { phases };
         if plan.total_arrivals() < 1.0 {
-            return Err("load.stages: the plan calls for no arrivals at all; give a stage a rate above 0".into());
+            return Err(
+                "load.stages: the plan calls for no arrivals at all; give a stage a rate above 0"
+                    .into(),
+            );
         }
         Ok(plan)
     }
@@ -133,6 +136,8 @@ mod tests {
         assert!(Plan::from_stages(&[ramp(10, -1.0)]).is_err());
         let mut both = ramp(1, 1.0);
         both.hold = Some(HumanDuration::from_secs(1));
-        assert!(Plan::from_stages(&[both]).expect_err("both").contains("exactly one"));
+        assert!(Plan::from_stages(&[both])
+            .expect_err("both")
+            .contains("exactly one"));
     }
 }

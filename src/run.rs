@@ -16,22 +16,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::AgentContext;
 use crate::client::{AgentConn, Target, TargetOptions, Trust};
+use crate::collector::Collector;
 use crate::exit::{self, Exit};
 use crate::lease::{IdPool, QUARANTINE};
-use crate::metrics::recorder::{Aggregate, Recorder};
+use crate::metrics::recorder::Recorder;
 use crate::metrics::results::{
-    IntervalOp, IntervalSnapshot, RunStatus, ScenarioInfo, SchedulerStats, TargetInfo,
-    SCHEMA_NAME, SCHEMA_VERSION,
+    RunStatus, ScenarioInfo, SchedulerStats, TargetInfo, SCHEMA_NAME, SCHEMA_VERSION,
 };
-use crate::metrics::{process, Results};
+use crate::metrics::Results;
 use crate::pacer::Pacer;
 use crate::plan::Plan;
+use crate::progress::{self, Progress};
 use crate::protocol::{GatewayStats, STATS_PATH};
+use crate::report::hlog::HlogWriter;
 use crate::scenario::{self, Loaded};
 use crate::sim::SimGateway;
 
 /// Default length of one interval of the time series.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+/// How often samples are collected (and the live display refreshed).
+const TICK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -45,6 +49,7 @@ pub struct RunOptions {
     /// `--set KEY=VALUE` overrides.
     pub overrides: Vec<String>,
     pub interval: Duration,
+    pub progress: progress::Mode,
     /// Cancelled to stop gracefully (first Ctrl-C): no new arrivals, agents sign out.
     pub stop: CancellationToken,
     /// Cancelled to stop at once (second Ctrl-C): agents are dropped; what was recorded is
@@ -61,6 +66,7 @@ impl RunOptions {
             out: None,
             overrides: Vec::new(),
             interval: DEFAULT_INTERVAL,
+            progress: progress::Mode::Quiet,
             stop: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
         }
@@ -90,9 +96,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         Some(secret) => secret.resolve().map_err(Exit::bad_input)?,
         None => String::new(),
     };
-    let plan = Plan::from_stages(&sc.load.stages).map_err(|e| {
-        Exit::bad_input(format!("{}: {e}", opts.scenario.display()))
-    })?;
+    let plan = Plan::from_stages(&sc.load.stages)
+        .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
     let pacer = Pacer::new(plan);
     let url = opts.target.clone().unwrap_or_else(|| sc.target.url.clone());
     let embedded_wanted = url.trim().is_empty() || url.trim().eq_ignore_ascii_case("embedded");
@@ -101,7 +106,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         .clone()
         .unwrap_or_else(|| default_out_dir(&sc.name, SystemTime::now()));
     std::fs::create_dir_all(&out_dir).map_err(|e| {
-        Exit::bad_input(format!("cannot create report folder {}: {e}", out_dir.display()))
+        Exit::bad_input(format!(
+            "cannot create report folder {}: {e}",
+            out_dir.display()
+        ))
     })?;
 
     // The other side: the embedded gateway, or the scenario's / command line's target.
@@ -137,7 +145,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         planned: pacer.planned_arrivals(),
         ..Default::default()
     };
-    let mut collector = Collector::new(start, recorder.clone());
+    let hlog_path = out_dir.join("latency.hlog");
+    let start_unix_s = started_wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let hlog = HlogWriter::create(&hlog_path, start_unix_s)
+        .map_err(|e| Exit::bad_input(format!("cannot write {}: {e}", hlog_path.display())))?;
+    let progress = Progress::new(opts.progress, crate::scheduler::planned_duration(&pacer));
+    let mut collector = Collector::new(start, opts.interval, recorder.clone(), hlog, progress);
 
     if let Err(reason) = target.preflight().await {
         status = RunStatus::Aborted { reason };
@@ -153,9 +169,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
             stop: opts.stop.child_token(),
         });
         let pool = IdPool::new(&sc.agents.ids, QUARANTINE);
-        let scheduler = crate::scheduler::run(&pacer, pool, sc.load.max_in_flight, ctx.clone(), start);
+        let scheduler =
+            crate::scheduler::run(&pacer, pool, sc.load.max_in_flight, ctx.clone(), start);
         tokio::pin!(scheduler);
-        let mut ticker = tokio::time::interval_at((start + opts.interval).into(), opts.interval);
+        let mut ticker = tokio::time::interval_at((start + TICK).into(), TICK);
         let mut watchdog = tokio::time::interval(Duration::from_millis(100));
         let unreachable_limit = sc.target.timeout.get();
         loop {
@@ -198,7 +215,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
             status = RunStatus::Interrupted;
         }
     }
-    collector.tick();
+    collector.finish();
     let gateway = fetch_gateway_stats(&target).await;
     if let Some(emb) = embedded {
         emb.shutdown.cancel();
@@ -273,15 +290,14 @@ async fn start_embedded(loaded: &Loaded) -> Result<(SocketAddr, String, Embedded
         .local_addr()
         .map_err(|e| Exit::cannot_measure(format!("cannot start the embedded gateway: {e}")))?;
     let tls = crate::sim::tls::self_signed().map_err(|e| {
-        Exit::cannot_measure(format!("cannot make the embedded gateway's certificate: {e:#}"))
+        Exit::cannot_measure(format!(
+            "cannot make the embedded gateway's certificate: {e:#}"
+        ))
     })?;
     let gateway = SimGateway::new(loaded.scenario.gateway.clone());
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(gateway.serve(
-        listener,
-        Some(tls.server_config.clone()),
-        shutdown.clone(),
-    ));
+    let task =
+        tokio::spawn(gateway.serve(listener, Some(tls.server_config.clone()), shutdown.clone()));
     tracing::info!("embedded gateway listening on https://{addr}");
     Ok((addr, tls.cert_pem, Embedded { shutdown, task }))
 }
@@ -292,51 +308,6 @@ async fn fetch_gateway_stats(target: &Arc<Target>) -> Option<GatewayStats> {
     let mut conn = AgentConn::new(target.clone());
     let body = conn.get_raw(STATS_PATH).await?;
     serde_json::from_slice(&body).ok()
-}
-
-/// Turns recorder intervals into snapshots and run totals.
-struct Collector {
-    start: Instant,
-    last: Instant,
-    recorder: Recorder,
-    cpu: process::CpuMeter,
-    totals: Aggregate,
-    intervals: Vec<IntervalSnapshot>,
-}
-
-impl Collector {
-    fn new(start: Instant, recorder: Recorder) -> Collector {
-        Collector {
-            start,
-            last: start,
-            recorder,
-            cpu: process::CpuMeter::new(),
-            totals: Aggregate::default(),
-            intervals: Vec::new(),
-        }
-    }
-
-    fn tick(&mut self) {
-        let now = Instant::now();
-        let delta = self.recorder.collect();
-        let snapshot = IntervalSnapshot {
-            start_s: self.last.duration_since(self.start).as_secs_f64(),
-            end_s: now.duration_since(self.start).as_secs_f64(),
-            active_agents: self.recorder.active_agents(),
-            signed_in: self.recorder.signed_in(),
-            arrivals: delta.arrivals,
-            operations: delta
-                .operations()
-                .iter()
-                .map(|(k, v)| (k.clone(), IntervalOp::from_stats(v)))
-                .collect(),
-            rss_bytes: process::rss_bytes(),
-            cpu_percent: self.cpu.sample(),
-        };
-        self.totals.add(&delta);
-        self.intervals.push(snapshot);
-        self.last = now;
-    }
 }
 
 fn rfc3339(t: SystemTime) -> String {

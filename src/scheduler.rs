@@ -69,7 +69,8 @@ pub async fn run(
             }
             continue;
         };
-        ctx.recorder.arrival(now.saturating_duration_since(intended));
+        ctx.recorder
+            .arrival(now.saturating_duration_since(intended));
         ctx.recorder.agent_started();
         report.started += 1;
         let ctx2 = ctx.clone();

@@ -159,9 +159,9 @@ impl Target {
 
     fn note_connect_failed(&self) {
         let now = self.created.elapsed().as_millis() as u64 + 1;
-        let _ = self
-            .failing_since_ms
-            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        let _ =
+            self.failing_since_ms
+                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// Opens one connection (TCP, and TLS for https), within the connect timeout.
@@ -302,12 +302,11 @@ impl AgentConn {
     ) -> Exchange {
         let sent_at = Instant::now();
         let timeout = self.target.timeout;
-        let result = match tokio::time::timeout(timeout, self.call_inner(method, path, body, guid))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(Failure::Transport(TransportKind::Timeout)),
-        };
+        let result =
+            match tokio::time::timeout(timeout, self.call_inner(method, path, body, guid)).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::Transport(TransportKind::Timeout)),
+            };
         if matches!(result, Err(Failure::Transport(_))) {
             // The connection's state is unknown after a transport failure: start afresh.
             self.sender = None;
@@ -350,7 +349,9 @@ impl AgentConn {
             .collect()
             .await
             .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     Failure::Transport(TransportKind::BadBody)
                 } else {
                     Failure::Transport(TransportKind::Reset)
@@ -393,6 +394,9 @@ impl AgentConn {
                     .to_bytes(),
             )
         };
-        tokio::time::timeout(self.target.timeout, fut).await.ok().flatten()
+        tokio::time::timeout(self.target.timeout, fut)
+            .await
+            .ok()
+            .flatten()
     }
 }

@@ -65,7 +65,11 @@ pub fn parse(headers: &http::HeaderMap, body: &[u8]) -> Result<GatewayReply, Str
     let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let guid = header_str(HEADER_SET_GUID)
         .and_then(guid_from_set_guid)
-        .or_else(|| header_str(HEADER_GUID).map(str::trim).filter(|g| !g.is_empty()))
+        .or_else(|| {
+            header_str(HEADER_GUID)
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+        })
         .map(str::to_string);
     let (event_type, event_gen_ms) = match parsed.event {
         Some(ev) => (
@@ -96,7 +100,10 @@ mod tests {
 
     #[test]
     fn sign_in_reply_with_guid_headers() {
-        let h = headers(&[("set-guid", "JSESSIONID=abc.AgentGateway0"), ("guid", "other")]);
+        let h = headers(&[
+            ("set-guid", "JSESSIONID=abc.AgentGateway0"),
+            ("guid", "other"),
+        ]);
         let r = parse(&h, br#"{"message":"","retcode":"0","result":{"vdnid":1}}"#).expect("ok");
         assert!(r.retcode.is_success());
         assert_eq!(r.guid.as_deref(), Some("abc.AgentGateway0"));
@@ -123,7 +130,13 @@ mod tests {
     #[test]
     fn lenient_retcode_strict_envelope() {
         let h = http::HeaderMap::new();
-        assert_eq!(parse(&h, br#"{"retcode":0}"#).expect("number").retcode.as_str(), "0");
+        assert_eq!(
+            parse(&h, br#"{"retcode":0}"#)
+                .expect("number")
+                .retcode
+                .as_str(),
+            "0"
+        );
         assert!(parse(&h, b"<html>").is_err());
         assert!(parse(&h, br#"{"message":"no code"}"#).is_err());
         assert!(parse(&h, br#"{"retcode":"0","event":{"content":1}}"#).is_err());

@@ -55,7 +55,10 @@ pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, Stri
                 n += 1;
             }
             if n == 0 {
-                return Err("CA file: no certificate found (expected PEM \"BEGIN CERTIFICATE\" blocks)".into());
+                return Err(
+                    "CA file: no certificate found (expected PEM \"BEGIN CERTIFICATE\" blocks)"
+                        .into(),
+                );
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }

@@ -32,3 +32,4 @@ pub mod run;
 pub mod scenario;
 pub mod scheduler;
 pub mod sim;
+pub mod stop;

@@ -63,6 +63,7 @@ fn spectrum_chart(title: &str, lines: &[(&str, &Hist)], id: &str, caption: &str)
         y_label: format!("latency ({unit})"),
         x_scale: XScale::Percentile,
         marker_every: STEPS_PER_DECADE,
+        x_range: None,
         series,
     };
     figure(id, title, &line_chart(&chart), caption)
@@ -263,9 +264,10 @@ pub fn events_section(r: &Results) -> String {
         o.push_str("<p class=\"nodata\">No events were received.</p>\n");
     } else {
         let total: u64 = r.events.values().sum();
-        let rows = r
-            .events
-            .iter()
+        let mut by_count: Vec<(&String, &u64)> = r.events.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let rows = by_count
+            .into_iter()
             .map(|(name, n)| {
                 vec![
                     Cell::Text(name.clone()),

@@ -73,6 +73,15 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
+/// A value for a hover note: whole numbers as such, others with 3 significant digits.
+pub fn fmt_sig(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        fmt_ms(v)
+    }
+}
+
 /// A latency for a table cell: "12.3 ms", or "–" when there is none.
 pub fn fmt_ms_opt(ms: Option<f64>) -> String {
     ms.map(|v| format!("{} ms", fmt_ms(v)))
@@ -173,6 +182,8 @@ mod tests {
         assert_eq!(fmt_num(20.0, 5.0), "20");
         assert_eq!(fmt_ms(0.1234), "0.123");
         assert_eq!(fmt_ms(1234.4), "1234");
+        assert_eq!(fmt_sig(10.0), "10");
+        assert_eq!(fmt_sig(4.6), "4.60");
         assert_eq!(fmt_duration(3725.0), "1 h 02 min 05 s");
         assert_eq!(fmt_duration(12.34), "12.3 s");
         assert_eq!(fmt_pct(1, 3), "33.3 %");

@@ -6,13 +6,13 @@
 //! It draws numbers it is given and knows nothing of Results; it never loads anything and
 //! never panics on odd input (NaN is a gap, empty input is a "no data" note).
 
-use super::fmt::{esc, fmt_num};
+use super::fmt::{esc, fmt_num, fmt_sig};
 
 /// Width of every chart's view box; the page scales it to the column width.
 const WIDTH: f64 = 880.0;
 const PLOT_H: f64 = 250.0;
 const LEFT: f64 = 74.0;
-const RIGHT: f64 = 24.0;
+const RIGHT: f64 = 48.0;
 const TOP: f64 = 14.0;
 /// Tick labels plus the x axis label below the plot.
 const X_AXIS_H: f64 = 46.0;
@@ -76,6 +76,9 @@ pub struct Chart {
     pub x_scale: XScale,
     /// Draw a marker on every n-th point (0 = spread about `MAX_MARKERS` evenly).
     pub marker_every: usize,
+    /// The x range to show at least (linear scale), so charts of one run share an axis
+    /// even when a series has no data near its ends.
+    pub x_range: Option<(f64, f64)>,
     pub series: Vec<Series>,
 }
 
@@ -181,14 +184,19 @@ pub fn line_chart(chart: &Chart) -> String {
     // x ticks: whole decades on the percentile axis, nice numbers on a linear one.
     let (x0, x1, xticks): (f64, f64, Vec<(f64, String)>) = match chart.x_scale {
         XScale::Percentile => {
-            let top = xmax.ceil().max(1.0) as usize;
+            // A tolerance: 4.0000001 decades (float noise at the last point) is still 4.
+            let top = (xmax - 1e-6).ceil().max(1.0) as usize;
             let ticks = (0..=top.min(12))
                 .map(|d| (d as f64, decade_label(d)))
                 .collect();
             (0.0, top as f64, ticks)
         }
         XScale::Linear => {
-            let (lo, hi, step, t) = nice_ticks(xmin.min(0.0), xmax, 8);
+            let (want_lo, want_hi) = chart
+                .x_range
+                .filter(|(a, b)| a.is_finite() && b.is_finite())
+                .unwrap_or((0.0, xmax));
+            let (lo, hi, step, t) = nice_ticks(xmin.min(want_lo), xmax.max(want_hi), 8);
             let ticks = t.into_iter().map(|v| (v, fmt_num(v, step))).collect();
             (lo, hi, ticks)
         }
@@ -286,7 +294,8 @@ fn stroke_attrs(style: Style) -> String {
     let color = COLORS[style.color % COLORS.len()];
     let dash = DASHES[style.dash % DASHES.len()];
     if dash.is_empty() {
-        format!("fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"")
+        // Solid lines a little wider, so a dashed line drawn over one leaves it visible.
+        format!("fill=\"none\" stroke=\"{color}\" stroke-width=\"2.6\"")
     } else {
         format!("fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" stroke-dasharray=\"{dash}\"")
     }
@@ -334,10 +343,10 @@ fn series_svg(chart: &Chart, s: &Series, f: &Frame, place: &dyn Fn(f64) -> f64) 
             continue;
         }
         let at = match chart.x_scale {
-            XScale::Linear => format!("{} {}", fmt_num(dx, 0.01), esc(&chart.x_label)),
-            XScale::Percentile => format!("p{}", fmt_quantile(dx)),
+            XScale::Linear => format!("{} = {}", chart.x_label, fmt_sig(dx)),
+            XScale::Percentile => format!("at p{}", fmt_quantile(dx)),
         };
-        let title = format!("{}: {} at {}", s.label, fmt_num(dy, 0.001), at);
+        let title = format!("{} = {} {}; {}", s.label, fmt_sig(dy), chart.y_label, at);
         o.push_str(&marker(s.style, *x, *y, Some(&title)));
     }
     o.push_str("</g>\n");
@@ -441,6 +450,7 @@ mod tests {
             y_label: "ms".into(),
             x_scale: XScale::Linear,
             marker_every: 0,
+            x_range: None,
             series: vec![Series {
                 label: "a<b".into(),
                 style: Style::nth(0),

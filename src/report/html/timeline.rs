@@ -50,6 +50,42 @@ fn rate(count: u64, iv: &IntervalSnapshot) -> f64 {
     }
 }
 
+/// The shared time axis of the section: every chart spans the whole run in one unit.
+struct TimeAxis<'a> {
+    ivs: &'a [IntervalSnapshot],
+    /// Seconds per axis unit.
+    div: f64,
+    end_s: f64,
+    label: String,
+}
+
+impl TimeAxis<'_> {
+    /// A series with one point per interval, at the interval's end.
+    fn series(&self, label: &str, style: Style, f: impl Fn(&IntervalSnapshot) -> f64) -> Series {
+        Series {
+            label: label.to_string(),
+            style,
+            points: self
+                .ivs
+                .iter()
+                .map(|iv| (iv.end_s / self.div, f(iv)))
+                .collect(),
+        }
+    }
+
+    fn chart(&self, title: &str, y_label: &str, series: Vec<Series>) -> Chart {
+        Chart {
+            title: title.to_string(),
+            x_label: self.label.clone(),
+            y_label: y_label.to_string(),
+            x_scale: XScale::Linear,
+            marker_every: 0,
+            x_range: Some((0.0, self.end_s / self.div)),
+            series,
+        }
+    }
+}
+
 pub fn section(r: &Results) -> String {
     let mut o = String::from("<section id=\"over-time\"><h2>Over time</h2>\n");
     if r.intervals.is_empty() {
@@ -57,38 +93,30 @@ pub fn section(r: &Results) -> String {
         return o;
     }
     let ivs = &r.intervals;
-    let end = ivs.iter().map(|i| i.end_s).fold(0.0, f64::max);
-    let (div, unit) = time_unit(end);
-    let x_label = format!("time since start ({unit})");
-    let x = |iv: &IntervalSnapshot| iv.end_s / div;
+    let end_s = ivs.iter().map(|i| i.end_s).fold(0.0, f64::max);
+    let (div, unit) = time_unit(end_s);
+    let t = TimeAxis {
+        ivs,
+        div,
+        end_s,
+        label: format!("time since start ({unit})"),
+    };
     o.push_str(&format!(
         "<p class=\"note\">{} intervals; each point is plotted at its interval's end.</p>\n",
         ivs.len()
     ));
 
-    let series = |label: &str, n: usize, f: &dyn Fn(&IntervalSnapshot) -> f64| Series {
-        label: label.to_string(),
-        style: Style::nth(n),
-        points: ivs.iter().map(|iv| (x(iv), f(iv))).collect(),
-    };
-    let chart = |title: &str, y_label: &str, series: Vec<Series>| Chart {
-        title: title.to_string(),
-        x_label: x_label.clone(),
-        y_label: y_label.to_string(),
-        x_scale: XScale::Linear,
-        marker_every: 0,
-        series,
-    };
-
     o.push_str(&figure(
         "chart-agents",
         "Agents active and signed in",
-        &line_chart(&chart(
+        &line_chart(&t.chart(
             "Agents active and signed in",
             "agents",
             vec![
-                series("active (alive)", 0, &|iv| iv.active_agents as f64),
-                series("signed in", 1, &|iv| iv.signed_in as f64),
+                t.series("active (alive)", Style::nth(0), |iv| {
+                    iv.active_agents as f64
+                }),
+                t.series("signed in", Style::nth(1), |iv| iv.signed_in as f64),
             ],
         )),
         "Agents alive and agents the harness believes signed in, at each interval's end.",
@@ -105,24 +133,32 @@ pub fn section(r: &Results) -> String {
         }
     };
     let mut rates = vec![
-        series("sign-in attempts/s", 0, &op_rate("signin", false)),
-        series("successful sign-ins/s", 1, &op_rate("signin", true)),
-        series("arrivals/s", 2, &|iv| rate(iv.arrivals, iv)),
+        t.series(
+            "sign-in attempts/s",
+            Style::nth(0),
+            op_rate("signin", false),
+        ),
+        t.series(
+            "successful sign-ins/s",
+            Style::nth(1),
+            op_rate("signin", true),
+        ),
+        t.series("arrivals/s", Style::nth(2), |iv| rate(iv.arrivals, iv)),
     ];
     if ivs
         .iter()
         .any(|iv| iv.operations.contains_key("forcelogin"))
     {
-        rates.push(series(
+        rates.push(t.series(
             "forced sign-in attempts/s",
-            3,
-            &op_rate("forcelogin", false),
+            Style::nth(3),
+            op_rate("forcelogin", false),
         ));
     }
     o.push_str(&figure(
         "chart-signin-rate",
         "Sign-in rate",
-        &line_chart(&chart("Sign-in rate", "per second", rates)),
+        &line_chart(&t.chart("Sign-in rate", "per second", rates)),
         "Sign-in requests finished per second of each interval, all and successful, with arrivals.",
     ));
 
@@ -132,21 +168,17 @@ pub fn section(r: &Results) -> String {
         o.push_str("<p class=\"nodata\">No data: no operation finished in any interval.</p>\n");
     }
     for op in &ops {
-        o.push_str(&latency_chart(ivs, op, div, &chart));
+        o.push_str(&latency_chart(&t, op));
     }
 
-    o.push_str(&errors_chart(ivs, &series, &chart));
+    o.push_str(&errors_chart(&t));
     o.push_str("</section>\n");
     o
 }
 
-fn latency_chart(
-    ivs: &[IntervalSnapshot],
-    op: &str,
-    tdiv: f64,
-    chart: &dyn Fn(&str, &str, Vec<Series>) -> Chart,
-) -> String {
-    let max = ivs
+fn latency_chart(t: &TimeAxis, op: &str) -> String {
+    let max = t
+        .ivs
         .iter()
         .filter_map(|iv| iv.operations.get(op))
         .map(|s| s.corrected_p99_ms.max(s.raw_p99_ms))
@@ -185,24 +217,17 @@ fn latency_chart(
     ];
     let series = lines
         .iter()
-        .map(|(label, style, pick)| Series {
-            label: label.to_string(),
-            style: *style,
-            points: ivs
-                .iter()
-                .map(|iv| {
-                    let y = iv
-                        .operations
-                        .get(op)
-                        .map(|s| pick(s) / div)
-                        .unwrap_or(f64::NAN);
-                    (iv.end_s / tdiv, y)
-                })
-                .collect(),
+        .map(|(label, style, pick)| {
+            t.series(label, *style, |iv| {
+                iv.operations
+                    .get(op)
+                    .map(|s| pick(s) / div)
+                    .unwrap_or(f64::NAN)
+            })
         })
         .collect::<Vec<_>>();
     let title = format!("{op} latency over time");
-    let c = chart(&title, &format!("latency ({unit})"), series);
+    let c = t.chart(&title, &format!("latency ({unit})"), series);
     figure(
         &format!("chart-latency-{}", slug(op)),
         &title,
@@ -214,14 +239,10 @@ fn latency_chart(
     )
 }
 
-fn errors_chart(
-    ivs: &[IntervalSnapshot],
-    series: &dyn Fn(&str, usize, &dyn Fn(&IntervalSnapshot) -> f64) -> Series,
-    chart: &dyn Fn(&str, &str, Vec<Series>) -> Chart,
-) -> String {
+fn errors_chart(t: &TimeAxis) -> String {
     // Totals per "operation label" key, to keep the largest as their own lines.
     let mut totals: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for iv in ivs {
+    for iv in t.ivs {
         for (op, s) in &iv.operations {
             for (label, n) in &s.errors {
                 *totals.entry((op.clone(), label.clone())).or_insert(0) += n;
@@ -252,21 +273,21 @@ fn errors_chart(
         .iter()
         .enumerate()
         .map(|(n, ((op, label), _))| {
-            series(&format!("{op} {label}"), n, &|iv| {
+            t.series(&format!("{op} {label}"), Style::nth(n), |iv| {
                 rate(count(iv, op, label), iv)
             })
         })
         .collect();
     if keep < ranked.len() {
         let rest: Vec<(String, String)> = ranked[keep..].iter().map(|(k, _)| k.clone()).collect();
-        lines.push(series("all other failures", keep, &|iv| {
+        lines.push(t.series("all other failures", Style::nth(keep), |iv| {
             rate(rest.iter().map(|(op, l)| count(iv, op, l)).sum(), iv)
         }));
     }
     figure(
         "chart-errors",
         title,
-        &line_chart(&chart(title, "failures per second", lines)),
+        &line_chart(&t.chart(title, "failures per second", lines)),
         "Failed operations per second, by operation and outcome label (retcode, http:&lt;status&gt;, transport:&lt;kind&gt;).",
     )
 }
@@ -282,4 +303,63 @@ pub fn slug(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::results::IntervalOp;
+
+    #[test]
+    fn time_axis_unit_follows_run_length() {
+        assert_eq!(time_unit(300.0), (1.0, "s"));
+        assert_eq!(time_unit(301.0), (60.0, "min"));
+        assert_eq!(time_unit(4.0 * 3600.0), (3600.0, "h"));
+        assert_eq!(latency_unit(9_999.0).1, "ms");
+        assert_eq!(latency_unit(30_000.0), (1000.0, "s"));
+    }
+
+    #[test]
+    fn many_failure_labels_fold_into_other_and_empty_intervals_are_gaps() {
+        let errors: BTreeMap<String, u64> = (0..10).map(|i| (format!("E{i}"), 10 + i)).collect();
+        let op = IntervalOp {
+            count: 200,
+            failed: errors.values().sum(),
+            errors,
+            ..Default::default()
+        };
+        let ivs = vec![
+            IntervalSnapshot {
+                start_s: 0.0,
+                end_s: 10.0,
+                operations: BTreeMap::from([("signin".to_string(), op)]),
+                ..Default::default()
+            },
+            IntervalSnapshot {
+                start_s: 10.0,
+                end_s: 10.0,
+                ..Default::default()
+            },
+        ];
+        let t = TimeAxis {
+            ivs: &ivs,
+            div: 1.0,
+            end_s: 10.0,
+            label: "time since start (s)".into(),
+        };
+        let html = errors_chart(&t);
+        // The 6 largest keep their own line (E9 … E4), the other 4 are summed.
+        assert!(
+            html.contains("signin E9") && html.contains("signin E4"),
+            "{html}"
+        );
+        assert!(!html.contains("signin E3"));
+        assert!(
+            html.contains(
+                "<title>all other failures = 4.60 failures per second; time since start (s) = 10</title>"
+            ),
+            "E0..E3 = 46 failures in 10 s: {html}"
+        );
+        assert!(rate(5, &ivs[1]).is_nan(), "zero-length interval is a gap");
+    }
 }

@@ -3,7 +3,8 @@
 //! failed thresholds first, and survives an empty run with a "no data" note.
 //!
 //! `sample_report_for_browser_check` (ignored) writes a sample report to the path in
-//! `AGENTSTORM_HTML_OUT` for scripts/html-check/check.sh.
+//! `AGENTSTORM_HTML_OUT` (and an empty run's report beside it, `*.empty.html`) for
+//! scripts/html-check/check.sh.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -421,4 +422,7 @@ fn sample_report_for_browser_check() {
     let scenario = "[scenario]\nname = \"morning-peak\"\n\n[target]\nurl = \"https://cc-gw.example.test:8443\"\npassword = \"[redacted]\"\n\n[[stages]]\nrate = \"160/5s\"\nduration = \"60s\"\n";
     let doc = render(&sample_results(true), &verdicts(), Some(scenario));
     std::fs::write(&path, doc).expect("write the sample report");
+    // An aborted run with nothing recorded, next to it, for the no-data page.
+    let empty = std::path::Path::new(&path).with_extension("empty.html");
+    std::fs::write(empty, render(&empty_results(), &[], None)).expect("write the empty report");
 }

@@ -56,6 +56,7 @@ flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
   --host-resolver-rules="MAP * ~NOTFOUND")
 
 run_browser() { timeout 45 "$browser" "${flags[@]}" "$@"; }
+logs=("$out/dom.log" "$out/shot.log")
 
 echo "html-check: loading it in $browser"
 if ! run_browser --dump-dom "file://$html" >"$out/dom.html" 2>"$out/dom.log"; then
@@ -69,10 +70,22 @@ if ! run_browser --window-size=1200,2400 --hide-scrollbars \
 fi
 [ -s "$out/screenshot.png" ] || bad "no screenshot written"
 
+# The empty (aborted, nothing recorded) run's page, when the sample test wrote one.
+empty_html="$out/report.empty.html"
+if [ -s "$empty_html" ]; then
+  if ! run_browser --dump-dom "file://$empty_html" >"$out/empty-dom.html" 2>"$out/empty.log"; then
+    cat "$out/empty.log" >&2
+    bad "chromium could not load the empty report"
+  fi
+  grep -q "Run status: Aborted" "$out/empty-dom.html" || bad "empty report: no Aborted banner"
+  grep -q "No data" "$out/empty-dom.html" || bad "empty report: no 'No data' note"
+  logs+=("$out/empty.log")
+fi
+
 # The report has no script, so any console message is a fault: an error, or a fetch the
 # Content-Security-Policy blocked (Chromium logs both as INFO:CONSOLE). Network errors too.
 if grep -hE ":CONSOLE|Uncaught|Content Security Policy|Refused to (load|connect|apply)|net::ERR_" \
-     "$out/dom.log" "$out/shot.log" >"$out/errors.txt"; then
+     "${logs[@]}" >"$out/errors.txt"; then
   cat "$out/errors.txt" >&2
   bad "the page logged errors"
 fi

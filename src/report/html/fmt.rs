@@ -43,13 +43,13 @@ pub fn fmt_num(v: f64, step: f64) -> String {
     }
 }
 
-/// A count with thin-space thousands separators: 1234567 → "1 234 567".
+/// A count with narrow no-break space thousands separators (never wrapped): 1234567 → "1 234 567".
 pub fn fmt_count(n: u64) -> String {
     let digits = n.to_string();
     let mut o = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
-            o.push('\u{2009}');
+            o.push('\u{202F}');
         }
         o.push(c);
     }
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!(fmt_count(1_234_567), "1\u{2009}234\u{2009}567");
+        assert_eq!(fmt_count(1_234_567), "1\u{202F}234\u{202F}567");
         assert_eq!(fmt_count(12), "12");
         assert_eq!(fmt_num(0.25, 0.05), "0.25");
         assert_eq!(fmt_num(-0.0001, 1.0), "0");

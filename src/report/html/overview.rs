@@ -10,6 +10,15 @@ use super::ThresholdLine;
 use crate::metrics::results::RunStatus;
 use crate::metrics::Results;
 
+/// Escaped text, or a note that the results file does not say.
+fn shown(s: &str) -> String {
+    if s.trim().is_empty() {
+        "<em>not recorded</em>".to_string()
+    } else {
+        esc(s)
+    }
+}
+
 /// The status banner: big, worded (not colour alone), with the abort reason.
 pub fn status_banner(r: &Results) -> String {
     let (class, word, detail) = match &r.status {
@@ -44,9 +53,9 @@ pub fn overview(r: &Results, verdicts: &[ThresholdLine]) -> String {
         o.push_str("<p class=\"warning\"><strong>Warning: TLS certificate verification was disabled</strong> for this run (asked for explicitly); the target's identity was not checked.</p>\n");
     }
     let target = if r.target.embedded {
-        format!("{} (embedded simulated gateway)", esc(&r.target.url))
+        format!("{} (embedded simulated gateway)", shown(&r.target.url))
     } else {
-        esc(&r.target.url)
+        shown(&r.target.url)
     };
     let s = &r.sessions;
     o.push_str(&facts(&[
@@ -138,7 +147,7 @@ pub fn environment(r: &Results) -> String {
     let unknown = || "unknown".to_string();
     o.push_str(&facts(&[
         ("agentstorm version", esc(&r.agentstorm_version)),
-        ("Target", esc(&r.target.url)),
+        ("Target", shown(&r.target.url)),
         (
             "Gateway",
             if r.target.embedded {

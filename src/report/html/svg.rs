@@ -9,7 +9,7 @@
 use super::fmt::{esc, fmt_num, fmt_sig};
 
 /// Width of every chart's view box; the page scales it to the column width.
-const WIDTH: f64 = 880.0;
+const WIDTH: f64 = 760.0;
 const PLOT_H: f64 = 250.0;
 const LEFT: f64 = 74.0;
 const RIGHT: f64 = 48.0;

@@ -426,3 +426,50 @@ fn sample_report_for_browser_check() {
     let empty = std::path::Path::new(&path).with_extension("empty.html");
     std::fs::write(empty, render(&empty_results(), &[], None)).expect("write the empty report");
 }
+
+#[test]
+fn a_day_of_one_second_intervals_stays_under_a_megabyte() {
+    let mut r = empty_results();
+    r.status = RunStatus::Completed;
+    r.duration_s = 86_400.0;
+    let op = IntervalOp {
+        count: 50,
+        ok: 49,
+        failed: 1,
+        corrected_p50_ms: 20.0,
+        corrected_p99_ms: 80.0,
+        raw_p50_ms: 18.0,
+        raw_p99_ms: 60.0,
+        errors: BTreeMap::from([("100-002".to_string(), 1)]),
+        ..Default::default()
+    };
+    r.intervals = (0..86_400u32)
+        .map(|k| {
+            let mut o = op.clone();
+            if k == 43_210 {
+                o.corrected_p99_ms = 9_000.0; // one spike must survive thinning
+            }
+            IntervalSnapshot {
+                start_s: f64::from(k),
+                end_s: f64::from(k + 1),
+                active_agents: 1000,
+                signed_in: 990,
+                arrivals: 1,
+                operations: BTreeMap::from([
+                    ("signin".to_string(), o.clone()),
+                    ("poll".to_string(), o),
+                ]),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let doc = render(&r, &[], None);
+    assert!(doc.len() < 1_000_000, "{} bytes", doc.len());
+    let fig = figure(&doc, "chart-latency-signin");
+    assert!(fig.contains("time since start (h)"), "long runs use hours");
+    // the spike sets the axis: 9 s needs a tick at 9000 ms (or beyond)
+    assert!(
+        fig.contains(">10000<") || fig.contains(">9000<"),
+        "spike kept"
+    );
+}

@@ -21,6 +21,9 @@ const LEGEND_ROW: f64 = 20.0;
 const CHAR_W: f64 = 6.8;
 /// At most this many markers per series (more would hide the line).
 const MAX_MARKERS: usize = 28;
+/// At most about this many points per series are drawn (a day of 1 s intervals would
+/// otherwise make a page of tens of megabytes).
+const MAX_POINTS: usize = 1000;
 
 /// Dark, print-safe colours, distinguishable for the common colour-vision deficiencies
 /// when combined with the dash and marker of the same style.
@@ -301,12 +304,35 @@ fn stroke_attrs(style: Style) -> String {
     }
 }
 
+/// Keeps a long series drawable: beyond `max` points, each bucket of consecutive points
+/// becomes its lowest and highest point (in x order), so spikes and dips survive. A bucket
+/// with no finite point stays a gap.
+fn decimate(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max || max < 2 {
+        return points.to_vec();
+    }
+    let per = points.len().div_ceil(max / 2);
+    let mut out = Vec::with_capacity(max + 2);
+    for bucket in points.chunks(per) {
+        let finite = bucket.iter().enumerate().filter(|(_, p)| p.1.is_finite());
+        let lo = finite.clone().min_by(|a, b| a.1 .1.total_cmp(&b.1 .1));
+        let hi = finite.max_by(|a, b| a.1 .1.total_cmp(&b.1 .1));
+        match (lo, hi) {
+            (Some((i, &a)), Some((j, &b))) if i < j => out.extend([a, b]),
+            (Some((i, &a)), Some((j, &b))) if i > j => out.extend([b, a]),
+            (Some((_, &a)), _) => out.push(a),
+            _ => out.push((bucket[0].0, f64::NAN)),
+        }
+    }
+    out
+}
+
 fn series_svg(chart: &Chart, s: &Series, f: &Frame, place: &dyn Fn(f64) -> f64) -> String {
     let mut d = String::new();
     let mut pen_down = false;
-    let mut isolated = Vec::new();
-    let pts: Vec<Option<(f64, f64)>> = s
-        .points
+    let points = decimate(&s.points, MAX_POINTS);
+    let mut isolated = vec![false; points.len()];
+    let pts: Vec<Option<(f64, f64)>> = points
         .iter()
         .map(|&(x, y)| (x.is_finite() && y.is_finite()).then(|| (f.px(place(x)), f.py(y))))
         .collect();
@@ -319,9 +345,7 @@ fn series_svg(chart: &Chart, s: &Series, f: &Frame, place: &dyn Fn(f64) -> f64) 
                 ));
                 let prev = i > 0 && pts[i - 1].is_some();
                 let next = pts.get(i + 1).is_some_and(Option::is_some);
-                if !prev && !next {
-                    isolated.push(i);
-                }
+                isolated[i] = !prev && !next;
                 pen_down = true;
             }
             None => pen_down = false,
@@ -335,11 +359,11 @@ fn series_svg(chart: &Chart, s: &Series, f: &Frame, place: &dyn Fn(f64) -> f64) 
     let every = if chart.marker_every > 0 {
         chart.marker_every
     } else {
-        s.points.len().div_ceil(MAX_MARKERS).max(1)
+        points.len().div_ceil(MAX_MARKERS).max(1)
     };
-    for (i, (&(dx, dy), p)) in s.points.iter().zip(&pts).enumerate() {
+    for (i, (&(dx, dy), p)) in points.iter().zip(&pts).enumerate() {
         let Some((x, y)) = p else { continue };
-        if i % every != 0 && i + 1 != s.points.len() && !isolated.contains(&i) {
+        if i % every != 0 && i + 1 != points.len() && !isolated[i] {
             continue;
         }
         let at = match chart.x_scale {
@@ -430,6 +454,26 @@ mod tests {
         assert!(lo < 5.0 && hi > 5.0);
         let (lo, hi, _, _) = nice_ticks(f64::NAN, f64::INFINITY, 5);
         assert_eq!((lo, hi), (0.0, 1.0));
+    }
+
+    #[test]
+    fn decimation_keeps_extremes_and_bounds_the_size() {
+        let mut pts: Vec<(f64, f64)> = (0..100_000).map(|i| (i as f64, 1.0)).collect();
+        pts[51_234].1 = 99.0;
+        pts[70_000].1 = -5.0;
+        for p in &mut pts[90_000..91_000] {
+            p.1 = f64::NAN;
+        }
+        let d = decimate(&pts, 1000);
+        assert!(d.len() <= 1002, "{}", d.len());
+        assert!(d.contains(&(51_234.0, 99.0)) && d.contains(&(70_000.0, -5.0)));
+        assert!(
+            d.iter().any(|p| p.1.is_nan()),
+            "an all-gap bucket stays a gap"
+        );
+        assert!(d.windows(2).all(|w| w[0].0 <= w[1].0), "x order kept");
+        let short = [(0.0, 1.0), (1.0, 2.0)];
+        assert_eq!(decimate(&short, 1000), short.to_vec());
     }
 
     #[test]

@@ -1,0 +1,283 @@
+//! The run-total sections of the HTML report: time-to-ready distribution and session
+//! outcomes, the percentile spectrum of every operation (corrected and raw, on
+//! HdrHistogram's log "1/(1-p)" axis), the per-operation summary, outcome (retcode) and
+//! event tables.
+//!
+//! It reads the run totals in Results (`operations`, `sessions`, `events`); drawing is
+//! `svg`'s job.
+
+use super::fmt::{esc, fmt_count, fmt_ms_opt, fmt_pct, table, Cell};
+use super::svg::{line_chart, Chart, Series, Style, XScale};
+use super::timeline::{latency_unit, slug};
+use super::{figure, operation_order};
+use crate::metrics::{Hist, Results};
+
+/// Spectrum points per decade of 1/(1-p); a marker sits on every decade.
+const STEPS_PER_DECADE: usize = 40;
+/// The spectrum never goes past 99.9999 % (6 decades), however many samples there are.
+const MAX_DECADES: usize = 6;
+
+/// Decades worth drawing for a histogram of `count` values: the last percentile with at
+/// least one sample beyond it, at least 99 %.
+fn decades(count: u64) -> usize {
+    let d = (count.max(1) as f64).log10().ceil() as usize;
+    d.clamp(2, MAX_DECADES)
+}
+
+/// The spectrum of one histogram as (quantile, value in the given unit) points, read in
+/// one pass over the counts (quantiles ascend).
+fn spectrum(h: &Hist, decades: usize, div_ms: f64) -> Vec<(f64, f64)> {
+    if h.count() == 0 {
+        return Vec::new();
+    }
+    let qs: Vec<f64> = (0..=decades * STEPS_PER_DECADE)
+        .map(|i| 1.0 - 10f64.powf(-(i as f64) / STEPS_PER_DECADE as f64))
+        .collect();
+    let values = h.0.value_at_quantiles(qs.iter().copied());
+    qs.iter()
+        .zip(values)
+        .map(|(&q, v)| (q, v as f64 / 1000.0 / div_ms))
+        .collect()
+}
+
+fn spectrum_chart(title: &str, lines: &[(&str, &Hist)], id: &str, caption: &str) -> String {
+    let count = lines.iter().map(|(_, h)| h.count()).max().unwrap_or(0);
+    let max_ms = lines
+        .iter()
+        .filter_map(|(_, h)| h.max_ms())
+        .fold(0.0, f64::max);
+    let (div, unit) = latency_unit(max_ms);
+    let d = decades(count);
+    let series = lines
+        .iter()
+        .enumerate()
+        .map(|(n, (label, h))| Series {
+            label: label.to_string(),
+            style: Style::nth(n),
+            points: spectrum(h, d, div),
+        })
+        .collect();
+    let chart = Chart {
+        title: title.to_string(),
+        x_label: "percentile (log scale of 1/(1−p))".into(),
+        y_label: format!("latency ({unit})"),
+        x_scale: XScale::Percentile,
+        marker_every: STEPS_PER_DECADE,
+        x_range: None,
+        series,
+    };
+    figure(id, title, &line_chart(&chart), caption)
+}
+
+pub fn sessions_section(r: &Results) -> String {
+    let s = &r.sessions;
+    let mut o = String::from("<section id=\"sessions\"><h2>Sessions</h2>\n");
+    if s.time_to_ready.count() == 0 && s.time_to_signed_in.count() == 0 {
+        o.push_str("<p class=\"nodata\">No data: no agent signed in, so there is no time-to-ready distribution.</p>\n");
+    } else {
+        o.push_str(&spectrum_chart(
+            "Time to signed in and to ready",
+            &[
+                ("time to signed in", &s.time_to_signed_in),
+                ("time to ready", &s.time_to_ready),
+            ],
+            "chart-time-to-ready",
+            "From each agent's arrival (intended start) to its successful sign-in reply, and to receiving AgentState_Ready. The x axis reads as a percentile: the value at 99% is exceeded by 1 agent in 100.",
+        ));
+    }
+    let row = |label: &str, n: u64, note: &str| {
+        vec![
+            Cell::Text(label.to_string()),
+            Cell::Num(fmt_count(n)),
+            Cell::Num(fmt_pct(n, s.started)),
+            Cell::Text(note.to_string()),
+        ]
+    };
+    o.push_str("<h3>Session outcomes</h3>\n");
+    o.push_str(&table(
+        "sessions",
+        &["Outcome", "Agents", "% of started", "Meaning"],
+        vec![
+            row("started", s.started, "made a first sign-in attempt"),
+            row(
+                "signed in",
+                s.signed_in,
+                "sign-in or forced sign-in succeeded",
+            ),
+            row("ready", s.ready, "received AgentState_Ready"),
+            row(
+                "signed out cleanly",
+                s.signed_out_clean,
+                "own sign-out succeeded",
+            ),
+            row(
+                "signed out unexpectedly",
+                s.signed_out_unexpected,
+                "gateway ended the session",
+            ),
+            row("sign-in given up", s.signin_given_up, "never signed in"),
+            row(
+                "left signed in",
+                s.left_signed_in,
+                "still signed in at the end",
+            ),
+            row("never ready", s.never_ready, "signed in, never ready"),
+        ],
+    ));
+    let hrow = |label: &str, h: &Hist| {
+        vec![
+            Cell::Text(label.to_string()),
+            Cell::Num(fmt_count(h.count())),
+            Cell::Num(fmt_ms_opt(h.percentile_ms(50.0))),
+            Cell::Num(fmt_ms_opt(h.percentile_ms(90.0))),
+            Cell::Num(fmt_ms_opt(h.percentile_ms(99.0))),
+            Cell::Num(fmt_ms_opt(h.max_ms())),
+        ]
+    };
+    o.push_str(&table(
+        "timings",
+        &["Timing", "Agents", "p50", "p90", "p99", "max"],
+        vec![
+            hrow("time to signed in", &s.time_to_signed_in),
+            hrow("time to ready", &s.time_to_ready),
+            hrow("session length", &s.session_length),
+        ],
+    ));
+    o.push_str("</section>\n");
+    o
+}
+
+pub fn operations_section(r: &Results) -> String {
+    let mut o = String::from("<section id=\"operations\"><h2>Operations</h2>\n");
+    let ops: Vec<String> = operation_order(r.operations.keys())
+        .into_iter()
+        .filter(|op| r.operations.get(op).is_some_and(|s| !s.is_empty()))
+        .collect();
+    if ops.is_empty() {
+        o.push_str(
+            "<p class=\"nodata\">No data: no operation finished during the run.</p>\n</section>\n",
+        );
+        return o;
+    }
+    let pct = |h: &Hist, p: f64| Cell::Num(fmt_ms_opt(h.percentile_ms(p)));
+    let mut rows = Vec::new();
+    for op in &ops {
+        let Some(s) = r.operations.get(op) else {
+            continue;
+        };
+        for (kind, h) in [("corrected", &s.corrected), ("raw", &s.raw)] {
+            rows.push(vec![
+                Cell::Text(op.clone()),
+                Cell::Text(kind.to_string()),
+                Cell::Num(fmt_count(s.count)),
+                Cell::Num(fmt_count(s.failed())),
+                pct(h, 50.0),
+                pct(h, 90.0),
+                pct(h, 99.0),
+                pct(h, 99.9),
+                Cell::Num(fmt_ms_opt(h.max_ms())),
+            ]);
+        }
+    }
+    o.push_str(&table(
+        "ops",
+        &[
+            "Operation",
+            "Latency",
+            "Count",
+            "Failed",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+        ],
+        rows,
+    ));
+    o.push_str("<p class=\"note\">Corrected latency runs from the intended start (coordinated omission corrected, as wrk2 does); raw latency from the actual send.</p>\n");
+    let bad: Vec<&String> = ops
+        .iter()
+        .filter(|op| r.operations.get(*op).is_some_and(|s| !s.reconciles()))
+        .collect();
+    if !bad.is_empty() {
+        let names: Vec<String> = bad.iter().map(|s| esc(s)).collect();
+        o.push_str(&format!(
+            "<p class=\"warning\"><strong>Counts do not add up</strong> for: {} (a recorder bug or a damaged results file).</p>\n",
+            names.join(", ")
+        ));
+    }
+
+    o.push_str("<h3>Percentile spectrum</h3>\n");
+    for op in &ops {
+        let Some(s) = r.operations.get(op) else {
+            continue;
+        };
+        o.push_str(&spectrum_chart(
+            &format!("{op} latency by percentile"),
+            &[("corrected", &s.corrected), ("raw", &s.raw)],
+            &format!("chart-spectrum-{}", slug(op)),
+            &format!(
+                "All {} {} requests of the run. 0% is the fastest; at 99.9% one request in a thousand was slower.",
+                esc(&fmt_count(s.count)),
+                esc(op)
+            ),
+        ));
+    }
+
+    o.push_str("<h3 id=\"outcomes\">Outcomes per operation</h3>\n");
+    let mut rows = Vec::new();
+    for op in &ops {
+        let Some(s) = r.operations.get(op) else {
+            continue;
+        };
+        for (label, n) in s.outcome_counts() {
+            let kind = if label == crate::protocol::retcode::SUCCESS {
+                "success"
+            } else if label.starts_with("http:") {
+                "HTTP error"
+            } else if label.starts_with("transport:") {
+                "no reply"
+            } else {
+                "retcode failure"
+            };
+            rows.push(vec![
+                Cell::Text(op.clone()),
+                Cell::Text(label),
+                Cell::Text(kind.to_string()),
+                Cell::Num(fmt_count(n)),
+                Cell::Num(fmt_pct(n, s.count)),
+            ]);
+        }
+    }
+    o.push_str(&table(
+        "outcomes",
+        &["Operation", "Outcome", "Kind", "Count", "% of operation"],
+        rows,
+    ));
+    o.push_str("</section>\n");
+    o
+}
+
+pub fn events_section(r: &Results) -> String {
+    let mut o = String::from("<section id=\"events\"><h2>Events received</h2>\n");
+    if r.events.is_empty() {
+        o.push_str("<p class=\"nodata\">No events were received.</p>\n");
+    } else {
+        let total: u64 = r.events.values().sum();
+        let mut by_count: Vec<(&String, &u64)> = r.events.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let rows = by_count
+            .into_iter()
+            .map(|(name, n)| {
+                vec![
+                    Cell::Text(name.clone()),
+                    Cell::Num(fmt_count(*n)),
+                    Cell::Num(fmt_pct(*n, total)),
+                ]
+            })
+            .collect();
+        o.push_str(&table("events", &["Event", "Count", "% of events"], rows));
+    }
+    o.push_str("</section>\n");
+    o
+}

@@ -233,6 +233,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
             description: sc.description.clone(),
             hash: loaded.hash.clone(),
             path: opts.scenario.display().to_string(),
+            text: toml::to_string(sc).unwrap_or_default(),
         },
         target: TargetInfo {
             url: target.url(),
@@ -255,6 +256,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         },
         intervals: std::mem::take(&mut collector.intervals),
         gateway,
+        thresholds: Vec::new(),
     };
     let written = crate::report::write_all(&results, &out_dir).map_err(|e| {
         Exit::cannot_measure(format!(

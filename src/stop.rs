@@ -149,7 +149,10 @@ mod tests {
         assert!(r.is_err());
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(gate.waiting.load(Ordering::Acquire), 0);
-        assert!(gate.slots.available_permits() <= 1, "no pile of unused permits");
+        assert!(
+            gate.slots.available_permits() <= 1,
+            "no pile of unused permits"
+        );
         done.cancel();
     }
 }

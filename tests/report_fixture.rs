@@ -65,6 +65,7 @@ pub fn empty_results(name: &str) -> Results {
             description: String::new(),
             hash: "abc123".into(),
             path: "s.toml".into(),
+            text: String::new(),
         },
         target: TargetInfo {
             url: "https://127.0.0.1:1".into(),
@@ -81,6 +82,7 @@ pub fn empty_results(name: &str) -> Results {
         scheduler: SchedulerStats::default(),
         intervals: vec![],
         gateway: None,
+        thresholds: vec![],
     }
 }
 

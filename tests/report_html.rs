@@ -64,6 +64,7 @@ fn empty_results() -> Results {
         scheduler: SchedulerStats::default(),
         intervals: vec![],
         gateway: None,
+        thresholds: vec![],
     }
 }
 
@@ -77,6 +78,7 @@ fn sample_results(gateway: bool) -> Results {
         description: "2 000 agents sign in over 60 s, poll, sign out".into(),
         hash: "ab".repeat(32),
         path: "scenarios/morning-peak.toml".into(),
+        text: String::new(),
     };
     r.target = TargetInfo {
         url: "https://cc-gw.example.test:8443".into(),

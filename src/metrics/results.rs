@@ -49,6 +49,21 @@ pub struct Results {
     /// gateway (it answers [`crate::protocol::STATS_PATH`]); None for other gateways.
     #[serde(default)]
     pub gateway: Option<GatewayStats>,
+    /// The scenario's thresholds as judged at the end of the run, in the scenario's order.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdVerdict>,
+}
+
+/// One threshold's verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdVerdict {
+    /// The threshold as written, e.g. `signin.p99 < 800ms`.
+    pub name: String,
+    /// What was measured, with its unit (`812.4 ms`).
+    pub measured: String,
+    /// What was allowed (`< 800 ms`).
+    pub allowed: String,
+    pub passed: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +77,10 @@ pub struct ScenarioInfo {
     /// The scenario file path as given.
     #[serde(default)]
     pub path: String,
+    /// The effective scenario as run (defaults filled in, `--set` applied), as TOML. Holds
+    /// no secrets: passwords are only ever named by their source (env or file).
+    #[serde(default)]
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -235,6 +254,7 @@ mod tests {
             scheduler: SchedulerStats::default(),
             intervals: vec![],
             gateway: None,
+            thresholds: vec![],
         }
     }
 

@@ -18,6 +18,7 @@ use crate::metrics::Results;
 
 pub mod console;
 pub mod hlog;
+pub mod html;
 pub mod series;
 pub mod tables;
 
@@ -31,6 +32,7 @@ pub const TIMESERIES_CSV: &str = "timeseries.csv";
 pub const SESSIONS_CSV: &str = "sessions.csv";
 pub const EVENTS_CSV: &str = "events.csv";
 pub const LATENCY_HLOG: &str = "latency.hlog";
+pub const REPORT_HTML: &str = "report.html";
 
 /// The order operations appear in every table; keys not listed follow alphabetically.
 pub const OPERATION_ORDER: [&str; 9] = [
@@ -79,9 +81,25 @@ pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
     out(TIMESERIES_CSV, &series::write_timeseries_csv)?;
     out(SESSIONS_CSV, &series::write_sessions_csv)?;
     out(EVENTS_CSV, &series::write_events_csv)?;
-    // HTML report: the lead adds `pub mod html;` and one line here at merge, e.g.
-    // out(html::REPORT_HTML, &html::write_report)?;
+    out(REPORT_HTML, &write_html)?;
     Ok(written)
+}
+
+/// Writes `report.html`: the self-contained page for people.
+pub fn write_html(results: &Results, path: &Path) -> anyhow::Result<()> {
+    let verdicts: Vec<html::ThresholdLine> = results
+        .thresholds
+        .iter()
+        .map(|v| html::ThresholdLine {
+            name: v.name.clone(),
+            measured: v.measured.clone(),
+            allowed: v.allowed.clone(),
+            passed: v.passed,
+        })
+        .collect();
+    let scenario = (!results.scenario.text.is_empty()).then_some(results.scenario.text.as_str());
+    std::fs::write(path, html::render(results, &verdicts, scenario))?;
+    Ok(())
 }
 
 /// Writes `results.json` (pretty JSON). Written to a temporary name first and renamed, so a

@@ -351,6 +351,12 @@ fn semantic_checks_point_at_the_offending_key() {
             "thresholds are strings",
         ),
         (
+            "[thresholds]\nsignin.p99 = \"< 800ms\"\n",
+            "signin",
+            "thresholds.signin",
+            "\"signin.p99\" = \"< 800ms\"",
+        ),
+        (
             "[target]\ntimeout = \"5s\"\n",
             "\"5s\"",
             "target.timeout",

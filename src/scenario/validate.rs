@@ -44,6 +44,7 @@ pub const INLINE_PASSWORD: &str = "a password may not be written in the scenario
 /// Checks on the document before deserialisation, where serde's own message would repeat
 /// a value that must not be shown.
 pub fn check_tree(root: &Node) -> Result<(), Problem> {
+    check_threshold_keys(root)?;
     let password = root
         .entry("agents")
         .and_then(|a| a.node.entry("password"))
@@ -52,6 +53,29 @@ pub fn check_tree(root: &Node) -> Result<(), Problem> {
         None | Some(Value::Table(_)) => Ok(()),
         Some(_) => Err(problem(&["agents", "password"], INLINE_PASSWORD)),
     }
+}
+
+/// `signin.p99 = "< 800ms"` without quotes is a nested table in TOML; say so, rather than
+/// serde's "expected a string".
+fn check_threshold_keys(root: &Node) -> Result<(), Problem> {
+    let Some(Value::Table(entries)) = root.entry("thresholds").map(|e| &e.node.value) else {
+        return Ok(());
+    };
+    for e in entries {
+        if let Value::Table(inner) = &e.node.value {
+            let example = inner
+                .first()
+                .map_or_else(|| e.key.clone(), |i| format!("{}.{}", e.key, i.key));
+            return Err(Problem {
+                path: KeyPath(vec![Seg::Key("thresholds".into()), Seg::Key(e.key.clone())]),
+                message: format!(
+                    "a threshold is `\"metric\" = \"condition\"`; quote a metric with a dot \
+                     in it, e.g. \"{example}\" = \"< 800ms\" (unquoted, TOML reads it as a table)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks on the deserialised scenario.

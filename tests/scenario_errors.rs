@@ -313,6 +313,15 @@ fn semantic_checks_point_at_the_offending_key() {
         assert_at(&e, &text, needle, key);
         assert!(e.message.contains(fragment), "{key}: {}", e.message);
     }
+    let text = BASE.replace("stages = [", "max_in_flight = 0\nstages = [");
+    let e = err(&text, &[]);
+    assert_at(&e, &text, "0\nstages", "load.max_in_flight");
+    assert!(e.message.contains("at least 1"), "{}", e.message);
+    let text = BASE.replace("[session]", "agenttype = 5\n[session]");
+    let e = err(&text, &[]);
+    assert_at(&e, &text, "5\n[session]", "agents.agenttype");
+    assert!(e.message.contains("4 (PC + phone) or 11"), "{}", e.message);
+
     let extra: &[(&str, &str, &str, &str)] = &[
         (
             "[target]\nurl = \"ftp://x\"\n",

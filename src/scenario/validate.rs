@@ -388,3 +388,40 @@ fn bounded(path: &[&str], d: HumanDuration, max: Duration) -> Result<(), Problem
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::load_str;
+
+    fn stages(stages: &str) -> Result<(), String> {
+        let text = format!("name = \"t\"\n[agents]\nids = \"1001\"\n[load]\nstages = {stages}\n");
+        load_str("t.toml", &text, &[])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_plan_must_arrive_at_least_one_agent() {
+        // A ramp from 0 to 1/s over 1 s plans half an arrival; over 2 s, one.
+        let e = stages("[{ ramp = \"1s\", to = 1 }]").expect_err("half an arrival");
+        assert!(e.contains("plan 0.50 sign-ins over 1s"), "{e}");
+        stages("[{ ramp = \"2s\", to = 1 }]").expect("one arrival");
+        // A hold keeps the rate the ramp reached; `rate` on the first stage starts there.
+        stages("[{ ramp = \"1s\", to = 1 }, { hold = \"1s\" }]").expect("1.5 arrivals");
+        stages("[{ hold = \"1s\", rate = 2 }]").expect("two arrivals");
+        let e = stages("[{ hold = \"10m\" }]").expect_err("rate stays 0");
+        assert!(e.contains("plan 0.00 sign-ins"), "{e}");
+    }
+
+    #[test]
+    fn a_stage_is_exactly_one_of_ramp_or_hold() {
+        let e = stages("[{ ramp = \"1s\", hold = \"1s\", to = 1 }]").expect_err("both");
+        assert!(e.contains("not both"), "{e}");
+        let e = stages("[{ ramp = \"1s\", to = 1, rate = 2 }]").expect_err("rate on ramp");
+        assert!(e.contains("`rate` belongs to a hold"), "{e}");
+        let e = stages("[{ hold = \"31d\", rate = 1 }]").expect_err("too long");
+        assert!(e.contains("at most 30days"), "{e}");
+        let e = stages("[{ hold = \"1m\", rate = inf }]").expect_err("infinite");
+        assert!(e.contains("from 0 to 1000000"), "{e}");
+    }
+}

@@ -460,3 +460,32 @@ fn every_scenario_in_the_repository_loads() {
     }
     assert!(seen >= 1, "no scenario files in {}", dir.display());
 }
+
+#[test]
+fn any_truncation_or_odd_override_is_an_error_never_a_panic() {
+    for i in (0..=BASE.len()).filter(|i| BASE.is_char_boundary(*i)) {
+        if let Err(e) = load_str(FILE, &BASE[..i], &[]) {
+            assert_eq!(e.file, FILE);
+            assert!(e.line >= 1 && e.column >= 1, "{e}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+    }
+    for set in [
+        "=",
+        "==",
+        "a=",
+        "[0]=1",
+        "load.stages[]=1",
+        "load.stages[99999999999999999999]=1",
+        "\"\"=1",
+        "load.\"x=1",
+        "é=1",
+        "load.stages[0][0]=1",
+        "load.stages.-1=1",
+        "load=",
+        "load=[",
+        "load.stages=[{ hold = \"1s\", rate = 1 }]",
+    ] {
+        let _ = load_str(FILE, BASE, &[set.to_string()]);
+    }
+}

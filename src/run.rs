@@ -89,7 +89,20 @@ struct Embedded {
 }
 
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
-    let loaded = scenario::load_file(&opts.scenario, &opts.overrides)
+    // --target and --ca-file are overrides like any --set, so they are validated with
+    // the rest of the scenario (a real target has no embedded poll_wait to respect, …).
+    let mut overrides = opts.overrides.clone();
+    if let Some(url) = &opts.target {
+        overrides.push(format!("target.url={}", toml_string(url)));
+    }
+    if let Some(ca) = &opts.ca_file {
+        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
+        overrides.push(format!(
+            "target.ca_file={}",
+            toml_string(&ca.display().to_string())
+        ));
+    }
+    let loaded = scenario::load_file(&opts.scenario, &overrides)
         .map_err(|e| Exit::bad_input(e.to_string()))?;
     let sc = &loaded.scenario;
     let password = match &sc.agents.password {
@@ -99,8 +112,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let plan = Plan::from_stages(&sc.load.stages)
         .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
     let pacer = Pacer::new(plan);
-    let url = opts.target.clone().unwrap_or_else(|| sc.target.url.clone());
-    let embedded_wanted = url.trim().is_empty() || url.trim().eq_ignore_ascii_case("embedded");
+    let url = sc.target.url.clone();
+    let embedded_wanted = sc.target.is_embedded();
     let out_dir = opts
         .out
         .clone()
@@ -119,7 +132,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     } else {
         let trust = if sc.target.insecure_skip_verify {
             Trust::Insecure
-        } else if let Some(ca) = opts.ca_file.as_ref().or(sc.target.ca_file.as_ref()) {
+        } else if let Some(ca) = &sc.target.ca_file {
             let pem = std::fs::read_to_string(ca).map_err(|e| {
                 Exit::bad_input(format!("CA file {}: cannot read: {e}", ca.display()))
             })?;
@@ -233,7 +246,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
             description: sc.description.clone(),
             hash: loaded.hash.clone(),
             path: opts.scenario.display().to_string(),
-            text: toml::to_string(sc).unwrap_or_default(),
+            text: loaded.text.clone(),
         },
         target: TargetInfo {
             url: target.url(),
@@ -310,6 +323,11 @@ async fn fetch_gateway_stats(target: &Arc<Target>) -> Option<GatewayStats> {
     let mut conn = AgentConn::new(target.clone());
     let body = conn.get_raw(STATS_PATH).await?;
     serde_json::from_slice(&body).ok()
+}
+
+/// A TOML basic string holding `s` (for building `--set` values).
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
 }
 
 fn rfc3339(t: SystemTime) -> String {

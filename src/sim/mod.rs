@@ -1,50 +1,124 @@
-//! The simulated CC-Gateway (placeholder API; the simulator helper replaces this module).
+//! The simulated CC-Gateway: a faithful other side for agent sign-in, event polling and
+//! sign-out (protocol.md §2–§6 with the decisions of §10), driven by a behaviour model
+//! ([`GatewayConfig`]) for timing, capacity and faults.
+//!
+//! It shares only `crate::protocol` with the harness, never harness internals. Layout:
+//! `server` (accept loop, TLS, HTTP/1.1, shutdown) → `handle` (body, routing, dispatch) →
+//! one file per group of calls (`signin`, `poll`, `signout`, `ops`) over `session` (the
+//! sharded table) and `guid`; `events` and `reply` build bytes; `stats` counts; `sweeper`
+//! runs the clock-driven rules; `validate` is the pure D5 check.
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
+use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::duration::HumanDuration;
 use crate::protocol::GatewayStats;
 
+mod behaviour;
+pub mod config;
+mod events;
+mod guid;
+mod handle;
+mod ops;
+mod poll;
+mod push;
+mod reply;
+mod router;
+mod server;
+mod session;
+mod signin;
+mod signout;
 pub mod standalone;
+mod stats;
+mod sweeper;
 pub mod tls;
+mod validate;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GatewayConfig {
-    #[serde(default = "d10")]
-    pub poll_wait: HumanDuration,
-}
-fn d10() -> HumanDuration {
-    HumanDuration::from_secs(10)
-}
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        GatewayConfig { poll_wait: d10() }
-    }
-}
+pub use config::GatewayConfig;
+pub use router::FAILOVER_PATH;
 
+use session::Sessions;
+use stats::{Counters, SignoutCause};
+
+/// One simulated gateway: its configuration, sessions and counters.
 pub struct SimGateway {
-    _config: GatewayConfig,
+    config: GatewayConfig,
+    counters: Counters,
+    sessions: Sessions,
+    #[allow(dead_code)] // phase 2: fault windows
+    /// Start of the gateway's clock (fault windows, `failover_at`).
+    started: Instant,
 }
 
 impl SimGateway {
+    /// A gateway with this behaviour model. The configuration should have passed
+    /// [`GatewayConfig::validate`]; values it would refuse are used as they are.
     pub fn new(config: GatewayConfig) -> Arc<SimGateway> {
-        Arc::new(SimGateway { _config: config })
+        Arc::new(SimGateway {
+            config,
+            counters: Counters::default(),
+            sessions: Sessions::default(),
+            started: Instant::now(),
+        })
     }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// The counters, as `GET /agentstorm/v1/stats` serves them (D17).
     pub fn stats(&self) -> GatewayStats {
-        GatewayStats::default()
+        self.counters.snapshot()
     }
+
+    /// Serves until `shutdown` is cancelled; takes an already bound listener. With `tls`,
+    /// every connection is HTTPS. On shutdown it stops accepting, ends waiting polls with
+    /// the empty reply, and lets in-flight requests finish for a short grace.
     pub async fn serve(
         self: Arc<Self>,
-        _listener: TcpListener,
-        _tls: Option<Arc<rustls::ServerConfig>>,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
-        shutdown.cancelled().await;
-        Ok(())
+        server::serve(self, listener, tls, shutdown).await
+    }
+
+    /// Failover cue: every active session is forced out (D12: it moves to closing, its
+    /// next poll gets `AgentOther_ShutdownService`). Returns how many were.
+    pub fn drop_all_sessions(&self) -> u64 {
+        let now = Instant::now();
+        let mut n = 0;
+        for s in self.sessions.all_sessions() {
+            if s.force_out(now) {
+                self.counters.signed_out(SignoutCause::Forced);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Forces out one agent, if signed in (D12, counted as `forced`).
+    pub fn force_out(&self, agent_id: u32) -> bool {
+        self.sessions
+            .force_out_agent(agent_id, SignoutCause::Forced, &self.counters)
+    }
+
+    /// Dynamic-mode rotation parameters, None in static mode.
+    fn dynamic_guid(&self) -> Option<(Duration, Duration)> {
+        (self.config.auth_mode == config::AuthMode::Dynamic).then(|| {
+            (
+                self.config.guid_interval.get(),
+                self.config.guid_grace.get(),
+            )
+        })
+    }
+
+    /// Time since the gateway started.
+    #[allow(dead_code)] // phase 2: fault windows
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 }

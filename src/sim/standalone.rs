@@ -1,9 +1,22 @@
-//! `agentstorm gateway` (placeholder).
-use std::net::SocketAddr;
-use std::path::PathBuf;
+//! `agentstorm gateway`: the simulated gateway on its own, for rehearsing scenarios and
+//! testing agent clients. Loads the behaviour model (`--config FILE`, the `[gateway]`
+//! keys at top level), sets up TLS (generated or from PEM files), binds, prints one ready
+//! line and serves until cancelled.
+//!
+//! The CLI (clap) lives elsewhere and calls [`run`]; this file owns option semantics and
+//! the configuration file's error messages (file:line:column, key, nearest valid key).
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::config::{GatewayConfig, KEYS};
+use super::{tls, SimGateway};
+
+/// Options of `agentstorm gateway`.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub listen: SocketAddr,
@@ -11,9 +24,150 @@ pub struct Options {
     pub plain_http: bool,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// Write the serving certificate (PEM) here, for clients to trust.
     pub cert_out: Option<PathBuf>,
 }
 
-pub async fn run(_opts: Options, _shutdown: CancellationToken) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+/// Line and column (1-based) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+/// The nearest valid key to `unknown`, if reasonably near.
+fn nearest_key(unknown: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|k| (strsim::levenshtein(unknown, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Where `key = …` first appears at the start of a line (for errors without a span).
+fn key_position(text: &str, key: &str) -> (usize, usize) {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with('=') {
+            return line_col(text, offset + (line.len() - trimmed.len()));
+        }
+        offset += line.len();
+    }
+    (1, 1)
+}
+
+/// Parses a gateway configuration file's text. The error is one line:
+/// `FILE:LINE:COLUMN: message` naming the key (and the nearest valid key for a typo).
+pub fn parse_config(text: &str, file: &str) -> anyhow::Result<GatewayConfig> {
+    let config: GatewayConfig = match toml::from_str(text) {
+        Ok(c) => c,
+        Err(e) => {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            let message = e.message().replace('\n', " ");
+            let hint = message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+                .and_then(nearest_key)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            anyhow::bail!("{file}:{line}:{col}: {message}{hint}");
+        }
+    };
+    if let Err(problems) = config.validate() {
+        if let Some(p) = problems.first() {
+            let (line, col) = key_position(text, p.key);
+            anyhow::bail!("{file}:{line}:{col}: {}: {}", p.key, p.message);
+        }
+    }
+    Ok(config)
+}
+
+/// Reads and parses a gateway configuration file (see [`parse_config`]).
+pub fn load_config(path: &Path) -> anyhow::Result<GatewayConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read gateway configuration", path.display()))?;
+    parse_config(&text, &path.display().to_string())
+}
+
+/// Runs the gateway until `shutdown`. Prints `gateway listening on https://ADDR` (or
+/// `http://`) to stdout once it accepts connections.
+pub async fn run(opts: Options, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let config = match &opts.config {
+        Some(path) => load_config(path)?,
+        None => GatewayConfig::default(),
+    };
+    let tls = if opts.plain_http {
+        if opts.cert.is_some() || opts.key.is_some() || opts.cert_out.is_some() {
+            anyhow::bail!("--plain-http cannot be combined with --cert, --key or --cert-out");
+        }
+        None
+    } else {
+        let (server_config, cert_pem) = match (&opts.cert, &opts.key) {
+            (Some(cert), Some(key)) => {
+                let pem = std::fs::read_to_string(cert)
+                    .with_context(|| format!("reading certificate file {}", cert.display()))?;
+                (tls::from_pem_files(cert, key)?, pem)
+            }
+            (None, None) => {
+                let s = tls::self_signed()?;
+                (s.server_config, s.cert_pem)
+            }
+            _ => anyhow::bail!("--cert and --key must be given together"),
+        };
+        if let Some(out) = &opts.cert_out {
+            std::fs::write(out, cert_pem)
+                .with_context(|| format!("writing certificate to {}", out.display()))?;
+        }
+        Some(server_config)
+    };
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr().context("listening address")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("gateway listening on {scheme}://{addr}");
+    SimGateway::new(config)
+        .serve(listener, tls, shutdown)
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_file_line_column_and_key() {
+        let err = parse_config("poll_wait = \"1s\"\npol_wait = \"2s\"\n", "gw.toml")
+            .expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("gw.toml:2:1: "), "{msg}");
+        assert!(
+            msg.contains("pol_wait") && msg.contains("did you mean `poll_wait`"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'));
+
+        let err = parse_config("\n\npoll_wait = \"ten\"\n", "gw.toml").expect_err("bad duration");
+        assert!(err.to_string().starts_with("gw.toml:3:13: "), "{err}");
+
+        let err = parse_config("agent_id_min = 500\n  agent_id_max = 200\n", "gw.toml")
+            .expect_err("min above max");
+        assert!(
+            err.to_string().starts_with("gw.toml:1:1: agent_id_min: "),
+            "{err}"
+        );
+
+        let cfg = parse_config("poll_wait = \"250ms\"\nauth_mode = \"static\"\n", "gw.toml")
+            .expect("valid");
+        assert_eq!(cfg.poll_wait.get().as_millis(), 250);
+    }
 }

@@ -1,0 +1,158 @@
+//! The simulated gateway's behaviour model as configuration: the `[gateway]` table of a
+//! scenario, or the top level of `agentstorm gateway --config FILE`.
+//!
+//! This file owns the serde shape, the defaults and `validate` (cross-field rules serde
+//! cannot express). It holds no runtime state and knows nothing of HTTP. Every key is
+//! documented in docs/gateway.md; keep the two in step.
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::HumanDuration;
+use crate::protocol::{AGENT_ID_MAX, AGENT_ID_MIN};
+
+/// How GUIDs behave after sign-in (protocol.md §2.2, decisions D9/D10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// AUTHMODE 1: one GUID for the whole session.
+    Static,
+    /// AUTHMODE 2 (the documents' default): a new GUID every `guid_interval`.
+    #[default]
+    Dynamic,
+}
+
+/// The behaviour model. Every field has a serde default, so an empty table is a valid
+/// configuration that behaves like the documents' defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// How long a poll is held when the agent has no event (D1).
+    #[serde(default = "default_poll_wait")]
+    pub poll_wait: HumanDuration,
+    /// No poll (push mode: heartbeat) for this long signs the agent out (D11).
+    #[serde(default = "default_inactivity_timeout")]
+    pub inactivity_timeout: HumanDuration,
+    /// `static` or `dynamic` GUIDs (D9, D10).
+    #[serde(default)]
+    pub auth_mode: AuthMode,
+    /// Dynamic mode: a new GUID is issued this often (D10).
+    #[serde(default = "default_guid_interval")]
+    pub guid_interval: HumanDuration,
+    /// Dynamic mode: how long the previous GUID keeps working after the new one was
+    /// delivered (D10).
+    #[serde(default = "default_guid_grace")]
+    pub guid_grace: HumanDuration,
+    /// Most agents signed in at once; a sign-in beyond it gets `100-003` with detailCode
+    /// `max-agents` (D14). None: no limit.
+    #[serde(default)]
+    pub max_agents: Option<u64>,
+    /// Lowest agent id accepted in a path (D6).
+    #[serde(default = "default_agent_id_min")]
+    pub agent_id_min: u32,
+    /// Highest agent id accepted in a path (D6); 59999 reproduces the older documents.
+    #[serde(default = "default_agent_id_max")]
+    pub agent_id_max: u32,
+    /// Node name after the dot in every GUID (`<uuid>.AgentGateway0`, D9).
+    #[serde(default = "default_node_name")]
+    pub node_name: String,
+}
+
+fn default_poll_wait() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+fn default_inactivity_timeout() -> HumanDuration {
+    HumanDuration::from_secs(120)
+}
+fn default_guid_interval() -> HumanDuration {
+    HumanDuration::from_secs(60)
+}
+fn default_guid_grace() -> HumanDuration {
+    HumanDuration::from_secs(60)
+}
+fn default_agent_id_min() -> u32 {
+    AGENT_ID_MIN
+}
+fn default_agent_id_max() -> u32 {
+    AGENT_ID_MAX
+}
+fn default_node_name() -> String {
+    "AgentGateway0".to_string()
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            poll_wait: default_poll_wait(),
+            inactivity_timeout: default_inactivity_timeout(),
+            auth_mode: AuthMode::default(),
+            guid_interval: default_guid_interval(),
+            guid_grace: default_guid_grace(),
+            max_agents: None,
+            agent_id_min: default_agent_id_min(),
+            agent_id_max: default_agent_id_max(),
+            node_name: default_node_name(),
+        }
+    }
+}
+
+/// Every top-level key, for suggestions on a typo.
+pub const KEYS: &[&str] = &[
+    "poll_wait",
+    "inactivity_timeout",
+    "auth_mode",
+    "guid_interval",
+    "guid_grace",
+    "max_agents",
+    "agent_id_min",
+    "agent_id_max",
+    "node_name",
+];
+
+/// One problem `validate` found: the key and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl GatewayConfig {
+    /// Rules that span keys or values serde cannot check. Returns every problem found.
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &'static str, message: String| problems.push(Problem { key, message });
+        if self.agent_id_min > self.agent_id_max {
+            bad(
+                "agent_id_min",
+                format!(
+                    "{} is above agent_id_max ({})",
+                    self.agent_id_min, self.agent_id_max
+                ),
+            );
+        }
+        if self.inactivity_timeout.get().is_zero() {
+            bad("inactivity_timeout", "must be above zero".to_string());
+        }
+        if self.auth_mode == AuthMode::Dynamic && self.guid_interval.get().is_zero() {
+            bad(
+                "guid_interval",
+                "must be above zero in dynamic auth_mode".to_string(),
+            );
+        }
+        if self.node_name.is_empty()
+            || !self
+                .node_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bad(
+                "node_name",
+                format!("{:?} must be letters, digits, '-' or '_'", self.node_name),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! One request, start to finish: read the body (64 KiB limit, D2 413), route (D2 404/405,
+//! D6), dispatch to the call's handler, and turn its [`Answer`] into the response, counted
+//! once. Also serves the simulator's own paths (stats D17, failover cue), which are not
+//! counted as gateway requests.
+//!
+//! Owns no protocol rule beyond that dispatch.
+
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Incoming};
+use tokio_util::sync::CancellationToken;
+
+use super::reply::{Answer, ReplyBody};
+use super::router::{self, Route};
+use super::stats::Outcome;
+use super::SimGateway;
+use crate::protocol::{retcode, Endpoint, HEADER_GUID, SET_GUID_PREFIX};
+
+/// Largest request body accepted (D2).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The `Guid` header, trimmed; a `JSESSIONID=` prefix is tolerated.
+fn presented_guid(headers: &HeaderMap) -> Option<&[u8]> {
+    let v = headers.get(HEADER_GUID)?.as_bytes().trim_ascii();
+    let v = v
+        .strip_prefix(SET_GUID_PREFIX.as_bytes())
+        .unwrap_or(v)
+        .trim_ascii();
+    (!v.is_empty()).then_some(v)
+}
+
+/// Reads the whole body up to [`MAX_BODY`]; too large is 413, a broken one 400, and in
+/// both cases the connection closes (the rest of the body is not read).
+async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, Answer> {
+    let too_large = || {
+        let mut a = Answer::http_error(StatusCode::PAYLOAD_TOO_LARGE);
+        a.close = true;
+        a
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(_) => {
+            let mut a = Answer::http_error(StatusCode::BAD_REQUEST);
+            a.close = true;
+            Err(a)
+        }
+    }
+}
+
+impl SimGateway {
+    /// Answers one request.
+    pub(crate) async fn handle(
+        &self,
+        req: Request<Incoming>,
+        shutdown: &CancellationToken,
+    ) -> Response<ReplyBody> {
+        let (parts, body) = req.into_parts();
+        let route = router::route(
+            &parts.method,
+            parts.uri.path(),
+            self.config.agent_id_min,
+            self.config.agent_id_max,
+        );
+        let endpoint = match route {
+            Route::Agent { endpoint, .. } | Route::BadAgentId { endpoint } => Some(endpoint),
+            Route::WrongMethod { endpoint, .. } => endpoint,
+            _ => None,
+        };
+        let body = match read_body(&parts.headers, body).await {
+            Ok(b) => b,
+            Err(answer) => return answer.into_response(&self.counters, endpoint),
+        };
+        let answer = match route {
+            Route::Stats => return self.stats_response(),
+            Route::Failover => {
+                let n = self.drop_all_sessions();
+                let body =
+                    format!(r#"{{"message":"success","retcode":"0","result":{{"dropped":{n}}}}}"#);
+                return Answer::ok_body(Outcome::of_retcode(retcode::SUCCESS), body.into())
+                    .into_response_uncounted();
+            }
+            Route::NotFound => Answer::not_found(),
+            Route::WrongMethod { code, allow, .. } => Answer::wrong_method(code, allow),
+            Route::BadAgentId { .. } => Answer::code(retcode::BAD_URL),
+            Route::Agent { endpoint, id, arg } => {
+                self.agent_call(endpoint, id, arg, &parts, &body, shutdown)
+                    .await
+            }
+        };
+        answer.into_response(&self.counters, endpoint)
+    }
+
+    async fn agent_call(
+        &self,
+        endpoint: Endpoint,
+        id: u32,
+        arg: &str,
+        parts: &http::request::Parts,
+        body: &[u8],
+        shutdown: &CancellationToken,
+    ) -> Answer {
+        let guid = presented_guid(&parts.headers);
+        match endpoint {
+            Endpoint::Login | Endpoint::ForceLogin | Endpoint::LoginEx => {
+                self.sign_in(endpoint, id, body).await
+            }
+            Endpoint::GetAgentEvent => self.poll(id, guid, shutdown).await,
+            Endpoint::Logout | Endpoint::ForceLogout | Endpoint::ForceLogoutWithReason => {
+                self.sign_out(endpoint, id, arg, guid).await
+            }
+            Endpoint::HandShake => {
+                self.service_time(endpoint).await;
+                self.handshake(id, guid, &parts.headers)
+            }
+            Endpoint::UpdateGuid => {
+                self.service_time(endpoint).await;
+                self.update_guid(id, guid)
+            }
+            Endpoint::ResetSkill => {
+                self.service_time(endpoint).await;
+                self.reset_skill(id, arg, parts.uri.query().unwrap_or(""), guid)
+            }
+        }
+    }
+
+    fn stats_response(&self) -> Response<ReplyBody> {
+        let body = serde_json::to_vec(&self.stats()).unwrap_or_else(|_| b"{}".to_vec());
+        Answer::ok_body(Outcome::of_retcode(retcode::SUCCESS), body.into())
+            .into_response_uncounted()
+    }
+}

@@ -39,7 +39,11 @@ poll_wait = "200ms"
 fn assert_every_agent_completed(r: &Results, agents: u64) {
     assert!(matches!(r.status, RunStatus::Completed), "{:?}", r.status);
     let s = &r.sessions;
-    assert_eq!(s.started, agents, "sessions {s:?}");
+    assert_eq!(
+        (s.started, s.signed_in, s.ready, s.signed_out_clean),
+        (agents, agents, agents, agents),
+        "started, signed in, ready, clean"
+    );
     assert_eq!(s.signed_in, agents);
     assert_eq!(s.ready, agents);
     assert_eq!(s.signed_out_clean, agents);
@@ -118,7 +122,7 @@ async fn fifty_agents_against_a_standalone_plain_http_gateway() {
     let server = tokio::spawn(Arc::clone(&gateway).serve(listener, None, shutdown.clone()));
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = RunOptions::new(scenario(dir.path(), 50, 100, "embedded"));
+    let mut opts = RunOptions::new(scenario(dir.path(), 50, 50, "embedded"));
     opts.target = Some(format!("http://{addr}"));
     opts.out = Some(dir.path().join("out"));
     let outcome = run(opts).await.expect("run");

@@ -15,9 +15,42 @@ pub const SIGFIG: u8 = 3;
 /// record (the histogram auto-resizes); this only sizes the first allocation.
 const INITIAL_HIGH_US: u64 = 3_600_000_000;
 
-/// A latency histogram in microseconds.
-#[derive(Debug, Clone, PartialEq)]
+/// A latency histogram in microseconds. Two are equal when they hold the same counts
+/// (whatever their internal sizing, which differs after a round trip through V2 bytes).
+#[derive(Clone)]
 pub struct Hist(pub Histogram<u64>);
+
+impl PartialEq for Hist {
+    fn eq(&self, other: &Hist) -> bool {
+        self.count() == other.count()
+            && self.0.max() == other.0.max()
+            && self.0.min() == other.0.min()
+            && self
+                .0
+                .iter_recorded()
+                .zip(other.0.iter_recorded())
+                .all(|(a, b)| {
+                    a.value_iterated_to() == b.value_iterated_to()
+                        && a.count_at_value() == b.count_at_value()
+                })
+            && self.0.iter_recorded().count() == other.0.iter_recorded().count()
+    }
+}
+
+impl std::fmt::Debug for Hist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A summary: the counts array has tens of thousands of entries.
+        write!(
+            f,
+            "Hist {{ count: {}, min_us: {}, p50_us: {}, p99_us: {}, max_us: {} }}",
+            self.count(),
+            self.0.min(),
+            self.0.value_at_quantile(0.5),
+            self.0.value_at_quantile(0.99),
+            self.0.max()
+        )
+    }
+}
 
 impl Default for Hist {
     fn default() -> Self {
@@ -109,6 +142,10 @@ mod tests {
             h.record_us(v);
         }
         let back = Hist::from_base64(&h.to_base64()).expect("decodes");
+        assert_eq!(back, h);
+        let mut other = back.clone();
+        other.record_us(5);
+        assert_ne!(other, h);
         assert_eq!(back.count(), 7);
         assert_eq!(back.0.max(), h.0.max());
         assert_eq!(back.percentile_ms(50.0), h.percentile_ms(50.0));

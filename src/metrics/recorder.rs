@@ -338,3 +338,22 @@ mod tests {
         assert_eq!(agg.lag.count(), 1);
     }
 }
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+    #[test]
+    fn sessions_count_once() {
+        let r = Recorder::new();
+        r.session(|s| s.started += 1);
+        let mut total = Aggregate::default();
+        let a = r.collect();
+        assert_eq!(a.sessions.started, 1);
+        total.add(&a);
+        assert_eq!(total.sessions.started, 1);
+        let mut pending = Aggregate::default();
+        pending.add(&a);
+        let b = r.collect();
+        total.add(&b);
+        assert_eq!(total.sessions.started, 1);
+    }
+}

@@ -188,10 +188,7 @@ struct TimeState {
 
 fn header_number(text: &str, prefix: &str) -> Option<Result<f64, String>> {
     let rest = text.strip_prefix(prefix)?;
-    let num = rest
-        .split([' ', ']'])
-        .next()
-        .unwrap_or("");
+    let num = rest.split([' ', ']']).next().unwrap_or("");
     Some(
         num.parse::<f64>()
             .map_err(|_| format!("{prefix} is not followed by a number")),

@@ -20,6 +20,7 @@ pub mod console;
 pub mod hlog;
 pub mod series;
 pub mod tables;
+pub mod thresholds;
 
 pub use console::console_summary;
 

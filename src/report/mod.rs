@@ -16,6 +16,7 @@ use anyhow::Context as _;
 
 use crate::metrics::Results;
 
+pub mod compare;
 pub mod console;
 pub mod hlog;
 pub mod series;

@@ -19,6 +19,7 @@ use crate::metrics::Results;
 pub mod compare;
 pub mod console;
 pub mod hlog;
+pub mod merge;
 pub mod series;
 pub mod tables;
 pub mod thresholds;

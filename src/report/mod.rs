@@ -87,6 +87,19 @@ pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
     Ok(written)
 }
 
+/// Reads the `latency.hlog` that sits next to a results file, if there is one: `Ok(None)`
+/// when absent (window thresholds then say so; merge falls back to upper bounds).
+pub fn read_hlog_beside(results_path: &Path) -> Result<Option<Vec<hlog::HlogInterval>>, String> {
+    let path = results_path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(LATENCY_HLOG);
+    if !path.exists() {
+        return Ok(None);
+    }
+    hlog::read_hlog(&path).map(Some)
+}
+
 /// Writes `results.json` (pretty JSON). Written to a temporary name first and renamed, so a
 /// crash mid-write never leaves a truncated results file that looks complete.
 pub fn write_results_json(results: &Results, path: &Path) -> anyhow::Result<()> {

@@ -332,3 +332,50 @@ fn a_window_threshold_without_the_hlog_fails_and_says_why() {
     assert!(!vs[0].passed);
     assert!(vs[0].measured.contains("latency.hlog"), "{:?}", vs[0]);
 }
+
+#[test]
+fn streaming_from_the_hlog_file_gives_the_same_verdicts() {
+    let (r, hlog) = hour_with_one_bad_minute();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("latency.hlog");
+    let mut w =
+        agentstorm::report::hlog::HlogWriter::create(&path, 1_767_225_600.0).expect("create");
+    for iv in &hlog {
+        w.write(&iv.tag, iv.start_s, iv.end_s, &iv.hist)
+            .expect("write");
+        // another tag interleaved, which the evaluation must skip
+        w.write("poll.raw", iv.start_s, iv.end_s, &Hist::new())
+            .expect("write");
+    }
+    w.flush().expect("flush");
+    let ths = parse_all(&map(&[
+        ("signin.p99 over 1m", "< 800ms"),
+        ("signin.p99 over 10m", "< 2500ms"),
+        ("signin.p50 over 1m", "< 800ms"),
+        ("signin.errors over 1m", "< 1%"),
+        ("signin.p99", "< 800ms"),
+    ]))
+    .expect("valid");
+    let from_slice = evaluate(&ths, &r, Some(&hlog));
+    let from_file = thresholds::evaluate_with_hlog_file(&ths, &r, Some(&path));
+    assert_eq!(from_slice, from_file);
+    for (name, passed) in [
+        ("signin.p99 over 1m", false),
+        ("signin.p99 over 10m", true),
+        ("signin.p50 over 1m", true),
+        ("signin.errors over 1m", false),
+        ("signin.p99", true),
+    ] {
+        assert_eq!(
+            verdict_of(&from_file, name).passed,
+            passed,
+            "{name}: {from_file:?}"
+        );
+    }
+    let missing =
+        thresholds::evaluate_with_hlog_file(&ths, &r, Some(&dir.path().join("nope.hlog")));
+    let v = verdict_of(&missing, "signin.p99 over 1m");
+    assert!(!v.passed && v.measured.contains("cannot read"), "{v:?}");
+    // thresholds that do not need the hlog are unaffected by its absence
+    assert!(verdict_of(&missing, "signin.p99").passed);
+}

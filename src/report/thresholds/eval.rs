@@ -8,39 +8,127 @@
 //! shorter); the verdict reports the worst window.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use super::{Cmp, Limit, Metric, SessionField, SessionTiming, Stat, Threshold, Verdict};
+use super::window::{Slide, Slider, Worst};
+use super::{Limit, Metric, SessionField, SessionTiming, Stat, Threshold, Verdict};
 use crate::metrics::results::{IntervalOp, POLL_EMPTY, POLL_EVENT};
 use crate::metrics::{Hist, OpStats, Results};
 use crate::report::hlog::{self, HlogInterval};
 
-/// Slack for comparing interval boundaries written with millisecond precision.
-const EPS_S: f64 = 1e-3;
-
-/// Evaluates every threshold. `hlog` is needed only by windowed latency thresholds; without
-/// it they fail with a message saying so.
+/// Evaluates every threshold. `hlog` (the intervals of `latency.hlog`) is needed only by
+/// windowed latency thresholds; without it they fail with a message saying so.
 pub fn evaluate(
     ths: &[Threshold],
     results: &Results,
     hlog: Option<&[HlogInterval]>,
 ) -> Vec<Verdict> {
-    ths.iter().map(|t| evaluate_one(t, results, hlog)).collect()
+    evaluate_from(ths, results, hlog.map(HlogSource::Intervals))
 }
 
-fn evaluate_one(t: &Threshold, r: &Results, hlog: Option<&[HlogInterval]>) -> Verdict {
-    let measured = match t.window {
-        None => whole_run(t, r).map(|v| (v, None)),
-        Some(w) => windowed(t, r, hlog, w.as_secs_f64()),
+/// Like [`evaluate`], streaming windowed latency thresholds from the `latency.hlog` at
+/// `hlog_path` in one pass, holding only each window's histograms: the form to use after a
+/// long soak, whose whole log would not fit in memory.
+pub fn evaluate_with_hlog_file(
+    ths: &[Threshold],
+    results: &Results,
+    hlog_path: Option<&Path>,
+) -> Vec<Verdict> {
+    evaluate_from(ths, results, hlog_path.map(HlogSource::File))
+}
+
+enum HlogSource<'a> {
+    Intervals(&'a [HlogInterval]),
+    File(&'a Path),
+}
+
+const NO_HLOG: &str = "needs the interval histograms in latency.hlog, which were not available";
+
+fn evaluate_from(ths: &[Threshold], r: &Results, hlog: Option<HlogSource<'_>>) -> Vec<Verdict> {
+    let mut windows = latency_windows(ths, r, hlog);
+    ths.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let measured = match (windows.remove(&i), t.window) {
+                (Some(w), _) => w,
+                (None, None) => whole_run(t, r).map(|v| (v, None)),
+                (None, Some(w)) => windowed(t, r, w.as_secs_f64()),
+            };
+            verdict(t, measured)
+        })
+        .collect()
+}
+
+/// Windowed latency thresholds by index, all fed from one pass over the hlog.
+fn latency_windows(
+    ths: &[Threshold],
+    r: &Results,
+    hlog: Option<HlogSource<'_>>,
+) -> BTreeMap<usize, Result<Worst, String>> {
+    let mut sliders: Vec<(usize, String, Slider<Hist, HistAcc>)> = ths
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match (&t.metric, t.window) {
+            (
+                Metric::Latency {
+                    operation,
+                    kind,
+                    stat,
+                },
+                Some(w),
+            ) => {
+                let acc = HistAcc {
+                    hist: Hist::new(),
+                    stat: *stat,
+                };
+                let slider = Slider::new(w.as_secs_f64(), (t.cmp, t.limit.value()), acc);
+                Some((i, hlog::tag(operation, *kind), slider))
+            }
+            _ => None,
+        })
+        .collect();
+    if sliders.is_empty() {
+        return BTreeMap::new();
+    }
+    let tags: Vec<String> = sliders.iter().map(|(_, t, _)| t.clone()).collect();
+    let mut run_end = r.duration_s;
+    let mut feed = |iv: HlogInterval| {
+        run_end = run_end.max(iv.end_s);
+        for (_, _, slider) in sliders.iter_mut().filter(|(_, tag, _)| *tag == iv.tag) {
+            slider.push(iv.start_s, iv.end_s, iv.hist.clone());
+        }
     };
+    let fed: Result<(), String> = match hlog {
+        None => Err(NO_HLOG.into()),
+        Some(HlogSource::Intervals(all)) => {
+            let mut sorted: Vec<&HlogInterval> = all.iter().collect();
+            sorted.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+            sorted.into_iter().for_each(|iv| feed(iv.clone()));
+            Ok(())
+        }
+        Some(HlogSource::File(path)) => {
+            hlog::for_each_interval(path, |t| tags.iter().any(|x| x == t), &mut feed)
+        }
+    };
+    sliders
+        .into_iter()
+        .map(|(i, _, slider)| {
+            let result = match &fed {
+                Ok(()) => slider.finish(run_end),
+                Err(e) => Err(e.clone()),
+            };
+            (i, result)
+        })
+        .collect()
+}
+
+fn verdict(t: &Threshold, measured: Result<Worst, String>) -> Verdict {
     match measured {
         Ok((value, window_s)) => {
             let passed = t.cmp.holds(value, t.limit.value());
             let mut text = show(value, t.limit);
             if let Some((a, b)) = window_s {
-                let _ = std::fmt::Write::write_fmt(
-                    &mut text,
-                    format_args!(" (worst window {a:.0}–{b:.0} s)"),
-                );
+                text.push_str(&format!(" (worst window {a:.0}–{b:.0} s)"));
             }
             Verdict {
                 name: t.name.clone(),
@@ -181,102 +269,16 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
     }
 }
 
-/// Index ranges `[lo, hi)` of the windows over intervals sorted by start: one window per
-/// interval start whose window fits in the run, each holding the intervals that end
-/// within it (at least its first one). Both ends only move forward, so callers can slide
-/// an accumulator. When no window fits, one range covers everything.
-pub(crate) fn window_ranges(
-    spans: &[(f64, f64)],
-    window_s: f64,
-    run_end_s: f64,
-) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut hi = 0;
-    for (lo, &(start, _)) in spans.iter().enumerate() {
-        if start + window_s > run_end_s + EPS_S {
-            break;
-        }
-        hi = hi.max(lo + 1);
-        while hi < spans.len() && spans[hi].1 <= start + window_s + EPS_S {
-            hi += 1;
-        }
-        out.push((lo, hi));
-    }
-    if out.is_empty() && !spans.is_empty() {
-        out.push((0, spans.len()));
-    }
-    out
-}
-
-/// A window accumulator that can slide: add the interval entering, take away the one
-/// leaving (false when it cannot, and then the window is rebuilt from scratch).
-trait Slide<T> {
-    fn add(&mut self, item: &T);
-    fn sub(&mut self, item: &T) -> bool;
-    /// An empty accumulator with the same settings.
-    fn cleared(&self) -> Self;
-    /// The measured value of the window, None when it has no samples.
-    fn value(&self, span_s: f64) -> Option<f64>;
-}
-
-/// Slides `acc` over every window and returns the worst value for the comparison `goal`
-/// with its window, or why nothing could be measured.
-fn worst_window<T, A: Slide<T>>(
-    items: &[(f64, f64, T)],
-    window_s: f64,
-    run_end_s: f64,
-    goal: (Cmp, f64),
-    mut acc: A,
-) -> Result<(f64, Option<(f64, f64)>), String> {
-    let (cmp, limit) = goal;
-    let spans: Vec<(f64, f64)> = items.iter().map(|(a, b, _)| (*a, *b)).collect();
-    let (mut cur_lo, mut cur_hi) = (0, 0);
-    let mut worst: Option<(f64, (f64, f64))> = None;
-    for (lo, hi) in window_ranges(&spans, window_s, run_end_s) {
-        while cur_hi < hi {
-            acc.add(&items[cur_hi].2);
-            cur_hi += 1;
-        }
-        while cur_lo < lo {
-            if !acc.sub(&items[cur_lo].2) {
-                acc = acc.cleared();
-                items[lo..hi].iter().for_each(|(_, _, x)| acc.add(x));
-                cur_lo = lo;
-                break;
-            }
-            cur_lo += 1;
-        }
-        let (ws, we) = (items[lo].0, items[hi - 1].1);
-        let Some(v) = acc.value(we - ws) else {
-            continue;
-        };
-        let worse = match worst {
-            None => true,
-            Some((w, _)) => match cmp {
-                Cmp::Lt | Cmp::Le => v > w,
-                Cmp::Gt | Cmp::Ge => v < w,
-                Cmp::Eq => (v - limit).abs() > (w - limit).abs(),
-            },
-        };
-        if worse {
-            worst = Some((v, (ws, we)));
-        }
-    }
-    worst
-        .map(|(v, w)| (v, Some(w)))
-        .ok_or_else(|| format!("{NO_SAMPLES} in any window"))
-}
-
 struct HistAcc {
     hist: Hist,
     stat: Stat,
 }
 
-impl Slide<&Hist> for HistAcc {
-    fn add(&mut self, item: &&Hist) {
+impl Slide<Hist> for HistAcc {
+    fn add(&mut self, item: &Hist) {
         self.hist.add(item);
     }
-    fn sub(&mut self, item: &&Hist) -> bool {
+    fn sub(&mut self, item: &Hist) -> bool {
         self.hist.0.subtract(&item.0).is_ok()
     }
     fn cleared(&self) -> Self {
@@ -290,42 +292,8 @@ impl Slide<&Hist> for HistAcc {
     }
 }
 
-fn windowed(
-    t: &Threshold,
-    r: &Results,
-    hlog: Option<&[HlogInterval]>,
-    window_s: f64,
-) -> Result<(f64, Option<(f64, f64)>), String> {
-    let limit = t.limit.value();
+fn windowed(t: &Threshold, r: &Results, window_s: f64) -> Result<Worst, String> {
     match &t.metric {
-        Metric::Latency {
-            operation,
-            kind,
-            stat,
-        } => {
-            let hlog = hlog
-                .ok_or("needs the interval histograms in latency.hlog, which were not available")?;
-            let tag = hlog::tag(operation, *kind);
-            let mut items: Vec<(f64, f64, &Hist)> = hlog
-                .iter()
-                .filter(|iv| iv.tag == tag)
-                .map(|iv| (iv.start_s, iv.end_s, &iv.hist))
-                .collect();
-            items.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let run_end = r
-                .duration_s
-                .max(items.iter().map(|i| i.1).fold(0.0, f64::max));
-            worst_window(
-                &items,
-                window_s,
-                run_end,
-                (t.cmp, limit),
-                HistAcc {
-                    hist: Hist::new(),
-                    stat: *stat,
-                },
-            )
-        }
         Metric::Errors { .. } | Metric::Rate { .. } | Metric::Count { .. } => {
             windowed_counts(t, r, window_s)
         }
@@ -376,11 +344,7 @@ fn interval_counts(ops: &BTreeMap<String, IntervalOp>, metric: &Metric) -> Count
     }
 }
 
-fn windowed_counts(
-    t: &Threshold,
-    r: &Results,
-    window_s: f64,
-) -> Result<(f64, Option<(f64, f64)>), String> {
+fn windowed_counts(t: &Threshold, r: &Results, window_s: f64) -> Result<Worst, String> {
     let mut items: Vec<(f64, f64, Counts)> = r
         .intervals
         .iter()
@@ -401,7 +365,11 @@ fn windowed_counts(
         metric: &t.metric,
         limit: t.limit,
     };
-    worst_window(&items, window_s, run_end, (t.cmp, t.limit.value()), acc)
+    let mut slider = Slider::new(window_s, (t.cmp, t.limit.value()), acc);
+    for (a, b, c) in items {
+        slider.push(a, b, c);
+    }
+    slider.finish(run_end)
 }
 
 struct CountAcc<'a> {
@@ -448,31 +416,5 @@ impl Slide<Counts> for CountAcc<'_> {
             Metric::Rate { .. } => (span_s > 0.0).then(|| a.ok as f64 / span_s),
             _ => Some(a.attempts as f64),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::window_ranges;
-
-    #[test]
-    fn windows_start_at_each_boundary_and_fit_in_the_run() {
-        let spans: Vec<(f64, f64)> = (0..6)
-            .map(|i| (i as f64 * 10.0, i as f64 * 10.0 + 10.0))
-            .collect();
-        // 20 s windows over a 60 s run: starts 0,10,20,30,40
-        assert_eq!(
-            window_ranges(&spans, 20.0, 60.0),
-            [(0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
-        );
-        // a window shorter than an interval still holds one interval
-        assert_eq!(window_ranges(&spans, 5.0, 60.0).len(), 6);
-        assert_eq!(window_ranges(&spans, 5.0, 60.0)[2], (2, 3));
-        // a run shorter than the window: one window over everything
-        assert_eq!(window_ranges(&spans, 600.0, 60.0), [(0, 6)]);
-        assert!(window_ranges(&[], 10.0, 60.0).is_empty());
-        // a gap (an interval not logged) does not shift the window bounds
-        let gappy = [(0.0, 10.0), (20.0, 30.0), (30.0, 40.0)];
-        assert_eq!(window_ranges(&gappy, 20.0, 40.0), [(0, 1), (1, 3)]);
     }
 }

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 mod eval;
 mod parse;
+mod window;
 
-pub use eval::evaluate;
+pub use eval::{evaluate, evaluate_with_hlog_file};
 pub use parse::{parse_all, parse_one};
 
 use crate::report::hlog::LatencyKind;

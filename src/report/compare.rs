@@ -281,24 +281,25 @@ fn session_rows(rows: &mut Vec<CompareRow>, b: &Results, c: &Results, t: &Tolera
     let measures: [(&str, u64, u64, bool); 4] = [
         ("ready", bs.ready, cs.ready, false),
         (
-            "signed_out_unexpected",
+            "unexpected sign-out",
             bs.signed_out_unexpected,
             cs.signed_out_unexpected,
             true,
         ),
         (
-            "signin_given_up",
+            "sign-in given up",
             bs.signin_given_up,
             cs.signin_given_up,
             true,
         ),
-        ("left_signed_in", bs.left_signed_in, cs.left_signed_in, true),
+        ("left signed in", bs.left_signed_in, cs.left_signed_in, true),
     ];
     for (name, bn, cn, higher_is_worse) in measures {
         let (bv, cv) = (pct(bn, bs.started), pct(cn, cs.started));
         rows.push(CompareRow {
             operation: "sessions".into(),
-            measure: format!("{name} % of started"),
+            // a share of the agents started
+            measure: format!("{name} %"),
             unit: Unit::Pct,
             baseline: bv,
             candidate: cv,

@@ -62,6 +62,44 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         cert_out: Option<PathBuf>,
     },
+    /// Re-render every report file from a results.json (and the latency.hlog beside it).
+    #[command(after_help = crate::exit::HELP)]
+    Report {
+        /// A results.json written by `run` or `merge`.
+        results: PathBuf,
+        /// Folder to write into (default: the results file's folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Compare a candidate run with a baseline; exit 1 on a regression.
+    #[command(after_help = crate::exit::HELP)]
+    Compare {
+        baseline: PathBuf,
+        candidate: PathBuf,
+        /// Folder for comparison.html (default: the candidate's folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// A latency regresses only if it rises by more than this percent ...
+        #[arg(long, value_name = "PCT", default_value_t = 10.0)]
+        latency_pct: f64,
+        /// ... and by more than this many milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1.0)]
+        latency_ms: f64,
+        /// An error rate regresses if it rises by more than this many percentage points.
+        #[arg(long, value_name = "PP", default_value_t = 0.1)]
+        errors_pp: f64,
+        /// Latency gates only with at least this many samples on both sides.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        min_samples: u64,
+    },
+    /// Merge the results of several shards of one scenario exactly, and write every report.
+    #[command(after_help = crate::exit::HELP)]
+    Merge {
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Check scenario files without sending any traffic.
     #[command(after_help = crate::exit::HELP)]
     Validate {

@@ -49,6 +49,26 @@ pub async fn dispatch(command: Command) -> i32 {
             scenarios,
             overrides,
         } => validate_command(&scenarios, &overrides),
+        Command::Report { results, out } => crate::offline::report(&results, out.as_deref()),
+        Command::Compare {
+            baseline,
+            candidate,
+            out,
+            latency_pct,
+            latency_ms,
+            errors_pp,
+            min_samples,
+        } => {
+            let tolerance = crate::report::compare::Tolerance {
+                latency_rel_pct: latency_pct,
+                latency_abs_ms: latency_ms,
+                rate_pp: errors_pp,
+                min_samples,
+                ..Default::default()
+            };
+            crate::offline::compare(&baseline, &candidate, out.as_deref(), &tolerance)
+        }
+        Command::Merge { results, out } => crate::offline::merge(&results, &out),
     };
     match result {
         Ok(code) => code,
@@ -66,6 +86,11 @@ async fn run_command(opts: RunOptions, quiet: bool) -> Result<i32, Exit> {
         print!("{}", crate::report::console_summary(&outcome.results));
         println!("reports: {}", outcome.out_dir.display());
     }
+    // The verdict is printed even with --quiet: it is what CI reads.
+    print!(
+        "{}",
+        crate::report::thresholds::render(&outcome.results.thresholds)
+    );
     if let crate::metrics::results::RunStatus::Aborted { reason } = &outcome.results.status {
         eprintln!("agentstorm: {reason}");
     }

@@ -23,6 +23,7 @@ pub mod duration;
 pub mod exit;
 pub mod lease;
 pub mod metrics;
+pub mod offline;
 pub mod pacer;
 pub mod plan;
 pub mod progress;

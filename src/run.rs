@@ -105,6 +105,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let loaded = scenario::load_file(&opts.scenario, &overrides)
         .map_err(|e| Exit::bad_input(e.to_string()))?;
     let sc = &loaded.scenario;
+    let thresholds = crate::report::thresholds::parse_all(&sc.thresholds)
+        .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
     let password = match &sc.agents.password {
         Some(secret) => secret.resolve().map_err(Exit::bad_input)?,
         None => String::new(),
@@ -237,7 +239,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
 
     let ended_wall = SystemTime::now();
     let totals = &collector.totals;
-    let results = Results {
+    let mut results = Results {
         schema: SCHEMA_NAME.into(),
         schema_version: SCHEMA_VERSION,
         agentstorm_version: env!("CARGO_PKG_VERSION").into(),
@@ -271,6 +273,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         gateway,
         thresholds: Vec::new(),
     };
+    results.thresholds =
+        crate::report::thresholds::evaluate_with_hlog_file(&thresholds, &results, Some(&hlog_path));
     let written = crate::report::write_all(&results, &out_dir).map_err(|e| {
         Exit::cannot_measure(format!(
             "cannot write reports to {}: {e:#}",
@@ -280,6 +284,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let exit_code = match &results.status {
         RunStatus::Aborted { .. } => exit::CANNOT_MEASURE,
         RunStatus::Interrupted if results.operations.is_empty() => exit::CANNOT_MEASURE,
+        _ if !crate::report::thresholds::all_passed(&results.thresholds) => exit::FAILED,
         _ => exit::OK,
     };
     Ok(RunOutcome {

@@ -159,3 +159,21 @@ fn tags_with_delimiters_are_refused() {
     assert!(w.write("a b", 0.0, 1.0, &Hist::new()).is_err());
     assert!(w.write("", 0.0, 1.0, &Hist::new()).is_err());
 }
+
+#[test]
+fn hlog_beside_a_results_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = dir.path().join("results.json");
+    assert_eq!(
+        agentstorm::report::read_hlog_beside(&results).expect("absent is fine"),
+        None
+    );
+    let mut w = HlogWriter::create(&dir.path().join("latency.hlog"), START).expect("create");
+    w.write("signin.raw", 0.0, 10.0, &hist(&[1, 2]))
+        .expect("write");
+    w.flush().expect("flush");
+    let got = agentstorm::report::read_hlog_beside(&results)
+        .expect("reads")
+        .expect("present");
+    assert_eq!(got.len(), 1);
+}

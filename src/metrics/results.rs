@@ -54,16 +54,24 @@ pub struct Results {
     pub thresholds: Vec<ThresholdVerdict>,
 }
 
-/// One threshold's verdict.
+/// One threshold's verdict (the grammar and evaluation are in `report::thresholds`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdVerdict {
-    /// The threshold as written, e.g. `signin.p99 < 800ms`.
+    /// The threshold key as written (`signin.p99`, `signin.p99 over 1m`).
     pub name: String,
-    /// What was measured, with its unit (`812.4 ms`).
+    /// What was measured, for people: value with unit and, for windows, where the worst
+    /// window was; `no samples` when it could not be measured.
     pub measured: String,
-    /// What was allowed (`< 800 ms`).
+    /// The condition as written (`< 800ms`).
     pub allowed: String,
     pub passed: bool,
+    /// The measured number in the limit's unit (ms, %, count or per second), None when it
+    /// could not be measured (which fails the threshold).
+    #[serde(default)]
+    pub value: Option<f64>,
+    /// For windowed thresholds: the worst window, seconds since the run's start.
+    #[serde(default)]
+    pub window_s: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -143,20 +143,30 @@ pub fn read_hlog(path: &Path) -> Result<Vec<HlogInterval>, String> {
     read_hlog_filtered(path, |_| true)
 }
 
-/// Reads the intervals whose tag `keep` accepts, streaming the file line by line (only the
-/// kept histograms are decoded and held). Times are returned in seconds since the log's
-/// StartTime, following the Java reader's rules for StartTime and BaseTime. A last line cut
-/// short (no newline: the writer was killed mid-line) is skipped; any other bad line is an
-/// error naming the file and line.
+/// Reads the intervals whose tag `keep` accepts into memory (only those are decoded).
 pub fn read_hlog_filtered(
     path: &Path,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<HlogInterval>, String> {
+    let mut out = Vec::new();
+    for_each_interval(path, keep, |iv| out.push(iv))?;
+    Ok(out)
+}
+
+/// Streams the intervals whose tag `keep` accepts to `each`, one line at a time, so that a
+/// soak's log never has to fit in memory. Times are seconds since the log's StartTime,
+/// following the Java reader's rules for StartTime and BaseTime. A last line cut short (no
+/// newline: the writer was killed mid-line) is skipped; any other bad line is an error
+/// naming the file and line.
+pub fn for_each_interval(
+    path: &Path,
+    keep: impl Fn(&str) -> bool,
+    mut each: impl FnMut(HlogInterval),
+) -> Result<(), String> {
     let shown = path.display();
     let file = File::open(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
     let mut reader = BufReader::new(file);
     let mut st = TimeState::default();
-    let mut out = Vec::new();
     let mut line = String::new();
     let mut number = 0usize;
     loop {
@@ -171,13 +181,13 @@ pub fn read_hlog_filtered(
         let complete = line.ends_with('\n');
         let text = line.trim_end_matches(['\n', '\r']);
         match parse_line(text, &mut st, &keep) {
-            Ok(Some(iv)) => out.push(iv),
+            Ok(Some(iv)) => each(iv),
             Ok(None) => {}
             Err(_) if !complete => break,
             Err(e) => return Err(format!("{shown}:{number}: {e}")),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[derive(Default)]

@@ -16,11 +16,14 @@ use anyhow::Context as _;
 
 use crate::metrics::Results;
 
+pub mod compare;
 pub mod console;
 pub mod hlog;
 pub mod html;
+pub mod merge;
 pub mod series;
 pub mod tables;
+pub mod thresholds;
 
 pub use console::console_summary;
 
@@ -33,6 +36,7 @@ pub const SESSIONS_CSV: &str = "sessions.csv";
 pub const EVENTS_CSV: &str = "events.csv";
 pub const LATENCY_HLOG: &str = "latency.hlog";
 pub const REPORT_HTML: &str = "report.html";
+pub const THRESHOLDS_CSV: &str = "thresholds.csv";
 
 /// The order operations appear in every table; keys not listed follow alphabetically.
 pub const OPERATION_ORDER: [&str; 9] = [
@@ -82,6 +86,11 @@ pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
     out(SESSIONS_CSV, &series::write_sessions_csv)?;
     out(EVENTS_CSV, &series::write_events_csv)?;
     out(REPORT_HTML, &write_html)?;
+    if !results.thresholds.is_empty() {
+        out(THRESHOLDS_CSV, &|r, p| {
+            thresholds::write_csv(&r.thresholds, p)
+        })?;
+    }
     Ok(written)
 }
 
@@ -100,6 +109,19 @@ pub fn write_html(results: &Results, path: &Path) -> anyhow::Result<()> {
     let scenario = (!results.scenario.text.is_empty()).then_some(results.scenario.text.as_str());
     std::fs::write(path, html::render(results, &verdicts, scenario))?;
     Ok(())
+}
+
+/// Reads the `latency.hlog` that sits next to a results file, if there is one: `Ok(None)`
+/// when absent (window thresholds then say so; merge falls back to upper bounds).
+pub fn read_hlog_beside(results_path: &Path) -> Result<Option<Vec<hlog::HlogInterval>>, String> {
+    let path = results_path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(LATENCY_HLOG);
+    if !path.exists() {
+        return Ok(None);
+    }
+    hlog::read_hlog(&path).map(Some)
 }
 
 /// Writes `results.json` (pretty JSON). Written to a temporary name first and renamed, so a

@@ -85,6 +85,21 @@ pub fn check(s: &Scenario) -> Result<(), Problem> {
     check_agents(s)?;
     check_session(s)?;
     check_load(s)?;
+    check_thresholds(s)?;
+    Ok(())
+}
+
+/// Each threshold must parse (grammar in `report::thresholds`), so a typo fails before
+/// any traffic instead of after an hour-long run.
+fn check_thresholds(s: &Scenario) -> Result<(), Problem> {
+    for (key, value) in &s.thresholds {
+        if let Err(message) = crate::report::thresholds::parse_one(key, value) {
+            return Err(Problem {
+                path: KeyPath(vec![Seg::Key("thresholds".into()), Seg::Key(key.clone())]),
+                message,
+            });
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,146 @@
+//! The commands that work on results already written, with no traffic: `report`
+//! (re-render), `compare` (regression gate) and `merge` (shards into one run).
+//!
+//! Every input is read and checked before anything is written, so a bad file (truncated,
+//! another schema version, not JSON) exits 2 with its name and position and overwrites
+//! nothing.
+
+use std::path::{Path, PathBuf};
+
+use crate::exit::{self, Exit};
+use crate::metrics::Results;
+use crate::report::{self, compare, hlog, merge, thresholds};
+
+fn load(path: &Path) -> Result<Results, Exit> {
+    Results::load(path).map_err(|e| Exit::bad_input(e.to_string()))
+}
+
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `agentstorm report RESULTS.json [--out DIR]`.
+pub fn report(results_path: &Path, out: Option<&Path>) -> Result<i32, Exit> {
+    let results = load(results_path)?;
+    let source_dir = folder_of(results_path);
+    let out_dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| source_dir.clone());
+    let written = report::write_all(&results, &out_dir)
+        .map_err(|e| Exit::cannot_measure(format!("{e:#}")))?;
+    // The interval log is part of the results: bring it along to a new folder.
+    let hlog_src = source_dir.join(report::LATENCY_HLOG);
+    let hlog_dst = out_dir.join(report::LATENCY_HLOG);
+    if hlog_src.is_file() && !same_file(&hlog_src, &hlog_dst) {
+        std::fs::copy(&hlog_src, &hlog_dst).map_err(|e| {
+            Exit::cannot_measure(format!("cannot copy {}: {e}", hlog_src.display()))
+        })?;
+    }
+    print!("{}", report::console_summary(&results));
+    print!("{}", thresholds::render(&results.thresholds));
+    println!("wrote {} files to {}", written.len(), out_dir.display());
+    Ok(verdict_code(&results))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn verdict_code(results: &Results) -> i32 {
+    if thresholds::all_passed(&results.thresholds) {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+/// `agentstorm compare BASELINE.json CANDIDATE.json`.
+pub fn compare(
+    baseline: &Path,
+    candidate: &Path,
+    out: Option<&Path>,
+    tolerance: &compare::Tolerance,
+) -> Result<i32, Exit> {
+    let base = load(baseline)?;
+    let cand = load(candidate)?;
+    let c = compare::compare(&base, &cand, tolerance);
+    print!("{}", compare::render_text(&c));
+    let out_dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| folder_of(candidate));
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| Exit::bad_input(format!("cannot create {}: {e}", out_dir.display())))?;
+    let html = out_dir.join("comparison.html");
+    compare::write_html(&c, &html)
+        .map_err(|e| Exit::cannot_measure(format!("cannot write {}: {e}", html.display())))?;
+    println!("comparison: {}", html.display());
+    Ok(if c.regressed() {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}
+
+/// `agentstorm merge RESULTS.json... --out DIR`.
+pub fn merge(inputs: &[PathBuf], out_dir: &Path) -> Result<i32, Exit> {
+    let mut loaded = Vec::with_capacity(inputs.len());
+    for path in inputs {
+        let results = load(path)?;
+        let hlog = report::read_hlog_beside(path)
+            .map_err(|e| Exit::bad_input(format!("{}: {e}", path.display())))?;
+        loaded.push((results, hlog));
+    }
+    let (mut merged, merged_hlog) =
+        merge::merge(&loaded).map_err(|e| Exit::bad_input(e.to_string()))?;
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| Exit::bad_input(format!("cannot create {}: {e}", out_dir.display())))?;
+    let hlog_path = out_dir.join(report::LATENCY_HLOG);
+    if let Some(intervals) = &merged_hlog {
+        write_hlog(&hlog_path, &merged, intervals).map_err(|e| {
+            Exit::cannot_measure(format!("cannot write {}: {e}", hlog_path.display()))
+        })?;
+    }
+    // Judge the merged run against the scenario's thresholds (the shards judged only their
+    // own share).
+    if let Ok(loaded) = crate::scenario::load_str(&merged.scenario.path, &merged.scenario.text, &[])
+    {
+        if let Ok(ths) = thresholds::parse_all(&loaded.scenario.thresholds) {
+            let hlog = merged_hlog.is_some().then_some(hlog_path.as_path());
+            merged.thresholds = thresholds::evaluate_with_hlog_file(&ths, &merged, hlog);
+        }
+    }
+    let written =
+        report::write_all(&merged, out_dir).map_err(|e| Exit::cannot_measure(format!("{e:#}")))?;
+    print!("{}", report::console_summary(&merged));
+    print!("{}", thresholds::render(&merged.thresholds));
+    println!(
+        "merged {} results into {} ({} files)",
+        inputs.len(),
+        out_dir.display(),
+        written.len()
+    );
+    Ok(verdict_code(&merged))
+}
+
+fn write_hlog(
+    path: &Path,
+    merged: &Results,
+    intervals: &[hlog::HlogInterval],
+) -> std::io::Result<()> {
+    let start = humantime::parse_rfc3339(merged.started_at.trim())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let mut w = hlog::HlogWriter::create(path, start)?;
+    for i in intervals {
+        w.write(&i.tag, i.start_s, i.end_s, &i.hist)?;
+    }
+    w.flush()
+}

@@ -1,0 +1,348 @@
+//! `agentstorm merge`: combines the Results (and `latency.hlog` interval histograms) of
+//! shards that ran the same scenario at the same time — several harness processes, needed
+//! past ~19,000 agents (design.md §7) — into one document, exactly: histograms add,
+//! counters add, sessions and events add, intervals are aligned on wall-clock time.
+//!
+//! Alignment: each shard's intervals are placed on one timeline starting at the earliest
+//! shard's `started_at`, and snapped to the nearest interval boundary of that timeline
+//! (shards share one interval length; a different one is refused). Interval percentiles are
+//! recomputed exactly from the merged interval histograms when every shard brought its
+//! hlog; otherwise they are the largest of the shards' (an upper bound).
+//!
+//! Not exact by nature and documented as such: `peak_active_agents` and the gateway's
+//! `signed_in_peak` are sums of the shards' peaks (an upper bound); RSS and CPU per
+//! interval are summed across processes. Gateway stats are summed (each shard had its own
+//! gateway), except when every shard names the same non-embedded target, where the
+//! snapshot of the shard that ended last is kept (summing one gateway's counters N times
+//! would be wrong).
+
+use std::collections::BTreeMap;
+use std::time::UNIX_EPOCH;
+
+use crate::metrics::results::{IntervalOp, IntervalSnapshot, RunStatus};
+use crate::metrics::{Hist, Results};
+use crate::protocol::GatewayStats;
+use crate::report::hlog::{self, HlogInterval, LatencyKind};
+
+/// One shard: its Results and, when `latency.hlog` was found next to it, its intervals.
+pub type MergeInput = (Results, Option<Vec<HlogInterval>>);
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MergeError {
+    #[error("nothing to merge: no results were given")]
+    Empty,
+    #[error("input {index} ran scenario {name:?} with hash {found}, but input 0 ran {first_name:?} with hash {expected}; only shards of the same (effective) scenario can be merged")]
+    ScenarioMismatch {
+        index: usize,
+        name: String,
+        found: String,
+        first_name: String,
+        expected: String,
+    },
+    #[error("input {index}: {field} {value:?} is not an RFC 3339 time")]
+    BadTime {
+        index: usize,
+        field: &'static str,
+        value: String,
+    },
+    #[error("input {index} uses {found:.3} s intervals, input 0 uses {expected:.3} s; shards must share an interval length to be aligned")]
+    IntervalMismatch {
+        index: usize,
+        found: f64,
+        expected: f64,
+    },
+    /// A shard-consistency check failed (see [`check_shards`]).
+    #[error("input {index}: {message}")]
+    Shard { index: usize, message: String },
+}
+
+/// Checks that the inputs can be merged as shards of one run: same scenario (by hash).
+/// The hook for later shard checks (disjoint agent-id slices, same plan slice count).
+pub fn check_shards(inputs: &[MergeInput]) -> Result<(), MergeError> {
+    let Some((first, _)) = inputs.first() else {
+        return Err(MergeError::Empty);
+    };
+    for (index, (r, _)) in inputs.iter().enumerate().skip(1) {
+        if r.scenario.hash != first.scenario.hash {
+            return Err(MergeError::ScenarioMismatch {
+                index,
+                name: r.scenario.name.clone(),
+                found: r.scenario.hash.clone(),
+                first_name: first.scenario.name.clone(),
+                expected: first.scenario.hash.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn unix_s(index: usize, field: &'static str, value: &str) -> Result<f64, MergeError> {
+    humantime::parse_rfc3339_weak(value)
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64())
+        .ok_or_else(|| MergeError::BadTime {
+            index,
+            field,
+            value: value.to_string(),
+        })
+}
+
+fn median_length(spans: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = spans.filter(|l| *l > 0.0).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+fn interval_length(input: &MergeInput) -> Option<f64> {
+    let (r, hlog) = input;
+    median_length(r.intervals.iter().map(|i| i.end_s - i.start_s)).or_else(|| {
+        hlog.as_ref()
+            .and_then(|h| median_length(h.iter().map(|i| i.end_s - i.start_s)))
+    })
+}
+
+/// Merges shards into one Results and, when every shard brought one, one hlog.
+pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
+    check_shards(inputs)?;
+    let mut starts = Vec::with_capacity(inputs.len());
+    let mut ends = Vec::with_capacity(inputs.len());
+    for (i, (r, _)) in inputs.iter().enumerate() {
+        starts.push(unix_s(i, "started_at", &r.started_at)?);
+        ends.push(unix_s(i, "ended_at", &r.ended_at)?);
+    }
+    let origin = starts.iter().copied().fold(f64::INFINITY, f64::min);
+    let first_start = index_of(&starts, f64::min);
+    let last_end = index_of(&ends, f64::max);
+    let end = ends[last_end];
+
+    let mut lengths = inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| interval_length(x).map(|l| (i, l)));
+    let step = lengths.next().map(|(_, l)| l);
+    if let Some(expected) = step {
+        for (index, found) in lengths {
+            if (found - expected).abs() > expected * 0.01 {
+                return Err(MergeError::IntervalMismatch {
+                    index,
+                    found,
+                    expected,
+                });
+            }
+        }
+    }
+
+    let first = &inputs[0].0;
+    let mut out = first.clone();
+    out.agentstorm_version = joined(inputs.iter().map(|(r, _)| r.agentstorm_version.as_str()));
+    out.target.url = joined(inputs.iter().map(|(r, _)| r.target.url.as_str()));
+    out.target.embedded = inputs.iter().all(|(r, _)| r.target.embedded);
+    out.target.tls_verify_disabled = inputs.iter().any(|(r, _)| r.target.tls_verify_disabled);
+    out.started_at = inputs[first_start].0.started_at.clone();
+    out.ended_at = inputs[last_end].0.ended_at.clone();
+    out.duration_s = (end - origin).max(0.0);
+    out.status = merged_status(inputs);
+    out.operations = BTreeMap::new();
+    out.sessions = Default::default();
+    out.events = BTreeMap::new();
+    out.scheduler = Default::default();
+    for (r, _) in inputs {
+        for (k, v) in &r.operations {
+            out.operations.entry(k.clone()).or_default().add(v);
+        }
+        out.sessions.add(&r.sessions);
+        for (k, v) in &r.events {
+            *out.events.entry(k.clone()).or_insert(0) += v;
+        }
+        let (s, o) = (&mut out.scheduler, &r.scheduler);
+        s.planned_arrivals += o.planned_arrivals;
+        s.started += o.started;
+        s.not_started += o.not_started;
+        s.lag.add(&o.lag);
+        s.peak_active_agents += o.peak_active_agents;
+    }
+    out.gateway = merged_gateway(inputs, last_end);
+
+    let offsets: Vec<f64> = starts.iter().map(|s| s - origin).collect();
+    let hlog = match step {
+        Some(step) if inputs.iter().all(|(_, h)| h.is_some()) => {
+            Some(merge_hlogs(inputs, &offsets, step))
+        }
+        None if inputs.iter().all(|(_, h)| h.is_some()) => Some(vec![]),
+        _ => None,
+    };
+    out.intervals = match step {
+        Some(step) => merge_intervals(inputs, &offsets, step, hlog.as_deref()),
+        None => vec![],
+    };
+    Ok((out, hlog))
+}
+
+fn index_of(v: &[f64], pick: fn(f64, f64) -> f64) -> usize {
+    let best = v.iter().copied().reduce(pick).unwrap_or(0.0);
+    v.iter().position(|x| *x == best).unwrap_or(0)
+}
+
+/// The distinct values in order of first appearance, joined with " + ".
+fn joined<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for v in values {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    seen.join(" + ")
+}
+
+fn merged_status(inputs: &[MergeInput]) -> RunStatus {
+    let reasons: Vec<String> = inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (r, _))| match &r.status {
+            RunStatus::Aborted { reason } => Some(format!("input {i}: {reason}")),
+            _ => None,
+        })
+        .collect();
+    if !reasons.is_empty() {
+        RunStatus::Aborted {
+            reason: reasons.join("; "),
+        }
+    } else if inputs
+        .iter()
+        .any(|(r, _)| r.status == RunStatus::Interrupted)
+    {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Completed
+    }
+}
+
+fn merged_gateway(inputs: &[MergeInput], last_end: usize) -> Option<GatewayStats> {
+    let first = &inputs[0].0.target;
+    let shared = !first.embedded
+        && inputs
+            .iter()
+            .all(|(r, _)| !r.target.embedded && r.target.url == first.url);
+    if shared {
+        return inputs[last_end]
+            .0
+            .gateway
+            .clone()
+            .or_else(|| inputs.iter().rev().find_map(|(r, _)| r.gateway.clone()));
+    }
+    let mut sum: Option<GatewayStats> = None;
+    for g in inputs.iter().filter_map(|(r, _)| r.gateway.as_ref()) {
+        let s = sum.get_or_insert_with(GatewayStats::default);
+        s.signed_in += g.signed_in;
+        s.signed_in_peak += g.signed_in_peak;
+        for (endpoint, outcomes) in &g.requests {
+            let e = s.requests.entry(endpoint.clone()).or_default();
+            for (k, v) in outcomes {
+                *e.entry(k.clone()).or_insert(0) += v;
+            }
+        }
+        s.signouts.logout += g.signouts.logout;
+        s.signouts.forced += g.signouts.forced;
+        s.signouts.timeout += g.signouts.timeout;
+        s.signouts.replaced += g.signouts.replaced;
+    }
+    sum
+}
+
+/// The merged timeline's interval index for a shard-relative start.
+fn bucket(offset_s: f64, start_s: f64, step: f64) -> i64 {
+    ((offset_s + start_s) / step).round() as i64
+}
+
+fn merge_hlogs(inputs: &[MergeInput], offsets: &[f64], step: f64) -> Vec<HlogInterval> {
+    let mut acc: BTreeMap<(i64, String), (f64, Hist)> = BTreeMap::new();
+    for ((_, hlog), offset) in inputs.iter().zip(offsets) {
+        for iv in hlog.iter().flatten() {
+            let k = bucket(*offset, iv.start_s, step);
+            let e = acc
+                .entry((k, iv.tag.clone()))
+                .or_insert_with(|| (0.0, Hist::new()));
+            e.0 = e.0.max(iv.end_s - iv.start_s);
+            e.1.add(&iv.hist);
+        }
+    }
+    acc.into_iter()
+        .map(|((k, tag), (len, hist))| HlogInterval {
+            tag,
+            start_s: k as f64 * step,
+            end_s: k as f64 * step + len,
+            hist,
+        })
+        .collect()
+}
+
+fn merge_intervals(
+    inputs: &[MergeInput],
+    offsets: &[f64],
+    step: f64,
+    hlog: Option<&[HlogInterval]>,
+) -> Vec<IntervalSnapshot> {
+    let mut acc: BTreeMap<i64, IntervalSnapshot> = BTreeMap::new();
+    for ((r, _), offset) in inputs.iter().zip(offsets) {
+        for iv in &r.intervals {
+            let k = bucket(*offset, iv.start_s, step);
+            let m = acc.entry(k).or_insert_with(|| IntervalSnapshot {
+                start_s: k as f64 * step,
+                end_s: k as f64 * step,
+                ..Default::default()
+            });
+            m.end_s = m.end_s.max(m.start_s + (iv.end_s - iv.start_s));
+            m.active_agents += iv.active_agents;
+            m.signed_in += iv.signed_in;
+            m.arrivals += iv.arrivals;
+            m.rss_bytes += iv.rss_bytes;
+            m.cpu_percent += iv.cpu_percent;
+            for (name, op) in &iv.operations {
+                add_interval_op(m.operations.entry(name.clone()).or_default(), op);
+            }
+        }
+    }
+    if let Some(hlog) = hlog {
+        let by_key: BTreeMap<(i64, &str), &Hist> = hlog
+            .iter()
+            .map(|iv| {
+                (
+                    ((iv.start_s / step).round() as i64, iv.tag.as_str()),
+                    &iv.hist,
+                )
+            })
+            .collect();
+        for (k, m) in acc.iter_mut() {
+            for (name, op) in m.operations.iter_mut() {
+                let get = |kind| by_key.get(&(*k, hlog::tag(name, kind).as_str())).copied();
+                if let Some(h) = get(LatencyKind::Corrected) {
+                    op.corrected_p50_ms = h.percentile_ms(50.0).unwrap_or(0.0);
+                    op.corrected_p99_ms = h.percentile_ms(99.0).unwrap_or(0.0);
+                    op.corrected_max_ms = h.max_ms().unwrap_or(0.0);
+                }
+                if let Some(h) = get(LatencyKind::Raw) {
+                    op.raw_p50_ms = h.percentile_ms(50.0).unwrap_or(0.0);
+                    op.raw_p99_ms = h.percentile_ms(99.0).unwrap_or(0.0);
+                }
+            }
+        }
+    }
+    acc.into_values().collect()
+}
+
+/// Adds counts exactly; percentiles become the larger of the two (an upper bound, replaced
+/// by exact values when interval histograms are available).
+fn add_interval_op(into: &mut IntervalOp, o: &IntervalOp) {
+    into.count += o.count;
+    into.ok += o.ok;
+    into.failed += o.failed;
+    for (k, v) in &o.errors {
+        *into.errors.entry(k.clone()).or_insert(0) += v;
+    }
+    into.corrected_p50_ms = into.corrected_p50_ms.max(o.corrected_p50_ms);
+    into.corrected_p99_ms = into.corrected_p99_ms.max(o.corrected_p99_ms);
+    into.corrected_max_ms = into.corrected_max_ms.max(o.corrected_max_ms);
+    into.raw_p50_ms = into.raw_p50_ms.max(o.raw_p50_ms);
+    into.raw_p99_ms = into.raw_p99_ms.max(o.raw_p99_ms);
+}

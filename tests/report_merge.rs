@@ -1,0 +1,230 @@
+//! merge: two halves of a run merge into the whole (counts, a percentile checked against a
+//! hand-added histogram, sessions, events, aligned intervals and hlogs); refusals.
+
+#[path = "report_fixture.rs"]
+mod fixture;
+
+use agentstorm::metrics::results::{IntervalOp, IntervalSnapshot, RunStatus};
+use agentstorm::metrics::{Hist, OpStats, Operation, Results};
+use agentstorm::protocol::GatewayStats;
+use agentstorm::report::hlog::HlogInterval;
+use agentstorm::report::merge::{merge, MergeError};
+
+/// A shard whose sign-ins took `latencies_ms`, started at `started_at`, with two 10 s
+/// intervals (the first holding every sign-in) and the matching hlog.
+fn shard(latencies_ms: &[u64], started_at: &str, failed: u64) -> (Results, Vec<HlogInterval>) {
+    let mut r = fixture::empty_results("shift-start");
+    r.started_at = started_at.into();
+    r.duration_s = 20.0;
+    let mut s = OpStats::default();
+    for (i, ms) in latencies_ms.iter().enumerate() {
+        let outcome = if (i as u64) < failed {
+            fixture::code("100-003")
+        } else {
+            fixture::ok()
+        };
+        s.record(&fixture::sample(Operation::Signin, outcome, 1, *ms));
+    }
+    r.sessions.started = latencies_ms.len() as u64;
+    r.sessions.signed_in = latencies_ms.len() as u64 - failed;
+    r.sessions.time_to_signed_in = s.corrected.clone();
+    r.events
+        .insert("AgentState_Ready".into(), latencies_ms.len() as u64);
+    r.scheduler.planned_arrivals = latencies_ms.len() as u64;
+    r.scheduler.started = latencies_ms.len() as u64;
+    r.intervals = vec![
+        IntervalSnapshot {
+            start_s: 0.0,
+            end_s: 10.0,
+            active_agents: 5,
+            arrivals: latencies_ms.len() as u64,
+            operations: [("signin".to_string(), IntervalOp::from_stats(&s))].into(),
+            ..Default::default()
+        },
+        IntervalSnapshot {
+            start_s: 10.0,
+            end_s: 20.0,
+            active_agents: 3,
+            ..Default::default()
+        },
+    ];
+    let hlog = vec![
+        HlogInterval {
+            tag: "signin.corrected".into(),
+            start_s: 0.0,
+            end_s: 10.0,
+            hist: s.corrected.clone(),
+        },
+        HlogInterval {
+            tag: "signin.raw".into(),
+            start_s: 0.0,
+            end_s: 10.0,
+            hist: s.raw.clone(),
+        },
+    ];
+    r.operations.insert("signin".into(), s);
+    (r, hlog)
+}
+
+const T0: &str = "2026-01-01T00:00:00Z";
+
+#[test]
+fn two_halves_merge_into_the_whole() {
+    let a_ms: Vec<u64> = (1..=500).collect();
+    let b_ms: Vec<u64> = (501..=1000).map(|v| v * 3).collect();
+    let (a, ha) = shard(&a_ms, T0, 2);
+    let (b, hb) = shard(&b_ms, T0, 1);
+    let all: Vec<u64> = a_ms.iter().chain(&b_ms).copied().collect();
+    let (whole, _) = shard(&all, T0, 0);
+
+    let (m, hlog) = merge(&[(a.clone(), Some(ha)), (b.clone(), Some(hb))]).expect("merges");
+    let s = &m.operations["signin"];
+    let w = &whole.operations["signin"];
+    assert_eq!(s.count, 1000);
+    assert_eq!((s.ok, s.retcode_failures), (997, 3));
+    assert!(s.reconciles());
+    // the merged histogram is the whole run's histogram, exactly
+    assert_eq!(s.corrected, w.corrected);
+    assert_eq!(s.raw.count(), 1000);
+    let mut by_hand = Hist::new();
+    for ms in &all {
+        by_hand.record_us((ms + 1) * 1000); // corrected = lag 1 ms + raw
+    }
+    assert_eq!(s.corrected.percentile_ms(99.0), by_hand.percentile_ms(99.0));
+    assert_eq!(s.corrected.percentile_ms(50.0), by_hand.percentile_ms(50.0));
+    assert_eq!(m.sessions.started, 1000);
+    assert_eq!(m.sessions.signed_in, 997);
+    assert_eq!(m.sessions.time_to_signed_in.count(), 1000);
+    assert_eq!(m.events["AgentState_Ready"], 1000);
+    assert_eq!(m.scheduler.planned_arrivals, 1000);
+    assert_eq!(m.scenario.hash, a.scenario.hash);
+    assert_eq!(m.status, RunStatus::Completed);
+
+    // same start: intervals line up one to one and add
+    assert_eq!(m.intervals.len(), 2);
+    let iv = &m.intervals[0];
+    assert_eq!((iv.start_s, iv.end_s), (0.0, 10.0));
+    assert_eq!(iv.active_agents, 10);
+    assert_eq!(iv.arrivals, 1000);
+    let op = &iv.operations["signin"];
+    assert_eq!((op.count, op.ok, op.failed), (1000, 997, 3));
+    assert_eq!(op.errors["100-003"], 3);
+    // interval percentiles recomputed from the merged hlog, not the max of the shards'
+    assert_eq!(Some(op.corrected_p99_ms), by_hand.percentile_ms(99.0));
+    assert_eq!(Some(op.corrected_p50_ms), by_hand.percentile_ms(50.0));
+    let hlog = hlog.expect("every shard brought an hlog");
+    assert_eq!(hlog.len(), 2);
+    assert_eq!(hlog[0].tag, "signin.corrected");
+    assert_eq!(hlog[0].hist, w.corrected);
+
+    // and the merged document survives a write/load
+    let dir = tempfile::tempdir().expect("tempdir");
+    agentstorm::report::write_all(&m, dir.path()).expect("writes");
+    let back = Results::load(&dir.path().join("results.json")).expect("loads");
+    assert_eq!(back, m);
+}
+
+#[test]
+fn a_later_shard_is_aligned_by_wall_time() {
+    let (mut a, ha) = shard(&[10, 20], T0, 0);
+    a.ended_at = "2026-01-01T00:00:20Z".into();
+    // started 10.2 s later: its first interval is the merged timeline's second
+    let (mut b, hb) = shard(&[30], "2026-01-01T00:00:10.2Z", 0);
+    b.ended_at = "2026-01-01T00:00:30.2Z".into();
+    let (m, hlog) = merge(&[(a, Some(ha)), (b, Some(hb))]).expect("merges");
+    assert_eq!(m.started_at, T0);
+    assert!((m.duration_s - 30.2).abs() < 1e-6, "{}", m.duration_s);
+    let starts: Vec<f64> = m.intervals.iter().map(|i| i.start_s).collect();
+    assert_eq!(starts, [0.0, 10.0, 20.0]);
+    assert_eq!(m.intervals[0].operations["signin"].count, 2);
+    assert_eq!(m.intervals[1].operations["signin"].count, 1);
+    assert_eq!(m.intervals[1].active_agents, 3 + 5);
+    let hlog = hlog.expect("hlog");
+    let second: Vec<&HlogInterval> = hlog.iter().filter(|i| i.start_s == 10.0).collect();
+    assert_eq!(second.len(), 2);
+    assert_eq!(second[0].hist.count(), 1);
+}
+
+#[test]
+fn without_every_hlog_interval_percentiles_are_an_upper_bound() {
+    let (a, ha) = shard(&[10, 20], T0, 0);
+    let (b, _) = shard(&[300], T0, 0);
+    let (m, hlog) = merge(&[(a, Some(ha)), (b, None)]).expect("merges");
+    assert!(hlog.is_none());
+    let op = &m.intervals[0].operations["signin"];
+    assert_eq!(op.count, 3);
+    assert!((op.corrected_p50_ms - 301.0).abs() < 0.5, "{op:?}");
+}
+
+#[test]
+fn different_scenarios_are_refused_with_a_clear_error() {
+    let (a, _) = shard(&[1], T0, 0);
+    let (mut b, _) = shard(&[1], T0, 0);
+    b.scenario.hash = "ffff".into();
+    b.scenario.name = "other".into();
+    let e = merge(&[(a, None), (b, None)]).expect_err("refused");
+    assert!(matches!(e, MergeError::ScenarioMismatch { index: 1, .. }));
+    let text = e.to_string();
+    assert!(
+        text.contains("\"other\"") && text.contains("ffff"),
+        "{text}"
+    );
+    assert_eq!(merge(&[]).expect_err("empty"), MergeError::Empty);
+}
+
+#[test]
+fn bad_times_and_interval_lengths_are_refused() {
+    let (a, _) = shard(&[1], T0, 0);
+    let (mut b, _) = shard(&[1], T0, 0);
+    b.started_at = "yesterday".into();
+    assert!(matches!(
+        merge(&[(a.clone(), None), (b, None)]),
+        Err(MergeError::BadTime { index: 1, .. })
+    ));
+    let (mut c, _) = shard(&[1], T0, 0);
+    for iv in &mut c.intervals {
+        iv.start_s *= 3.0;
+        iv.end_s *= 3.0;
+    }
+    assert!(matches!(
+        merge(&[(a, None), (c, None)]),
+        Err(MergeError::IntervalMismatch { index: 1, .. })
+    ));
+}
+
+#[test]
+fn status_and_gateway_stats() {
+    let (a, _) = shard(&[1], T0, 0);
+    let (mut b, _) = shard(&[1], T0, 0);
+    b.status = RunStatus::Aborted {
+        reason: "target unreachable".into(),
+    };
+    let mut g = GatewayStats {
+        signed_in: 2,
+        ..Default::default()
+    };
+    g.requests
+        .insert("login".into(), [("0".to_string(), 5)].into());
+    let mut a2 = a.clone();
+    a2.gateway = Some(g.clone());
+    b.gateway = Some(g.clone());
+    let (m, _) = merge(&[(a2.clone(), None), (b.clone(), None)]).expect("merges");
+    assert!(
+        matches!(&m.status, RunStatus::Aborted { reason } if reason.contains("input 1: target unreachable"))
+    );
+    // embedded targets: each shard had its own gateway, so the counters add
+    let gw = m.gateway.expect("gateway");
+    assert_eq!(gw.signed_in, 4);
+    assert_eq!(gw.requests["login"]["0"], 10);
+
+    // one shared external gateway: counters are not added up N times
+    for r in [&mut a2, &mut b] {
+        r.target.embedded = false;
+        r.target.url = "https://gw.example:8043".into();
+    }
+    b.ended_at = "2026-01-01T00:05:00Z".into();
+    b.gateway.as_mut().expect("gw").signed_in = 7;
+    let (m, _) = merge(&[(a2, None), (b, None)]).expect("merges");
+    assert_eq!(m.gateway.expect("gateway").signed_in, 7);
+    assert_eq!(m.target.url, "https://gw.example:8043");
+}

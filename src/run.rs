@@ -272,6 +272,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         intervals: std::mem::take(&mut collector.intervals),
         gateway,
         thresholds: Vec::new(),
+        shard: None,
     };
     results.thresholds =
         crate::report::thresholds::evaluate_with_hlog_file(&thresholds, &results, Some(&hlog_path));

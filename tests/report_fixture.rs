@@ -83,6 +83,7 @@ pub fn empty_results(name: &str) -> Results {
         intervals: vec![],
         gateway: None,
         thresholds: vec![],
+        shard: None,
     }
 }
 

@@ -65,6 +65,7 @@ fn empty_results() -> Results {
         intervals: vec![],
         gateway: None,
         thresholds: vec![],
+        shard: None,
     }
 }
 

@@ -52,6 +52,32 @@ pub struct Results {
     /// The scenario's thresholds as judged at the end of the run, in the scenario's order.
     #[serde(default)]
     pub thresholds: Vec<ThresholdVerdict>,
+    /// Which part of a sharded run this is (`run --shard K/N`), or for merged results the
+    /// shards they hold; None for a whole run.
+    #[serde(default)]
+    pub shard: Option<ShardInfo>,
+}
+
+/// A shard's place in a sharded run (design: N shards together run exactly the scenario).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// This shard's index, 0-based (for merged results: unused, 0).
+    pub index: u32,
+    /// How many shards the run was split into.
+    pub count: u32,
+    /// The agent ids this shard ran, as id-range text (`1001-1250,2001-2250`).
+    pub ids: String,
+    /// For merged results: how many shard results went in; 1 for a single shard.
+    #[serde(default = "one")]
+    pub merged: u32,
+    /// How late this shard started against the agreed `--start-at`, seconds (0 if on time
+    /// or no start time was set).
+    #[serde(default)]
+    pub late_start_s: f64,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// One threshold's verdict (the grammar and evaluation are in `report::thresholds`).
@@ -263,6 +289,7 @@ mod tests {
             intervals: vec![],
             gateway: None,
             thresholds: vec![],
+            shard: None,
         }
     }
 

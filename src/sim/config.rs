@@ -264,3 +264,47 @@ impl GatewayConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The full example in docs/gateway.md parses, and validates but for its unset
+    /// environment variable.
+    #[test]
+    fn documented_example_parses() {
+        let doc = include_str!("../../docs/gateway.md");
+        let start = doc.find("### Full example").expect("section");
+        let block = &doc[start..];
+        let body = block
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("toml block");
+        let c: GatewayConfig = toml::from_str(body).expect("documented example parses");
+        assert_eq!(c.faults.len(), 5);
+        assert_eq!(c.signin_capacity_per_s, Some(200.0));
+        let problems = c.validate().expect_err("env var unset in tests");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "accounts");
+        // Every documented key is in the table of keys, and every key is documented.
+        for key in KEYS {
+            assert!(doc.contains(&format!("| `{key}")), "{key} documented");
+        }
+    }
+
+    #[test]
+    fn defaults_round_trip_and_unknown_keys_fail() {
+        let text = toml::to_string(&GatewayConfig::default()).expect("serialises");
+        let back: GatewayConfig = toml::from_str(&text).expect("parses back");
+        assert_eq!(back.poll_wait, GatewayConfig::default().poll_wait);
+        assert!(back.validate().is_ok());
+        let empty: GatewayConfig = toml::from_str("").expect("empty table is valid");
+        assert_eq!(empty.inactivity_timeout.get().as_secs(), 120);
+        assert_eq!(empty.auth_mode, AuthMode::Dynamic);
+        assert!(toml::from_str::<GatewayConfig>("poll_wiat = \"1s\"").is_err());
+        assert!(
+            toml::from_str::<GatewayConfig>("faults = [{ kind = \"reset\", oops = 1 }]").is_err()
+        );
+    }
+}

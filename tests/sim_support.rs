@@ -38,7 +38,7 @@ pub async fn start_tls(config: GatewayConfig) -> Gw {
     start_with(config, true).await
 }
 
-async fn start_with(config: GatewayConfig, https: bool) -> Gw {
+pub async fn start_with(config: GatewayConfig, https: bool) -> Gw {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
@@ -252,6 +252,22 @@ impl Client {
     pub async fn poll(&mut self, id: u32, guid: &str) -> Resp {
         self.send(Method::GET, &protocol::poll_path(id), &[("Guid", guid)], "")
             .await
+    }
+
+    pub async fn forcelogin(&mut self, id: u32) -> Resp {
+        self.send(
+            Method::PUT,
+            &protocol::forcelogin_path(id),
+            &[],
+            r#"{"password":"","phonenum":"40038"}"#,
+        )
+        .await
+    }
+
+    /// Any call with the agent's GUID: `action` is the path after `onlineagent/{id}/`.
+    pub async fn call(&mut self, method: Method, id: u32, action: &str, guid: &str) -> Resp {
+        let path = format!("{}/onlineagent/{id}/{action}", protocol::BASE_PATH);
+        self.send(method, &path, &[("Guid", guid)], "").await
     }
 
     pub async fn logout(&mut self, id: u32, guid: &str) -> Resp {

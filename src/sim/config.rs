@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::model::{Account, Dist, Fault, FaultKind, ForcedSignouts, IdSet, ServiceTimes};
 use crate::duration::HumanDuration;
 use crate::protocol::{AGENT_ID_MAX, AGENT_ID_MIN};
 
@@ -55,6 +56,43 @@ pub struct GatewayConfig {
     /// Node name after the dot in every GUID (`<uuid>.AgentGateway0`, D9).
     #[serde(default = "default_node_name")]
     pub node_name: String,
+    /// Sign-ins (login, forcelogin, loginex) processed per second; the excess waits in a
+    /// queue, so latency grows (D14). None: no limit.
+    #[serde(default)]
+    pub signin_capacity_per_s: Option<f64>,
+    /// Most sign-ins waiting for capacity; one more is answered `100-007` (D14).
+    #[serde(default = "default_signin_queue")]
+    pub signin_queue: u32,
+    /// Service time per operation, added before the answer.
+    #[serde(default)]
+    pub service_time: ServiceTimes,
+    /// Agents with passwords (D7). Agents not listed accept any password.
+    #[serde(default)]
+    pub accounts: Vec<Account>,
+    /// Consecutive wrong passwords that lock an account (`110-016`, D7); 0 never locks.
+    #[serde(default = "default_lockout_after")]
+    pub lockout_after: u32,
+    /// How long a lock lasts. None: until the gateway restarts.
+    #[serde(default)]
+    pub lockout_for: Option<HumanDuration>,
+    /// Injected faults, first match wins.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    /// Random agents forced out (D12) at a rate, optionally in a time window.
+    #[serde(default)]
+    pub forced_signouts: Vec<ForcedSignouts>,
+    /// Failover cue this long after the gateway starts: every session is forced out.
+    #[serde(default)]
+    pub failover_at: Option<HumanDuration>,
+    /// Extra CA (PEM) trusted for HTTPS push callbacks; without it the system roots are.
+    #[serde(default)]
+    pub push_ca_file: Option<std::path::PathBuf>,
+    /// Timeout of one push callback request.
+    #[serde(default = "default_push_timeout")]
+    pub push_timeout: HumanDuration,
+    /// Wait before a failed push batch is sent again.
+    #[serde(default = "default_push_retry")]
+    pub push_retry: HumanDuration,
 }
 
 fn default_poll_wait() -> HumanDuration {
@@ -78,6 +116,18 @@ fn default_agent_id_max() -> u32 {
 fn default_node_name() -> String {
     "AgentGateway0".to_string()
 }
+fn default_signin_queue() -> u32 {
+    1000
+}
+fn default_lockout_after() -> u32 {
+    5
+}
+fn default_push_timeout() -> HumanDuration {
+    HumanDuration::from_secs(5)
+}
+fn default_push_retry() -> HumanDuration {
+    HumanDuration::from_secs(1)
+}
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -91,6 +141,18 @@ impl Default for GatewayConfig {
             agent_id_min: default_agent_id_min(),
             agent_id_max: default_agent_id_max(),
             node_name: default_node_name(),
+            signin_capacity_per_s: None,
+            signin_queue: default_signin_queue(),
+            service_time: ServiceTimes::default(),
+            accounts: Vec::new(),
+            lockout_after: default_lockout_after(),
+            lockout_for: None,
+            faults: Vec::new(),
+            forced_signouts: Vec::new(),
+            failover_at: None,
+            push_ca_file: None,
+            push_timeout: default_push_timeout(),
+            push_retry: default_push_retry(),
         }
     }
 }
@@ -106,6 +168,18 @@ pub const KEYS: &[&str] = &[
     "agent_id_min",
     "agent_id_max",
     "node_name",
+    "signin_capacity_per_s",
+    "signin_queue",
+    "service_time",
+    "accounts",
+    "lockout_after",
+    "lockout_for",
+    "faults",
+    "forced_signouts",
+    "failover_at",
+    "push_ca_file",
+    "push_timeout",
+    "push_retry",
 ];
 
 /// One problem `validate` found: the key and what is wrong.
@@ -149,10 +223,88 @@ impl GatewayConfig {
                 format!("{:?} must be letters, digits, '-' or '_'", self.node_name),
             );
         }
+        if let Some(rate) = self.signin_capacity_per_s {
+            if !(rate.is_finite() && rate > 0.0) {
+                bad(
+                    "signin_capacity_per_s",
+                    format!("{rate} must be a number above zero"),
+                );
+            }
+        }
+        for (i, a) in self.accounts.iter().enumerate() {
+            if let Err(m) = a.check() {
+                bad("accounts", format!("entry {}: {m}", i + 1));
+            }
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            if let Err(m) = f.check() {
+                bad("faults", format!("entry {}: {m}", i + 1));
+            }
+        }
+        for (i, f) in self.forced_signouts.iter().enumerate() {
+            if !(f.per_s.is_finite() && f.per_s > 0.0) {
+                bad(
+                    "forced_signouts",
+                    format!("entry {}: per_s must be above zero", i + 1),
+                );
+            }
+        }
+        if let Some(path) = &self.push_ca_file {
+            if !path.is_file() {
+                bad(
+                    "push_ca_file",
+                    format!("{} is not a readable file", path.display()),
+                );
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The full example in docs/gateway.md parses, and validates but for its unset
+    /// environment variable.
+    #[test]
+    fn documented_example_parses() {
+        let doc = include_str!("../../docs/gateway.md");
+        let start = doc.find("### Full example").expect("section");
+        let block = &doc[start..];
+        let body = block
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("toml block");
+        let c: GatewayConfig = toml::from_str(body).expect("documented example parses");
+        assert_eq!(c.faults.len(), 5);
+        assert_eq!(c.signin_capacity_per_s, Some(200.0));
+        let problems = c.validate().expect_err("env var unset in tests");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "accounts");
+        // Every documented key is in the table of keys, and every key is documented.
+        for key in KEYS {
+            assert!(doc.contains(&format!("| `{key}")), "{key} documented");
+        }
+    }
+
+    #[test]
+    fn defaults_round_trip_and_unknown_keys_fail() {
+        let text = toml::to_string(&GatewayConfig::default()).expect("serialises");
+        let back: GatewayConfig = toml::from_str(&text).expect("parses back");
+        assert_eq!(back.poll_wait, GatewayConfig::default().poll_wait);
+        assert!(back.validate().is_ok());
+        let empty: GatewayConfig = toml::from_str("").expect("empty table is valid");
+        assert_eq!(empty.inactivity_timeout.get().as_secs(), 120);
+        assert_eq!(empty.auth_mode, AuthMode::Dynamic);
+        assert!(toml::from_str::<GatewayConfig>("poll_wiat = \"1s\"").is_err());
+        assert!(
+            toml::from_str::<GatewayConfig>("faults = [{ kind = \"reset\", oops = 1 }]").is_err()
+        );
     }
 }

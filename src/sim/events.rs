@@ -43,7 +43,6 @@ pub fn poll_reply(event: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-#[allow(dead_code)] // phase 2: push mode
 /// A push batch (§5.3): `{"workNo":"…","eventList":[…]}`, oldest first.
 pub fn push_batch<'a>(work_no: u32, events: impl IntoIterator<Item = &'a Bytes>) -> Bytes {
     let mut out = Vec::with_capacity(256);

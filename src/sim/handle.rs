@@ -8,10 +8,12 @@
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
+use tokio::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+use super::faults::Injected;
 use super::reply::{Answer, ReplyBody};
 use super::router::{self, Route};
 use super::stats::Outcome;
@@ -31,33 +33,63 @@ fn presented_guid(headers: &HeaderMap) -> Option<&[u8]> {
     (!v.is_empty()).then_some(v)
 }
 
-/// Reads the whole body up to [`MAX_BODY`]; too large is 413, a broken one 400, and in
-/// both cases the connection closes (the rest of the body is not read).
+/// A body over [`MAX_BODY`] but within this is read and dropped, so the 413 can keep the
+/// connection; a larger one closes it.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+/// A body that does not finish arriving within this is answered 408.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn closing(status: StatusCode) -> Answer {
+    let mut a = Answer::http_error(status);
+    a.close = true;
+    a
+}
+
+/// Reads the whole body up to [`MAX_BODY`] (D2: 413 beyond). A broken body is 400, a
+/// stalled one 408; both close the connection.
 async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, Answer> {
-    let too_large = || {
-        let mut a = Answer::http_error(StatusCode::PAYLOAD_TOO_LARGE);
-        a.close = true;
-        a
-    };
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+        return Err(closing(StatusCode::PAYLOAD_TOO_LARGE));
     }
     if body.is_end_stream() {
         return Ok(Bytes::new());
     }
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => {
-            let mut a = Answer::http_error(StatusCode::BAD_REQUEST);
-            a.close = true;
-            Err(a)
+    match tokio::time::timeout(BODY_READ_TIMEOUT, collect(body)).await {
+        Ok(result) => result,
+        Err(_) => Err(closing(StatusCode::REQUEST_TIMEOUT)),
+    }
+}
+
+async fn collect(mut body: Incoming) -> Result<Bytes, Answer> {
+    let mut parts: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(closing(StatusCode::BAD_REQUEST));
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        total += data.len();
+        if total > DRAIN_LIMIT {
+            return Err(closing(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        if total <= MAX_BODY {
+            parts.push(data);
         }
     }
+    if total > MAX_BODY {
+        return Err(Answer::http_error(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    Ok(match parts.len() {
+        0 => Bytes::new(),
+        1 => parts.pop().unwrap_or_default(),
+        _ => Bytes::from(parts.concat()),
+    })
 }
 
 impl SimGateway {
@@ -104,6 +136,34 @@ impl SimGateway {
     }
 
     async fn agent_call(
+        &self,
+        endpoint: Endpoint,
+        id: u32,
+        arg: &str,
+        parts: &http::request::Parts,
+        body: &[u8],
+        shutdown: &CancellationToken,
+    ) -> Answer {
+        let mut reset = false;
+        match self.faults.pick(endpoint, self.elapsed()) {
+            None => {}
+            Some(Injected::Answer(answer)) => return answer,
+            Some(Injected::Reset) => reset = true,
+            Some(Injected::Stall(d)) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+        }
+        let mut answer = self
+            .dispatch(endpoint, id, arg, parts, body, shutdown)
+            .await;
+        answer.reset = reset;
+        answer
+    }
+
+    async fn dispatch(
         &self,
         endpoint: Endpoint,
         id: u32,

@@ -8,7 +8,7 @@
 //! sharded table) and `guid`; `events` and `reply` build bytes; `stats` counts; `sweeper`
 //! runs the clock-driven rules; `validate` is the pure D5 check.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use tokio::net::TcpListener;
 use tokio::time::{Duration, Instant};
@@ -19,8 +19,10 @@ use crate::protocol::GatewayStats;
 mod behaviour;
 pub mod config;
 mod events;
+mod faults;
 mod guid;
 mod handle;
+mod model;
 mod ops;
 mod poll;
 mod push;
@@ -39,6 +41,8 @@ mod validate;
 pub use config::GatewayConfig;
 pub use router::FAILOVER_PATH;
 
+use behaviour::Behaviour;
+use faults::Faults;
 use session::Sessions;
 use stats::{Counters, SignoutCause};
 
@@ -47,20 +51,33 @@ pub struct SimGateway {
     config: GatewayConfig,
     counters: Counters,
     sessions: Sessions,
-    #[allow(dead_code)] // phase 2: fault windows
+    behaviour: Behaviour,
+    faults: Faults,
     /// Start of the gateway's clock (fault windows, `failover_at`).
     started: Instant,
+    /// Stops background tasks (push) when serving ends.
+    stop: CancellationToken,
+    /// The push callback client, built at the first push-mode sign-in.
+    push_client: OnceLock<Option<push::PushClient>>,
+    /// This gateway, for tasks it spawns.
+    me: Weak<SimGateway>,
 }
 
 impl SimGateway {
     /// A gateway with this behaviour model. The configuration should have passed
     /// [`GatewayConfig::validate`]; values it would refuse are used as they are.
     pub fn new(config: GatewayConfig) -> Arc<SimGateway> {
-        Arc::new(SimGateway {
+        let started = Instant::now();
+        Arc::new_cyclic(|me| SimGateway {
+            behaviour: Behaviour::new(&config, started),
+            faults: Faults::new(&config.faults),
             config,
             counters: Counters::default(),
             sessions: Sessions::default(),
-            started: Instant::now(),
+            started,
+            stop: CancellationToken::new(),
+            push_client: OnceLock::new(),
+            me: me.clone(),
         })
     }
 
@@ -117,7 +134,6 @@ impl SimGateway {
     }
 
     /// Time since the gateway started.
-    #[allow(dead_code)] // phase 2: fault windows
     fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }

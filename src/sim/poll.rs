@@ -76,6 +76,7 @@ impl SimGateway {
         let start = Instant::now();
         let (session, check) = match self.sessions.authenticate(id, presented, start) {
             Auth::Active(s, c) => (s, c),
+            Auth::Closing(s) if s.is_push() => return Answer::code(retcode::WRONG_METHOD),
             Auth::Closing(s) => return finish_closing(self, &s),
             Auth::NoPermission => return Answer::code(retcode::NO_PERMISSION),
             Auth::NotSignedIn => return Answer::code(retcode::NOT_SIGNED_IN),

@@ -150,6 +150,7 @@ impl Answer {
         let body: &'static [u8] = match status.as_u16() {
             413 => br#"{"message":"request body over 64 KiB"}"#,
             400 => br#"{"message":"bad request"}"#,
+            408 => br#"{"message":"request body not received in time"}"#,
             503 => br#"{"message":"service unavailable"}"#,
             _ => br#"{"message":"internal server error"}"#,
         };

@@ -47,6 +47,9 @@ pub async fn serve(
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
+        // A client may shut its write side after a (possibly truncated) request and still
+        // read the answer.
+        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     tracker.spawn(gw.clone().run_clock(shutdown.clone()));
@@ -73,6 +76,7 @@ pub async fn serve(
         ));
     }
     drop(listener);
+    gw.stop.cancel();
     tracker.close();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await;
     Ok(())

@@ -30,7 +30,6 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Clone)]
 pub enum Mode {
     Poll,
-    #[allow(dead_code)] // phase 2: push mode
     /// Push (D16): events are POSTed to `callback` with `token`.
     Push {
         callback: Arc<str>,

@@ -14,8 +14,8 @@ use crate::protocol::{retcode, Endpoint, GatewayStats, SignoutCounts};
 const ROWS: usize = Endpoint::ALL.len() + 1;
 const UNKNOWN_ROW: usize = Endpoint::ALL.len();
 /// Outcomes without a retcode, after the known retcodes.
-const EXTRA: [&str; 6] = [
-    "http_413", "http_500", "http_503", "http_400", "reset", "other",
+const EXTRA: [&str; 7] = [
+    "http_413", "http_500", "http_503", "http_400", "http_408", "reset", "other",
 ];
 const COLS: usize = retcode::KNOWN.len() + EXTRA.len();
 
@@ -29,8 +29,9 @@ impl Outcome {
     pub const HTTP_500: Outcome = Outcome(retcode::KNOWN.len() as u8 + 1);
     pub const HTTP_503: Outcome = Outcome(retcode::KNOWN.len() as u8 + 2);
     pub const HTTP_400: Outcome = Outcome(retcode::KNOWN.len() as u8 + 3);
-    pub const RESET: Outcome = Outcome(retcode::KNOWN.len() as u8 + 4);
-    pub const OTHER: Outcome = Outcome(retcode::KNOWN.len() as u8 + 5);
+    pub const HTTP_408: Outcome = Outcome(retcode::KNOWN.len() as u8 + 4);
+    pub const RESET: Outcome = Outcome(retcode::KNOWN.len() as u8 + 5);
+    pub const OTHER: Outcome = Outcome(retcode::KNOWN.len() as u8 + 6);
 
     /// The outcome of a reply carrying `code`; a code outside the known list (which the
     /// configuration refuses) counts as `other`.
@@ -49,6 +50,7 @@ impl Outcome {
             500 => Outcome::HTTP_500,
             503 => Outcome::HTTP_503,
             400 => Outcome::HTTP_400,
+            408 => Outcome::HTTP_408,
             _ => Outcome::OTHER,
         }
     }
@@ -150,11 +152,6 @@ impl Counters {
         }
     }
 
-    #[allow(dead_code)] // phase 2: capacity
-    pub fn signed_in(&self) -> u64 {
-        self.signed_in.load(Ordering::Relaxed)
-    }
-
     /// A snapshot; only non-zero counters appear under `requests`.
     pub fn snapshot(&self) -> GatewayStats {
         let mut requests: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
@@ -216,7 +213,7 @@ mod tests {
         assert!(c.try_sign_in(Some(2)));
         assert!(!c.try_sign_in(Some(2)));
         c.signed_out(SignoutCause::Replaced);
-        assert_eq!(c.signed_in(), 2);
+        assert_eq!(c.snapshot().signed_in, 2);
         c.signed_out(SignoutCause::Timeout);
         let s = c.snapshot();
         assert_eq!((s.signed_in, s.signed_in_peak), (1, 2));

@@ -1,5 +1,5 @@
 //! The gateway's clock: inactivity sign-outs (D11), dropping closing sessions nobody
-//! polls, and lockout expiry (D7). One task per served gateway, on tokio time (so tests
+//! polls, lockout expiry (D7), random forced sign-outs and the `failover_at` cue. One task per served gateway, on tokio time (so tests
 //! can pause the clock), sweeping the sharded table a shard at a time.
 
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+use super::faults::FORCED_TICK;
 use super::session::{lock, Phase};
 use super::stats::SignoutCause;
 use super::SimGateway;
@@ -22,10 +23,27 @@ impl SimGateway {
     pub(crate) async fn run_clock(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(sweep_every(self.config.inactivity_timeout.get()));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut forced = tokio::time::interval(FORCED_TICK);
+        forced.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let forced_on = !self.config.forced_signouts.is_empty();
+        let mut credit = 0.0;
+        let mut failover = self.config.failover_at.map(|d| self.started + d.get());
         loop {
+            let failover_due = async {
+                match failover {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => self.sweep(Instant::now()),
+                _ = forced.tick(), if forced_on => self.forced_signouts_tick(FORCED_TICK, &mut credit),
+                _ = failover_due => {
+                    failover = None;
+                    let n = self.drop_all_sessions();
+                    tracing::info!(sessions = n, "failover cue: every session forced out");
+                }
             }
         }
     }

@@ -104,7 +104,23 @@ async fn fifty_agents_against_the_embedded_gateway() {
     assert_matches_gateway(&outcome.results);
     // the report folder holds what the run wrote, and results.json reads back equal
     let back = Results::load(&dir.path().join("out/results.json")).expect("results.json");
-    assert_eq!(back, outcome.results);
+    let (a, b) = (
+        serde_json::to_string(&back).expect("ser"),
+        serde_json::to_string(&outcome.results).expect("ser"),
+    );
+    if a != b {
+        let at = a
+            .bytes()
+            .zip(b.bytes())
+            .position(|(x, y)| x != y)
+            .unwrap_or(0);
+        panic!(
+            "results.json differs from the run's Results near: {:?} vs {:?}",
+            &a[at.saturating_sub(120)..(at + 40).min(a.len())],
+            &b[at.saturating_sub(120)..(at + 40).min(b.len())]
+        );
+    }
+    assert!(back == outcome.results, "results.json reads back equal");
     for f in ["summary.csv", "retcodes.csv"] {
         assert!(dir.path().join("out").join(f).is_file(), "{f} written");
     }

@@ -1,40 +1,89 @@
-//! One simulated agent's session: sign in (forced sign-in on `100-002` if the policy says
-//! so), long-poll events until `AgentState_Ready`, hold while polling, sign out — emitting
-//! exactly one Sample per operation and the session's outcome (design.md §3).
+//! One simulated agent's life: sign in (forced sign-in on `100-002` if the policy says
+//! so), optionally sign in to skill queues, receive events (long poll, or pushed to the
+//! harness's callback with heartbeats) until `AgentState_Ready`, hold, sign out — emitting
+//! exactly one Sample per operation and the session's outcome (design.md §3). When the
+//! gateway ends a session and the policy says so, the agent signs in again, recording when
+//! it was lost and when it was back (failover drills).
 //!
 //! The decisions (what a reply means for the session) are pure functions, tested without
-//! clock or socket; `run` only sequences them over an [`AgentConn`] on the tokio clock.
-//! An agent never aborts a call it started: on stop it finishes the call in flight (bounded
-//! by the request timeout), then signs out.
+//! clock or socket; the rest only sequences them over an [`AgentConn`] on the tokio clock.
+//! An agent never aborts a call it started. Asked to end early (stop, or a shrinking
+//! closed-model population), it keeps its session alive until the sign-out gate gives it a
+//! turn, then signs out.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::Method;
+use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{AgentConn, Exchange, Failure, GatewayReply, Target};
 use crate::metrics::recorder::Recorder;
 use crate::metrics::sample::micros;
-use crate::metrics::{Operation, Outcome, PollResult, Sample};
+use crate::metrics::{Operation, Outcome, PollResult, Sample, SessionStats};
 use crate::protocol::{self, event, retcode};
+use crate::push::{Inbox, PushReceiver};
 use crate::scenario::values::PhoneTemplate;
-use crate::scenario::{AgentStatus, AlreadySignedIn, SessionSpec, SignoutMode};
+use crate::scenario::{
+    AgentStatus, AlreadySignedIn, OnUnexpectedSignout, SessionSpec, SignoutMode,
+};
+use crate::stop::SignoutGate;
 
 /// What every agent of a run shares.
+#[derive(Clone)]
 pub struct AgentContext {
     pub target: Arc<Target>,
     pub recorder: Recorder,
+    /// A second recorder that also gets every record (a capacity-search step judges
+    /// itself from it); None otherwise.
+    pub step: Option<Recorder>,
     pub session: SessionSpec,
     /// Never logged or reported.
-    pub password: String,
+    pub password: Arc<str>,
     pub phonenum: PhoneTemplate,
     pub status: AgentStatus,
     pub agenttype: u8,
-    /// Cancelled to end sessions early (graceful stop): agents stop polling and sign out.
+    /// With `status` rest: `time` and `restcause` for the sign-in body.
+    pub rest: Option<(u32, u8)>,
+    /// Cancelled to end every session early (graceful stop).
     pub stop: CancellationToken,
+    /// Paces early sign-outs.
+    pub gate: Arc<SignoutGate>,
+    /// The push-mode callback receiver (None: polling mode).
+    pub push: Option<Arc<PushReceiver>>,
+    pub run_start: Instant,
+    /// Seed of every random draw (None: random).
+    pub seed: Option<u64>,
+}
+
+impl AgentContext {
+    fn record(&self, s: &Sample) {
+        self.recorder.record(s);
+        if let Some(r) = &self.step {
+            r.record(s);
+        }
+    }
+
+    fn session_stats(&self, f: impl Fn(&mut SessionStats)) {
+        self.recorder.session(&f);
+        if let Some(r) = &self.step {
+            r.session(&f);
+        }
+    }
+
+    fn event(&self, event_type: &str) {
+        self.recorder.event(event_type);
+        if let Some(r) = &self.step {
+            r.event(event_type);
+        }
+    }
+
+    fn since_start_us(&self, t: Instant) -> u64 {
+        micros(t.saturating_duration_since(self.run_start))
+    }
 }
 
 /// How a session ended, for the id lease (an id whose session may live on at the gateway
@@ -80,7 +129,7 @@ pub fn judge_signin(
     }
 }
 
-/// What a poll reply means.
+/// What a poll reply (or a pushed event) means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollVerdict {
     /// An event other than the session's end.
@@ -96,17 +145,22 @@ pub enum PollVerdict {
 
 pub fn judge_poll(result: &Result<GatewayReply, Failure>) -> PollVerdict {
     match result {
-        Ok(r) if r.retcode.is_success() => match &r.event_type {
-            Some(t) if t == event::SHUTDOWN_SERVICE => PollVerdict::SessionEnded {
-                event_type: Some(t.clone()),
-            },
-            Some(t) => PollVerdict::Event {
-                event_type: t.clone(),
-            },
-            None => PollVerdict::Empty,
-        },
+        Ok(r) if r.retcode.is_success() => judge_event(r.event_type.as_deref()),
         Ok(r) if session_gone(r) => PollVerdict::SessionEnded { event_type: None },
         _ => PollVerdict::Failed,
+    }
+}
+
+/// What an event (polled or pushed) means; None is "no event".
+pub fn judge_event(event_type: Option<&str>) -> PollVerdict {
+    match event_type {
+        Some(t) if t == event::SHUTDOWN_SERVICE => PollVerdict::SessionEnded {
+            event_type: Some(t.to_string()),
+        },
+        Some(t) => PollVerdict::Event {
+            event_type: t.to_string(),
+        },
+        None => PollVerdict::Empty,
     }
 }
 
@@ -135,8 +189,7 @@ fn outcome_of(ex: &Exchange) -> Outcome {
     }
 }
 
-fn record(rec: &Recorder, op: Operation, intended_at: Instant, ex: &Exchange) {
-    let outcome = outcome_of(ex);
+fn record(ctx: &AgentContext, op: Operation, intended_at: Instant, ex: &Exchange) {
     let poll = match (&ex.result, op) {
         (Ok(r), Operation::Poll) if r.retcode.is_success() => Some(if r.event_type.is_some() {
             PollResult::Event
@@ -145,26 +198,74 @@ fn record(rec: &Recorder, op: Operation, intended_at: Instant, ex: &Exchange) {
         }),
         _ => None,
     };
-    rec.record(&Sample {
+    ctx.record(&Sample {
         operation: op,
         intended_at,
-        // A call cannot start before it was due; if the clock says otherwise the schedule
-        // was early, and latency is measured from the actual start.
         sent_at: ex.sent_at,
         done_at: ex.done_at,
-        outcome,
+        outcome: outcome_of(ex),
         poll,
     });
 }
 
-/// Runs one agent's session from its intended arrival time to its end.
-pub async fn run(ctx: &AgentContext, agent_id: u32, arrival: Instant) -> AgentEnd {
-    let rec = &ctx.recorder;
-    rec.session(|s| s.started += 1);
+/// One agent from its arrival until it is done. `end` asks it to finish early (the run's
+/// stop, or its retirement from a closed-model population); `serial` numbers the arrival
+/// (seeds its random draws when the scenario has a seed).
+pub async fn run(
+    ctx: &AgentContext,
+    agent_id: u32,
+    arrival: Instant,
+    serial: u64,
+    end: &CancellationToken,
+) -> AgentEnd {
+    let mut rng = match ctx.seed {
+        Some(seed) => SmallRng::seed_from_u64(seed ^ serial.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        // ThreadRng is not Send; a small generator seeded from it is, and lives with the task.
+        None => SmallRng::from_rng(&mut rand::rng()),
+    };
     let mut conn = AgentConn::new(ctx.target.clone());
+    let mut arrival = arrival;
+    let mut lost_at: Option<Instant> = None;
+    loop {
+        let end_state =
+            one_session(ctx, &mut conn, agent_id, arrival, lost_at, &mut rng, end).await;
+        if end_state != AgentEnd::Unexpected {
+            return end_state;
+        }
+        let now = Instant::now();
+        let at = ctx.since_start_us(now);
+        ctx.session_stats(|s| s.lost_at.record_us(at));
+        if ctx.session.on_unexpected_signout != OnUnexpectedSignout::SigninAgain
+            || end.is_cancelled()
+        {
+            return end_state;
+        }
+        // Sign in again at once: the loss is the new arrival.
+        lost_at = Some(now);
+        arrival = now;
+        conn.close();
+    }
+}
 
-    // Sign in.
+/// Signs in (retrying for a while when coming back from a lost session), then runs the
+/// signed-in part.
+async fn one_session(
+    ctx: &AgentContext,
+    conn: &mut AgentConn,
+    agent_id: u32,
+    arrival: Instant,
+    recovering_since: Option<Instant>,
+    rng: &mut SmallRng,
+    end: &CancellationToken,
+) -> AgentEnd {
+    ctx.session_stats(|s| s.started += 1);
+    // Push mode: open the inbox before signing in (events may arrive before the reply).
+    let mut inbox = ctx.push.as_ref().map(|p| p.register(agent_id));
     let phonenum = ctx.phonenum.render(agent_id);
+    let (callback, token) = match &ctx.push {
+        Some(p) => (Some(p.callback_url()), Some(p.token())),
+        None => (None, None),
+    };
     let body = protocol::SignInRequest {
         password: &ctx.password,
         phonenum: &phonenum,
@@ -172,13 +273,14 @@ pub async fn run(ctx: &AgentContext, agent_id: u32, arrival: Instant) -> AgentEn
         agenttype: ctx.agenttype,
         releasephone: true,
         check_in_webm: false,
+        time: ctx.rest.map(|r| r.0),
+        restcause: ctx.rest.map(|r| r.1),
+        call_back_uri: callback,
+        service_token: token,
     };
-    let body = match serde_json::to_vec(&body) {
-        Ok(b) => Bytes::from(b),
-        Err(_) => {
-            rec.session(|s| s.signin_given_up += 1);
-            return AgentEnd::NeverSignedIn;
-        }
+    let Ok(body) = serde_json::to_vec(&body).map(Bytes::from) else {
+        ctx.session_stats(|s| s.signin_given_up += 1);
+        return AgentEnd::NeverSignedIn;
     };
     let mut intended = arrival;
     let mut forced = false;
@@ -191,11 +293,11 @@ pub async fn run(ctx: &AgentContext, agent_id: u32, arrival: Instant) -> AgentEn
         let ex = conn
             .call(Method::PUT, &path, Some(body.clone()), None)
             .await;
-        record(rec, op, intended, &ex);
+        record(ctx, op, intended, &ex);
         match judge_signin(&ex.result, ctx.session.on_already_signed_in, forced) {
             SigninVerdict::SignedIn { guid } => {
                 let took = micros(ex.done_at.saturating_duration_since(arrival));
-                rec.session(|s| {
+                ctx.session_stats(|s| {
                     s.signed_in += 1;
                     s.time_to_signed_in.record_us(took);
                 });
@@ -206,108 +308,257 @@ pub async fn run(ctx: &AgentContext, agent_id: u32, arrival: Instant) -> AgentEn
                 intended = ex.done_at;
             }
             SigninVerdict::GiveUp => {
-                rec.session(|s| s.signin_given_up += 1);
-                return AgentEnd::NeverSignedIn;
+                // Coming back from a lost session, keep trying (the gateway may still be
+                // failing over) until the ready timeout since the loss.
+                let retry = recovering_since.is_some_and(|since| {
+                    since.elapsed() + RESIGNIN_RETRY < ctx.session.ready_timeout.get()
+                });
+                if !retry || end.is_cancelled() {
+                    ctx.session_stats(|s| s.signin_given_up += 1);
+                    return AgentEnd::NeverSignedIn;
+                }
+                forced = false;
+                intended = ex.done_at + RESIGNIN_RETRY;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(intended.into()) => {}
+                    _ = end.cancelled() => {}
+                }
             }
         }
     };
-    rec.signed_in_changed(1);
+    ctx.recorder.signed_in_changed(1);
     let signed_in_at = Instant::now();
-    let end = session(ctx, &mut conn, agent_id, arrival, guid).await;
-    rec.signed_in_changed(-1);
+    let mut s = Session {
+        ctx,
+        agent_id,
+        arrival,
+        recovering: recovering_since.is_some(),
+        guid,
+        hold_until: None,
+    };
+    if let Some(skill) = &ctx.session.resetskill {
+        let path =
+            protocol::resetskill_path(agent_id, skill.autoflag, &skill.skillid, skill.phonelinkage);
+        let intended = Instant::now();
+        let ex = conn
+            .call(Method::POST, &path, None, s.guid.as_deref())
+            .await;
+        record(ctx, Operation::Resetskill, intended, &ex);
+        s.adopt_guid(&ex);
+    }
+    let end_state = match inbox.as_mut() {
+        Some(inbox) => s.pushed(conn, inbox, rng, end).await,
+        None => s.polled(conn, rng, end).await,
+    };
+    drop(inbox);
+    ctx.recorder.signed_in_changed(-1);
     let length = micros(signed_in_at.elapsed());
-    rec.session(|s| {
-        s.session_length.record_us(length);
-        match end {
-            AgentEnd::SignedOut => s.signed_out_clean += 1,
-            AgentEnd::Unexpected => s.signed_out_unexpected += 1,
-            AgentEnd::LeftSignedIn => s.left_signed_in += 1,
+    ctx.session_stats(|st| {
+        st.session_length.record_us(length);
+        match end_state {
+            AgentEnd::SignedOut => st.signed_out_clean += 1,
+            AgentEnd::Unexpected => st.signed_out_unexpected += 1,
+            AgentEnd::LeftSignedIn => st.left_signed_in += 1,
             AgentEnd::NeverSignedIn => {}
         }
     });
-    end
+    end_state
 }
 
-/// The signed-in part: poll until ready, hold, sign out.
-async fn session(
-    ctx: &AgentContext,
-    conn: &mut AgentConn,
+/// Pause between sign-in attempts while coming back from a lost session.
+const RESIGNIN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The signed-in part of one session.
+struct Session<'a> {
+    ctx: &'a AgentContext,
     agent_id: u32,
     arrival: Instant,
-    mut guid: Option<String>,
-) -> AgentEnd {
-    let rec = &ctx.recorder;
-    let poll_path = protocol::poll_path(agent_id);
-    let ready_deadline = Instant::now() + ctx.session.ready_timeout.get();
-    let mut hold_until: Option<Instant> = None;
-    let mut next = Instant::now();
-    // ThreadRng is not Send; a small seeded generator is, and lives with the task.
-    let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
-    loop {
-        match hold_until {
-            Some(h) if next >= h => break,
-            None if next >= ready_deadline => break,
-            _ => {}
-        }
-        if ctx.stop.is_cancelled() {
-            break;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep_until(next.into()) => {}
-            _ = ctx.stop.cancelled() => break,
-        }
-        let ex = conn
-            .call(Method::GET, &poll_path, None, guid.as_deref())
-            .await;
-        record(rec, Operation::Poll, next, &ex);
+    recovering: bool,
+    guid: Option<String>,
+    /// Set when the agent is ready: when its hold ends.
+    hold_until: Option<Instant>,
+}
+
+impl Session<'_> {
+    /// Dynamic authentication: adopt a rotated GUID for every later call.
+    fn adopt_guid(&mut self, ex: &Exchange) {
         if let Ok(reply) = &ex.result {
             if let Some(g) = &reply.guid {
-                // Dynamic authentication: adopt the rotated GUID for every later call.
-                guid = Some(g.clone());
+                self.guid = Some(g.clone());
             }
         }
-        match judge_poll(&ex.result) {
+    }
+
+    /// Handles an event (polled or pushed); true when the session has ended.
+    fn on_event(&mut self, verdict: PollVerdict, at: Instant, rng: &mut SmallRng) -> bool {
+        match verdict {
             PollVerdict::Event { event_type } => {
-                rec.event(&event_type);
-                if event_type == event::READY && hold_until.is_none() {
-                    let took = micros(ex.done_at.saturating_duration_since(arrival));
-                    rec.session(|s| {
+                self.ctx.event(&event_type);
+                if event_type == event::READY && self.hold_until.is_none() {
+                    let took = micros(at.saturating_duration_since(self.arrival));
+                    let back = self.recovering.then(|| self.ctx.since_start_us(at));
+                    self.ctx.session_stats(|s| {
                         s.ready += 1;
                         s.time_to_ready.record_us(took);
+                        if let Some(b) = back {
+                            s.back_at.record_us(b);
+                        }
                     });
-                    hold_until = Some(ex.done_at + ctx.session.hold.sample(&mut rng));
+                    self.hold_until = Some(at + self.ctx.session.hold.sample(rng));
                 }
-                // More events may be queued: ask again without a pause.
-                next = ex.done_at;
-                continue;
+                false
             }
             PollVerdict::SessionEnded { event_type } => {
                 if let Some(t) = event_type {
-                    rec.event(&t);
+                    self.ctx.event(&t);
                 }
-                if hold_until.is_none() {
-                    rec.session(|s| s.never_ready += 1);
+                true
+            }
+            PollVerdict::Empty | PollVerdict::Failed => false,
+        }
+    }
+
+    /// Whether the session's own plan says it is over at `t` (hold done, or never ready).
+    fn plan_over(&self, t: Instant, ready_deadline: Instant) -> bool {
+        match self.hold_until {
+            Some(h) => t >= h,
+            None => t >= ready_deadline,
+        }
+    }
+
+    fn never_ready_check(&self) {
+        if self.hold_until.is_none() {
+            self.ctx.session_stats(|s| s.never_ready += 1);
+        }
+    }
+
+    /// Polling mode: long-poll until ready, then for the hold; end early through the gate.
+    async fn polled(
+        &mut self,
+        conn: &mut AgentConn,
+        rng: &mut SmallRng,
+        end: &CancellationToken,
+    ) -> AgentEnd {
+        let poll_path = protocol::poll_path(self.agent_id);
+        let ready_deadline = Instant::now() + self.ctx.session.ready_timeout.get();
+        let mut next = Instant::now();
+        loop {
+            if self.plan_over(next, ready_deadline) {
+                break;
+            }
+            if end.is_cancelled() {
+                // Keep polling (the session stays alive) until the gate gives a turn.
+                tokio::select! {
+                    biased;
+                    _ = self.ctx.gate.acquire() => break,
+                    _ = tokio::time::sleep_until(next.into()) => {}
                 }
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next.into()) => {}
+                    _ = end.cancelled() => continue,
+                }
+            }
+            let ex = conn
+                .call(Method::GET, &poll_path, None, self.guid.as_deref())
+                .await;
+            record(self.ctx, Operation::Poll, next, &ex);
+            self.adopt_guid(&ex);
+            let verdict = judge_poll(&ex.result);
+            let was_event = matches!(verdict, PollVerdict::Event { .. });
+            if self.on_event(verdict, ex.done_at, rng) {
+                self.never_ready_check();
                 return AgentEnd::Unexpected;
             }
-            PollVerdict::Empty | PollVerdict::Failed => {}
+            next = if was_event {
+                // More events may be queued: ask again without a pause.
+                ex.done_at
+            } else {
+                ex.done_at + self.ctx.session.poll_gap.sample(rng)
+            };
         }
-        next = ex.done_at + ctx.session.poll_gap.sample(&mut rng);
+        self.never_ready_check();
+        self.sign_out(conn).await
     }
-    if hold_until.is_none() {
-        rec.session(|s| s.never_ready += 1);
+
+    /// Push mode: events arrive in the inbox; heartbeats keep the session alive.
+    async fn pushed(
+        &mut self,
+        conn: &mut AgentConn,
+        inbox: &mut Inbox,
+        rng: &mut SmallRng,
+        end: &CancellationToken,
+    ) -> AgentEnd {
+        let ready_deadline = Instant::now() + self.ctx.session.ready_timeout.get();
+        let heartbeat = self
+            .ctx
+            .session
+            .push
+            .as_ref()
+            .map(|p| p.heartbeat.get())
+            .unwrap_or(std::time::Duration::from_secs(30));
+        let hs_path = protocol::handshake_path(self.agent_id);
+        let mut next_beat = Instant::now() + heartbeat;
+        loop {
+            let now = Instant::now();
+            if self.plan_over(now, ready_deadline) {
+                break;
+            }
+            let deadline = self.hold_until.unwrap_or(ready_deadline).min(next_beat);
+            tokio::select! {
+                biased;
+                _ = self.ctx.gate.acquire(), if end.is_cancelled() => break,
+                ev = inbox.recv() => {
+                    let Some(ev) = ev else { break };
+                    let delivery = ev
+                        .gen_ms
+                        .and_then(|g| ev.received.duration_since(SystemTime::UNIX_EPOCH).ok().map(|r| (r.as_millis() as u64).saturating_sub(g) * 1000));
+                    if let Some(us) = delivery {
+                        self.ctx.session_stats(|s| s.event_delivery.record_us(us));
+                    }
+                    if self.on_event(judge_event(Some(&ev.event_type)), Instant::now(), rng) {
+                        self.never_ready_check();
+                        return AgentEnd::Unexpected;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    if Instant::now() >= next_beat {
+                        let intended = next_beat;
+                        let ex = conn.call(Method::POST, &hs_path, None, self.guid.as_deref()).await;
+                        record(self.ctx, Operation::Handshake, intended, &ex);
+                        self.adopt_guid(&ex);
+                        if let Ok(r) = &ex.result {
+                            if session_gone(r) {
+                                self.never_ready_check();
+                                return AgentEnd::Unexpected;
+                            }
+                        }
+                        next_beat = intended + heartbeat;
+                    }
+                }
+                _ = end.cancelled(), if !end.is_cancelled() => {}
+            }
+        }
+        self.never_ready_check();
+        self.sign_out(conn).await
     }
-    let (op, path) = match ctx.session.signout {
-        SignoutMode::Logout => (Operation::Logout, protocol::logout_path(agent_id)),
-        SignoutMode::Forcelogout => (Operation::Forcelogout, protocol::forcelogout_path(agent_id)),
-        SignoutMode::Abandon => return AgentEnd::LeftSignedIn,
-    };
-    let intended = Instant::now();
-    let ex = conn
-        .call(Method::DELETE, &path, None, guid.as_deref())
-        .await;
-    record(rec, op, intended, &ex);
-    judge_signout(&ex.result)
+
+    async fn sign_out(&mut self, conn: &mut AgentConn) -> AgentEnd {
+        let (op, path) = match self.ctx.session.signout {
+            SignoutMode::Logout => (Operation::Logout, protocol::logout_path(self.agent_id)),
+            SignoutMode::Forcelogout => (
+                Operation::Forcelogout,
+                protocol::forcelogout_path(self.agent_id),
+            ),
+            SignoutMode::Abandon => return AgentEnd::LeftSignedIn,
+        };
+        let intended = Instant::now();
+        let ex = conn
+            .call(Method::DELETE, &path, None, self.guid.as_deref())
+            .await;
+        record(self.ctx, op, intended, &ex);
+        judge_signout(&ex.result)
+    }
 }
 
 #[cfg(test)]

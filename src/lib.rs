@@ -15,6 +15,7 @@
 //! series; *results* — the document every report reads.
 
 pub mod agent;
+pub mod capacity;
 pub mod cli;
 pub mod client;
 pub mod collector;
@@ -28,6 +29,7 @@ pub mod pacer;
 pub mod plan;
 pub mod progress;
 pub mod protocol;
+pub mod push;
 pub mod report;
 pub mod run;
 pub mod scenario;

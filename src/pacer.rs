@@ -39,7 +39,16 @@ impl Pacer {
         if n >= self.planned_arrivals() {
             return None;
         }
-        let mut k = n as f64; // arrivals still to cover, counted from the phase start
+        self.offset_at_count(n as f64)
+    }
+
+    /// The time at which the planned cumulative count `N(t)` reaches `x` (the inverse of
+    /// `N`), or None when the plan ends first.
+    pub fn offset_at_count(&self, x: f64) -> Option<Duration> {
+        if !(0.0..self.total).contains(&x) {
+            return None;
+        }
+        let mut k = x; // arrivals still to cover, counted from the phase start
         let mut start = 0.0_f64;
         for p in &self.plan.phases {
             let d = p.duration.as_secs_f64();
@@ -59,6 +68,53 @@ impl Pacer {
         }
         // Rounding at the very end: the last arrival lands at the end of the plan.
         Some(Duration::from_secs_f64(start))
+    }
+}
+
+/// The arrival times a run issues, in order: evenly spaced (arrival `n` when the planned
+/// count reaches `n`), or as a Poisson process with the planned rate (cumulative
+/// unit-exponential gaps mapped through the inverse of `N`, so the rate follows ramps).
+/// Seeded, so a scenario with a seed repeats its arrival times exactly.
+pub struct Arrivals {
+    pacer: Pacer,
+    poisson: bool,
+    rng: rand::rngs::SmallRng,
+    n: u64,
+    count: f64,
+}
+
+impl Arrivals {
+    pub fn new(pacer: Pacer, poisson: bool, seed: u64) -> Arrivals {
+        use rand::SeedableRng;
+        Arrivals {
+            pacer,
+            poisson,
+            rng: rand::rngs::SmallRng::seed_from_u64(seed),
+            n: 0,
+            count: 0.0,
+        }
+    }
+
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+}
+
+impl Iterator for Arrivals {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.poisson {
+            use rand::Rng;
+            // -ln(U) with U in (0, 1] is a unit exponential gap in "planned count" space.
+            let u: f64 = 1.0 - self.rng.random::<f64>();
+            self.count += -u.ln();
+            self.pacer.offset_at_count(self.count)
+        } else {
+            let t = self.pacer.intended_offset(self.n);
+            self.n += 1;
+            t
+        }
     }
 }
 
@@ -127,6 +183,34 @@ mod tests {
         let times: Vec<f64> = (0..110).map(|n| ms(&p, n)).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
         assert!(*times.last().expect("non-empty") <= 3000.0);
+    }
+
+    #[test]
+    fn poisson_spacing_follows_the_rate_and_repeats_with_its_seed() {
+        let times: Vec<f64> = Arrivals::new(plan(&[(100.0, 50.0, 50.0)]), true, 7)
+            .map(|d| d.as_secs_f64())
+            .collect();
+        // 5,000 expected; a Poisson count has sd ≈ 71, so ±5 sd is a safe band
+        assert!((4650..=5350).contains(&times.len()), "{}", times.len());
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        // exponential gaps: coefficient of variation ≈ 1 (constant spacing would give 0)
+        let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        let cv = var.sqrt() / mean;
+        assert!((0.9..1.1).contains(&cv), "cv {cv}");
+        let again: Vec<f64> = Arrivals::new(plan(&[(100.0, 50.0, 50.0)]), true, 7)
+            .map(|d| d.as_secs_f64())
+            .collect();
+        assert_eq!(times, again);
+        // a ramp: the second half of 0 → 100/s over 10 s holds 3/4 of the arrivals
+        let ramp: Vec<f64> = Arrivals::new(plan(&[(10.0, 0.0, 100.0)]), true, 1)
+            .map(|d| d.as_secs_f64())
+            .collect();
+        let late = ramp.iter().filter(|t| **t >= 5.0).count() as f64 / ramp.len() as f64;
+        assert!((0.68..0.82).contains(&late), "{late}");
+        let constant: Vec<Duration> = Arrivals::new(plan(&[(1.0, 4.0, 4.0)]), false, 0).collect();
+        assert_eq!(constant.len(), 4);
     }
 
     #[test]

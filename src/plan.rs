@@ -88,6 +88,34 @@ impl Plan {
     pub fn total_arrivals(&self) -> f64 {
         self.phases.iter().map(Phase::arrivals).sum()
     }
+
+    /// The planned level (arrival rate, or population in the closed model) at `t` from the
+    /// start; 0 after the end.
+    pub fn level_at(&self, t: Duration) -> f64 {
+        let mut start = Duration::ZERO;
+        for p in &self.phases {
+            let end = start + p.duration;
+            if t < end {
+                let d = p.duration.as_secs_f64();
+                let into = (t - start).as_secs_f64();
+                return if d > 0.0 {
+                    p.from_rate + (p.to_rate - p.from_rate) * into / d
+                } else {
+                    p.to_rate
+                };
+            }
+            start = end;
+        }
+        0.0
+    }
+
+    /// The highest level the plan reaches (peak rate or peak population).
+    pub fn peak_level(&self) -> f64 {
+        self.phases
+            .iter()
+            .flat_map(|p| [p.from_rate, p.to_rate])
+            .fold(0.0, f64::max)
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +148,18 @@ mod tests {
         assert_eq!(p.phases[1].to_rate, 85.0);
         assert_eq!(p.duration(), Duration::from_secs(720));
         assert!((p.total_arrivals() - (85.0 * 60.0 + 85.0 * 600.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn level_follows_ramps_and_holds() {
+        let p =
+            Plan::from_stages(&[ramp(10, 100.0), hold(10, None), ramp(10, 0.0)]).expect("valid");
+        assert_eq!(p.level_at(Duration::ZERO), 0.0);
+        assert_eq!(p.level_at(Duration::from_secs(5)), 50.0);
+        assert_eq!(p.level_at(Duration::from_secs(15)), 100.0);
+        assert_eq!(p.level_at(Duration::from_secs(25)), 50.0);
+        assert_eq!(p.level_at(Duration::from_secs(31)), 0.0);
+        assert_eq!(p.peak_level(), 100.0);
     }
 
     #[test]

@@ -174,6 +174,29 @@ pub fn forcelogout_path(agent_id: u32) -> String {
     format!("{BASE_PATH}/onlineagent/{agent_id}/forcelogout")
 }
 
+/// Path of the heartbeat (push mode): `POST …/onlineagent/{agentid}/handshake`.
+pub fn handshake_path(agent_id: u32) -> String {
+    format!("{BASE_PATH}/onlineagent/{agent_id}/handshake")
+}
+
+/// Path of the skill-queue sign-in: `POST …/onlineagent/{agentid}/resetskill/{autoflag}
+/// ?skillid=…&phonelinkage=…`. `skillid` is `;`-separated digits (validated by the
+/// scenario loader), so it needs no escaping.
+pub fn resetskill_path(agent_id: u32, autoflag: bool, skillid: &str, phonelinkage: bool) -> String {
+    format!(
+        "{BASE_PATH}/onlineagent/{agent_id}/resetskill/{autoflag}?skillid={skillid}&phonelinkage={phonelinkage}"
+    )
+}
+
+/// A batch of pushed events, as the gateway POSTs it to the callback (§5.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushBatch {
+    #[serde(rename = "workNo")]
+    pub work_no: String,
+    #[serde(rename = "eventList")]
+    pub event_list: Vec<Event>,
+}
+
 /// Extracts the GUID from a `Set-GUID` header value (`JSESSIONID=<guid>`). A value without
 /// the prefix is taken whole; an empty one is no GUID.
 pub fn guid_from_set_guid(value: &str) -> Option<&str> {
@@ -199,6 +222,17 @@ pub struct SignInRequest<'a> {
     pub releasephone: bool,
     #[serde(rename = "checkInWebm")]
     pub check_in_webm: bool,
+    /// Rest duration in seconds (with `status` 8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<u32>,
+    /// Rest cause (with `status` 8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restcause: Option<u8>,
+    /// Push mode: where the gateway POSTs events (with `serviceToken`).
+    #[serde(rename = "callBackUri", skip_serializing_if = "Option::is_none")]
+    pub call_back_uri: Option<&'a str>,
+    #[serde(rename = "serviceToken", skip_serializing_if = "Option::is_none")]
+    pub service_token: Option<&'a str>,
 }
 
 /// An agent event as it appears in a poll reply or a push batch (protocol.md §5.1).

@@ -24,13 +24,17 @@ use crate::metrics::results::{
     RunStatus, ScenarioInfo, SchedulerStats, TargetInfo, SCHEMA_NAME, SCHEMA_VERSION,
 };
 use crate::metrics::Results;
+use crate::pacer::Arrivals;
 use crate::pacer::Pacer;
 use crate::plan::Plan;
 use crate::progress::{self, Progress};
 use crate::protocol::{GatewayStats, STATS_PATH};
+use crate::push::PushReceiver;
 use crate::report::hlog::HlogWriter;
-use crate::scenario::{self, Loaded};
+use crate::scenario::{self, LoadModel, Loaded, Spacing};
 use crate::sim::SimGateway;
+use crate::stop::SignoutGate;
+use std::num::NonZeroU32;
 
 /// Default length of one interval of the time series.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -111,9 +115,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         Some(secret) => secret.resolve().map_err(Exit::bad_input)?,
         None => String::new(),
     };
-    let plan = Plan::from_stages(&sc.load.stages)
-        .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
-    let pacer = Pacer::new(plan);
+    // Capacity search plans its own steps; the others follow the stages.
+    let plan = match sc.load.model {
+        LoadModel::CapacitySearch => None,
+        _ => Some(
+            Plan::from_stages(&sc.load.stages)
+                .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?,
+        ),
+    };
     let url = sc.target.url.clone();
     let embedded_wanted = sc.target.is_embedded();
     let out_dir = opts
@@ -156,10 +165,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let start = Instant::now();
     let recorder = Recorder::new();
     let mut status = RunStatus::Completed;
-    let mut schedule = crate::scheduler::ScheduleReport {
-        planned: pacer.planned_arrivals(),
-        ..Default::default()
-    };
+    let mut schedule = crate::scheduler::ScheduleReport::default();
+    let mut capacity = None;
     let hlog_path = out_dir.join("latency.hlog");
     let start_unix_s = started_wall
         .duration_since(std::time::UNIX_EPOCH)
@@ -167,8 +174,35 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         .unwrap_or(0.0);
     let hlog = HlogWriter::create(&hlog_path, start_unix_s)
         .map_err(|e| Exit::bad_input(format!("cannot write {}: {e}", hlog_path.display())))?;
-    let progress = Progress::new(opts.progress, crate::scheduler::planned_duration(&pacer));
-    let mut collector = Collector::new(start, opts.interval, recorder.clone(), hlog, progress);
+    let planned = plan.as_ref().map(Plan::duration).unwrap_or_default();
+    let progress = Progress::new(opts.progress, planned);
+    let interval = sc.report.interval.get();
+    let mut collector = Collector::new(start, interval, recorder.clone(), hlog, progress);
+    // The sign-out gate and the push receiver live as long as the run.
+    let services = CancellationToken::new();
+    let signout_rate = NonZeroU32::new(sc.stop.signout_rate).unwrap_or(NonZeroU32::MIN);
+    let gate = SignoutGate::new(signout_rate);
+    tokio::spawn(gate.clone().dispatch(services.clone()));
+    let push = match &sc.session.push {
+        Some(p) => {
+            let token = match &p.service_token {
+                Some(secret) => secret.resolve().map_err(Exit::bad_input)?,
+                None => uuid::Uuid::new_v4().simple().to_string(),
+            };
+            let receiver =
+                PushReceiver::start(p.listen, p.callback_url.clone(), token, services.clone())
+                    .await
+                    .map_err(|e| {
+                        Exit::bad_input(format!(
+                            "session.push.listen {}: cannot listen: {e}",
+                            p.listen
+                        ))
+                    })?;
+            tracing::info!("push callback receiver at {}", receiver.callback_url());
+            Some(receiver)
+        }
+        None => None,
+    };
 
     if let Err(reason) = target.preflight().await {
         status = RunStatus::Aborted { reason };
@@ -176,24 +210,83 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         let ctx = Arc::new(AgentContext {
             target: target.clone(),
             recorder: recorder.clone(),
+            step: None,
             session: sc.session.clone(),
-            password,
+            password: password.into(),
             phonenum: sc.agents.phonenum.clone(),
             status: sc.agents.status,
             agenttype: sc.agents.agenttype,
+            rest: sc
+                .agents
+                .rest_time
+                .map(|t| (t.get().as_secs() as u32, sc.agents.rest_cause)),
             stop: opts.stop.child_token(),
+            gate: gate.clone(),
+            push: push.clone(),
+            run_start: start,
+            seed: sc.load.seed,
         });
-        let pool = IdPool::new(&sc.agents.ids, QUARANTINE);
-        let scheduler =
-            crate::scheduler::run(&pacer, pool, sc.load.max_in_flight, ctx.clone(), start);
+        let pool = crate::scheduler::shared(IdPool::new(&sc.agents.ids, QUARANTINE));
+        let max_lateness = sc.load.max_lateness.map(|d| d.get());
+        let seed = sc.load.seed.unwrap_or_else(rand::random);
+        let scheduler = async {
+            match (&sc.load.model, &plan, &sc.capacity) {
+                (LoadModel::Closed, Some(plan), _) => (
+                    crate::scheduler::run_closed(
+                        plan,
+                        pool,
+                        sc.load.max_in_flight,
+                        ctx.clone(),
+                        start,
+                    )
+                    .await,
+                    None,
+                ),
+                (LoadModel::CapacitySearch, _, Some(spec)) => {
+                    let (report, result) = crate::capacity::run(
+                        spec,
+                        ctx.clone(),
+                        pool,
+                        sc.load.max_in_flight,
+                        max_lateness,
+                        start,
+                    )
+                    .await;
+                    (report, Some(result))
+                }
+                (_, Some(plan), _) => {
+                    let arrivals = Arrivals::new(
+                        Pacer::new(plan.clone()),
+                        sc.load.spacing == Spacing::Poisson,
+                        seed,
+                    );
+                    (
+                        crate::scheduler::run_open(
+                            arrivals,
+                            plan.duration(),
+                            pool,
+                            sc.load.max_in_flight,
+                            max_lateness,
+                            ctx.clone(),
+                            start,
+                        )
+                        .await,
+                        None,
+                    )
+                }
+                // The loader guarantees a plan for open/closed and [capacity] for a search.
+                _ => (crate::scheduler::ScheduleReport::default(), None),
+            }
+        };
         tokio::pin!(scheduler);
         let mut ticker = tokio::time::interval_at((start + TICK).into(), TICK);
         let mut watchdog = tokio::time::interval(Duration::from_millis(100));
         let unreachable_limit = sc.target.timeout.get();
         loop {
             tokio::select! {
-                report = &mut scheduler => {
+                (report, cap) = &mut scheduler => {
                     schedule = report;
+                    capacity = cap;
                     break;
                 }
                 _ = ticker.tick() => collector.tick(),
@@ -230,7 +323,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
             status = RunStatus::Interrupted;
         }
     }
+    // After a hard stop, agents were dropped mid-session: count who was left signed in.
+    let dropped_signed_in = recorder.signed_in();
     collector.finish();
+    services.cancel();
     let gateway = fetch_gateway_stats(&target).await;
     if let Some(emb) = embedded {
         emb.shutdown.cancel();
@@ -260,12 +356,19 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         duration_s: start.elapsed().as_secs_f64(),
         status,
         operations: totals.operations(),
-        sessions: totals.sessions.clone(),
+        sessions: {
+            let mut s = totals.sessions.clone();
+            s.left_signed_in += dropped_signed_in;
+            s
+        },
         events: totals.events.clone(),
         scheduler: SchedulerStats {
-            planned_arrivals: schedule.planned,
+            planned_arrivals: schedule
+                .planned
+                .max(totals.arrivals + totals.not_started + totals.dropped_late),
             started: totals.arrivals,
             not_started: totals.not_started,
+            dropped_late: totals.dropped_late,
             lag: totals.lag.clone(),
             peak_active_agents: recorder.peak_active_agents(),
         },
@@ -273,6 +376,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         gateway,
         thresholds: Vec::new(),
         shard: None,
+        recovery: crate::metrics::results::Recovery::from_sessions(&totals.sessions),
+        capacity,
     };
     results.thresholds =
         crate::report::thresholds::evaluate_with_hlog_file(&thresholds, &results, Some(&hlog_path));

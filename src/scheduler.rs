@@ -1,21 +1,28 @@
-//! The scheduler: runs the pacer's arrival times on the tokio clock, leases an agent id per
-//! arrival, starts one task per agent (at most `max_in_flight` alive at once), and waits for
-//! every agent to finish.
+//! The scheduler: runs a load plan on the tokio clock and starts one task per agent.
 //!
-//! An arrival that cannot start on time (the in-flight cap is reached) starts late; its
-//! lag is recorded, and its agent's corrected latency counts from the intended time, not
-//! from when it finally started. An arrival with no free id is counted as not started,
-//! never silently skipped. On stop, no new arrivals start; running agents sign out.
+//! - Open model: the arrival times come from the pacer (evenly or Poisson-spaced); each
+//!   arrival leases an agent id and starts an agent, at most `max_in_flight` alive at once.
+//!   An arrival that cannot start on time starts late (its lag is recorded, and its agent's
+//!   corrected latency counts from the intended time) or, past `max_lateness`, is dropped
+//!   and counted — never silently skipped. An arrival with no free id is counted too.
+//! - Closed model: the plan's level is a population; a controller starts agents that loop
+//!   (sign in, hold, sign out, pause, again) and retires the newest when it shrinks.
+//!
+//! At the end of the plan (or on stop) the scheduler asks every agent still signed in to
+//! sign out — at the sign-out gate's bounded rate — and returns once all have finished.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::agent::{self, AgentContext};
 use crate::lease::IdPool;
-use crate::pacer::Pacer;
+use crate::pacer::Arrivals;
+use crate::plan::Plan;
+use rand::SeedableRng;
 
 /// What the scheduler did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,27 +30,49 @@ pub struct ScheduleReport {
     pub planned: u64,
     pub started: u64,
     pub not_started: u64,
+    pub dropped_late: u64,
 }
 
-/// Runs the whole plan from `start` and returns once every agent has finished.
-pub async fn run(
-    pacer: &Pacer,
-    pool: IdPool,
+/// How often the closed model's controller compares the population with the plan.
+const CONTROL_TICK: Duration = Duration::from_millis(50);
+
+/// The id pool, shared by the scheduler and its agents (and across capacity-search steps).
+pub type Pool = Arc<Mutex<IdPool>>;
+
+pub fn shared(pool: IdPool) -> Pool {
+    Arc::new(Mutex::new(pool))
+}
+
+fn lease(pool: &Pool) -> Option<u32> {
+    pool.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .lease(Instant::now())
+}
+
+fn release(pool: &Pool, id: u32, end: agent::AgentEnd) {
+    pool.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .release(id, end, Instant::now());
+}
+
+/// Open model: runs every arrival from `start`; returns when every agent has finished.
+pub async fn run_open(
+    arrivals: Arrivals,
+    plan_end: Duration,
+    pool: Pool,
     max_in_flight: u32,
+    max_lateness: Option<Duration>,
     ctx: Arc<AgentContext>,
     start: Instant,
 ) -> ScheduleReport {
     let mut report = ScheduleReport {
-        planned: pacer.planned_arrivals(),
+        planned: arrivals.pacer().planned_arrivals(),
         ..ScheduleReport::default()
     };
-    let pool = Arc::new(Mutex::new(pool));
     let slots = Arc::new(Semaphore::new(max_in_flight.max(1) as usize));
     let mut agents = JoinSet::new();
     let mut warned_no_id = false;
-    let mut n = 0u64;
-    while let Some(offset) = pacer.intended_offset(n) {
-        n += 1;
+    for (serial, offset) in (0u64..).zip(arrivals) {
         let intended = start + offset;
         tokio::select! {
             _ = tokio::time::sleep_until(intended.into()) => {}
@@ -52,35 +81,35 @@ pub async fn run(
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p {
                 Ok(p) => p,
-                Err(_) => break, // semaphore closed: cannot happen while we hold it
+                Err(_) => break, // closed: cannot happen while we hold the semaphore
             },
             _ = ctx.stop.cancelled() => break,
         };
-        let now = Instant::now();
-        let leased = pool.lock().unwrap_or_else(|e| e.into_inner()).lease(now);
-        let Some(id) = leased else {
+        let lag = Instant::now().saturating_duration_since(intended);
+        if max_lateness.is_some_and(|max| lag > max) {
+            ctx.recorder.dropped_late(lag);
+            report.dropped_late += 1;
+            continue;
+        }
+        let Some(id) = lease(&pool) else {
             ctx.recorder.not_started();
             report.not_started += 1;
             if !warned_no_id {
                 tracing::warn!(
-                    "arrival {n} found no free agent id (all in use or held back); add ids to agents.ids"
+                    "arrival {serial} found no free agent id (all in use or held back); add ids to agents.ids"
                 );
                 warned_no_id = true;
             }
             continue;
         };
-        ctx.recorder
-            .arrival(now.saturating_duration_since(intended));
+        ctx.recorder.arrival(lag);
         ctx.recorder.agent_started();
         report.started += 1;
         let ctx2 = ctx.clone();
         let pool2 = pool.clone();
         agents.spawn(async move {
-            let end = agent::run(&ctx2, id, intended).await;
-            pool2
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .release(id, end, Instant::now());
+            let end = agent::run(&ctx2, id, intended, serial, &ctx2.stop).await;
+            release(&pool2, id, end);
             ctx2.recorder.agent_finished();
             drop(permit);
         });
@@ -89,10 +118,130 @@ pub async fn run(
             log_panic(done);
         }
     }
+    // No more arrivals: the plan runs on until its end, unless nobody is left to act.
+    let plan_end = start + plan_end;
+    loop {
+        if agents.is_empty() {
+            break;
+        }
+        tokio::select! {
+            done = agents.join_next() => if let Some(done) = done { log_panic(done) },
+            _ = tokio::time::sleep_until(plan_end.into()) => break,
+            _ = ctx.stop.cancelled() => break,
+        }
+    }
+    // The end of the plan is a stop: everyone still signed in signs out through the gate.
+    ctx.stop.cancel();
     while let Some(done) = agents.join_next().await {
         log_panic(done);
     }
     report
+}
+
+/// Closed model: keeps the population at the plan's level until the plan ends.
+pub async fn run_closed(
+    plan: &Plan,
+    pool: Pool,
+    max_in_flight: u32,
+    ctx: Arc<AgentContext>,
+    start: Instant,
+) -> ScheduleReport {
+    let mut report = ScheduleReport::default();
+    let cap = max_in_flight.max(1) as usize;
+    let mut agents = JoinSet::new();
+    // Newest last: a shrinking population retires the newest agents first.
+    let mut retire: Vec<CancellationToken> = Vec::new();
+    let mut serial = 0u64;
+    let mut ticker = tokio::time::interval(CONTROL_TICK);
+    let plan_end = start + plan.duration();
+    let mut warned_cap = false;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = ctx.stop.cancelled() => break,
+        }
+        let now = Instant::now();
+        if now >= plan_end {
+            break;
+        }
+        while let Some(done) = agents.try_join_next() {
+            log_panic(done);
+        }
+        retire.retain(|t| !t.is_cancelled());
+        let mut desired = (plan.level_at(now - start) + 1e-9).floor() as usize;
+        if desired > cap {
+            if !warned_cap {
+                tracing::warn!("population {desired} is above load.max_in_flight {cap}; capped");
+                warned_cap = true;
+            }
+            desired = cap;
+        }
+        while retire.len() < desired {
+            let token = ctx.stop.child_token();
+            retire.push(token.clone());
+            report.planned += 1;
+            let ctx2 = ctx.clone();
+            let pool2 = pool.clone();
+            let first = serial;
+            serial += 1_000_000; // each worker numbers its own sessions from here
+            agents.spawn(async move {
+                worker(&ctx2, &pool2, token, now, first).await;
+            });
+        }
+        while retire.len() > desired {
+            if let Some(t) = retire.pop() {
+                t.cancel();
+            }
+        }
+    }
+    ctx.stop.cancel();
+    while let Some(done) = agents.join_next().await {
+        log_panic(done);
+    }
+    report.started = report.planned;
+    report
+}
+
+/// One closed-model agent: sessions back to back with a pause between, until retired.
+async fn worker(
+    ctx: &AgentContext,
+    pool: &Pool,
+    end: CancellationToken,
+    first: Instant,
+    serial: u64,
+) {
+    let mut intended = first;
+    let mut serial = serial;
+    let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
+    loop {
+        if end.is_cancelled() {
+            return;
+        }
+        let Some(id) = lease(pool) else {
+            // Every id is in use or held back: count it once per attempt and wait.
+            ctx.recorder.not_started();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                _ = end.cancelled() => return,
+            }
+        };
+        ctx.recorder
+            .arrival(Instant::now().saturating_duration_since(intended));
+        ctx.recorder.agent_started();
+        let end_state = agent::run(ctx, id, intended, serial, &end).await;
+        release(pool, id, end_state);
+        ctx.recorder.agent_finished();
+        serial += 1;
+        if end.is_cancelled() {
+            return;
+        }
+        let pause = ctx.session.pause.sample(&mut rng);
+        intended = Instant::now() + pause;
+        tokio::select! {
+            _ = tokio::time::sleep_until(intended.into()) => {}
+            _ = end.cancelled() => return,
+        }
+    }
 }
 
 fn log_panic(r: Result<(), tokio::task::JoinError>) {
@@ -101,10 +250,4 @@ fn log_panic(r: Result<(), tokio::task::JoinError>) {
             tracing::error!("an agent task panicked (a bug in agentstorm): {e}");
         }
     }
-}
-
-/// Time until the plan's last arrival, for progress displays.
-pub fn planned_duration(pacer: &Pacer) -> Duration {
-    let last = pacer.planned_arrivals().saturating_sub(1);
-    pacer.intended_offset(last).unwrap_or_default()
 }

@@ -84,6 +84,8 @@ pub fn empty_results(name: &str) -> Results {
         gateway: None,
         thresholds: vec![],
         shard: None,
+        recovery: None,
+        capacity: None,
     }
 }
 

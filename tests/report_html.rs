@@ -66,6 +66,8 @@ fn empty_results() -> Results {
         gateway: None,
         thresholds: vec![],
         shard: None,
+        recovery: None,
+        capacity: None,
     }
 }
 
@@ -198,6 +200,7 @@ fn sample_results(gateway: bool) -> Results {
         time_to_signed_in: tts,
         time_to_ready: ttr,
         session_length: Hist::new(),
+        ..SessionStats::default()
     };
     r.events = BTreeMap::from([
         ("AgentState_Ready".to_string(), 1800),
@@ -210,6 +213,7 @@ fn sample_results(gateway: bool) -> Results {
         not_started: 0,
         lag: Hist::new(),
         peak_active_agents: 1920,
+        ..SchedulerStats::default()
     };
     if gateway {
         r.gateway = Some(GatewayStats {

@@ -47,6 +47,8 @@ pub struct Aggregate {
     pub lag: Hist,
     pub arrivals: u64,
     pub not_started: u64,
+    /// Arrivals dropped because they could not start within `max_lateness`.
+    pub dropped_late: u64,
 }
 
 impl Default for Aggregate {
@@ -58,6 +60,7 @@ impl Default for Aggregate {
             lag: Hist::new(),
             arrivals: 0,
             not_started: 0,
+            dropped_late: 0,
         }
     }
 }
@@ -83,6 +86,7 @@ impl Aggregate {
         self.lag.add(&o.lag);
         self.arrivals += o.arrivals;
         self.not_started += o.not_started;
+        self.dropped_late += o.dropped_late;
     }
 
     /// Empties it, keeping the histograms' allocations.
@@ -102,6 +106,7 @@ impl Aggregate {
         self.lag.0.reset();
         self.arrivals = 0;
         self.not_started = 0;
+        self.dropped_late = 0;
     }
 
     /// Series with at least one sample, by name.
@@ -209,6 +214,14 @@ impl Recorder {
     /// An arrival the plan called for that could not start an agent.
     pub fn not_started(&self) {
         self.with_shard(|a| a.not_started += 1);
+    }
+
+    /// An arrival dropped because it could not start within the allowed lateness.
+    pub fn dropped_late(&self, lag: Duration) {
+        self.with_shard(|a| {
+            a.dropped_late += 1;
+            a.lag.record_us(micros(lag));
+        });
     }
 
     pub fn agent_started(&self) {

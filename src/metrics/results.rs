@@ -56,6 +56,94 @@ pub struct Results {
     /// shards they hold; None for a whole run.
     #[serde(default)]
     pub shard: Option<ShardInfo>,
+    /// How agents came back after the gateway ended their sessions (failover drills);
+    /// None when no session was lost.
+    #[serde(default)]
+    pub recovery: Option<Recovery>,
+    /// The capacity search's answer and evidence (`load.model = "capacity-search"`).
+    #[serde(default)]
+    pub capacity: Option<CapacityResult>,
+}
+
+/// Recovery after sessions were lost (computed from `sessions.lost_at` / `back_at`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// Sessions the gateway ended while the harness believed them signed in.
+    pub lost: u64,
+    /// Of those, agents that were ready again before the run ended.
+    pub back: u64,
+    /// Seconds since the run's start of the first loss.
+    pub first_loss_s: f64,
+    /// Seconds from the first loss until half / 99 % of the lost agents were ready again;
+    /// None when that many never came back.
+    pub t50_s: Option<f64>,
+    pub t99_s: Option<f64>,
+    pub t100_s: Option<f64>,
+}
+
+impl Recovery {
+    /// Computes recovery from the loss and return times; None when nothing was lost.
+    pub fn from_sessions(s: &SessionStats) -> Option<Recovery> {
+        let lost = s.lost_at.count();
+        if lost == 0 {
+            return None;
+        }
+        let first_loss_us = s.lost_at.0.min();
+        let back = s.back_at.count();
+        // Time at which `share` of the lost agents were back: the value of rank
+        // ceil(share × lost) among the return times, if that many came back.
+        let at = |share: f64| -> Option<f64> {
+            let rank = ((share * lost as f64).ceil() as u64).max(1);
+            if back < rank {
+                return None;
+            }
+            let q = rank as f64 / back as f64;
+            let t_us = s.back_at.0.value_at_quantile(q.min(1.0));
+            Some(t_us.saturating_sub(first_loss_us) as f64 / 1e6)
+        };
+        Some(Recovery {
+            lost,
+            back,
+            first_loss_s: first_loss_us as f64 / 1e6,
+            t50_s: at(0.5),
+            t99_s: at(0.99),
+            t100_s: at(1.0),
+        })
+    }
+}
+
+/// The capacity search's answer with its evidence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityResult {
+    /// The highest sign-in rate whose step met the SLO; None if even the first did not.
+    pub max_sustainable_rate_per_s: Option<f64>,
+    /// Every step in the order run.
+    pub steps: Vec<CapacityStep>,
+    /// The SLO, as written, for the report.
+    pub slo: String,
+}
+
+/// One step of the capacity search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Target sign-in rate of the step.
+    pub rate_per_s: f64,
+    /// Seconds since the run's start at which the step began and its last agent finished.
+    pub start_s: f64,
+    pub end_s: f64,
+    pub arrivals: u64,
+    /// Sign-ins that succeeded, per second of the step's hold.
+    pub achieved_rate_per_s: f64,
+    pub signin_count: u64,
+    pub signin_failed: u64,
+    pub signin_error_pct: f64,
+    pub signin_p99_ms: Option<f64>,
+    pub signin_p50_ms: Option<f64>,
+    /// Arrivals that started more than 100 ms late or were dropped, percent.
+    pub late_arrival_pct: f64,
+    pub passed: bool,
+    /// Why the step failed, in words (empty when it passed).
+    pub reason: String,
 }
 
 /// A shard's place in a sharded run (design: N shards together run exactly the scenario).
@@ -148,8 +236,12 @@ pub struct SchedulerStats {
     pub started: u64,
     /// Arrivals that were not started (no free agent id, stop before their time).
     pub not_started: u64,
-    /// How late each started arrival was against its intended time, µs.
+    /// How late each arrival was against its intended time when it started (or was
+    /// dropped), µs.
     pub lag: Hist,
+    /// Arrivals dropped because they could not start within `load.max_lateness`.
+    #[serde(default)]
+    pub dropped_late: u64,
     /// Most agents alive at once.
     pub peak_active_agents: u64,
 }
@@ -290,6 +382,8 @@ mod tests {
             gateway: None,
             thresholds: vec![],
             shard: None,
+            recovery: None,
+            capacity: None,
         }
     }
 

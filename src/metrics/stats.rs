@@ -147,6 +147,17 @@ pub struct SessionStats {
     pub time_to_ready: Hist,
     /// Sign-in success → end of the session, µs.
     pub session_length: Hist,
+    /// When sessions were lost (ended by the gateway while signed in), µs since the run's
+    /// start: one value per lost session.
+    #[serde(default)]
+    pub lost_at: Hist,
+    /// When agents whose session was lost were ready again (`on_unexpected_signout =
+    /// "signin-again"`), µs since the run's start.
+    #[serde(default)]
+    pub back_at: Hist,
+    /// Push mode: `eventGenTime` → receipt at the harness's callback, µs.
+    #[serde(default)]
+    pub event_delivery: Hist,
 }
 
 impl SessionStats {
@@ -162,6 +173,9 @@ impl SessionStats {
         self.time_to_signed_in.add(&o.time_to_signed_in);
         self.time_to_ready.add(&o.time_to_ready);
         self.session_length.add(&o.session_length);
+        self.lost_at.add(&o.lost_at);
+        self.back_at.add(&o.back_at);
+        self.event_delivery.add(&o.event_delivery);
     }
 }
 

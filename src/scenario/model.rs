@@ -31,6 +31,111 @@ pub struct Scenario {
     /// Behaviour model of the embedded simulated gateway; ignored for other targets.
     #[serde(default)]
     pub gateway: GatewayConfig,
+    /// How the run stops (at the end of the plan, or on Ctrl-C / SIGTERM).
+    #[serde(default)]
+    pub stop: StopSpec,
+    /// Time-series resolution.
+    #[serde(default)]
+    pub report: ReportSpec,
+    /// The capacity search (`load.model = "capacity-search"`).
+    #[serde(default)]
+    pub capacity: Option<CapacitySpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopSpec {
+    /// Sign-outs per second while stopping: every agent still signed in at the end of the
+    /// plan (or on Ctrl-C) signs out, at most this fast, polling until its turn.
+    #[serde(default = "default_signout_rate")]
+    pub signout_rate: u32,
+}
+
+impl Default for StopSpec {
+    fn default() -> Self {
+        StopSpec {
+            signout_rate: default_signout_rate(),
+        }
+    }
+}
+
+fn default_signout_rate() -> u32 {
+    crate::stop::DEFAULT_SIGNOUT_RATE
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Length of one interval of the time series (and of `latency.hlog` lines).
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        ReportSpec {
+            interval: default_interval(),
+        }
+    }
+}
+
+fn default_interval() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+/// The capacity search: step the sign-in rate up, hold each step, judge it against the SLO,
+/// bisect near the knee, report the highest sustainable rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySpec {
+    /// First step's sign-in rate (per second).
+    pub start_rate: f64,
+    /// Rate added per step while every step passes.
+    pub step: f64,
+    /// How long each step holds its rate (judged over this time).
+    #[serde(default = "default_step_hold")]
+    pub step_hold: HumanDuration,
+    /// Never step above this rate.
+    pub max_rate: f64,
+    /// Bisect between the last passing and first failing rate until they are this close
+    /// (relative, e.g. 0.05 = 5 %).
+    #[serde(default = "default_precision")]
+    pub precision: f64,
+    /// Pause between steps so sessions of one step end before the next is judged.
+    #[serde(default = "default_settle")]
+    pub settle: HumanDuration,
+    /// The SLO a step must meet.
+    pub slo: SloSpec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloSpec {
+    /// Highest allowed sign-in p99 (corrected), e.g. "800ms".
+    pub signin_p99: HumanDuration,
+    /// Highest allowed share of failed sign-ins, percent.
+    #[serde(default = "default_slo_errors")]
+    pub signin_error_pct: f64,
+    /// Highest allowed share of arrivals that started late past `max_lateness` or were
+    /// dropped, percent (the harness itself must keep up for a step to count).
+    #[serde(default = "default_slo_late")]
+    pub late_arrival_pct: f64,
+}
+
+fn default_step_hold() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+fn default_precision() -> f64 {
+    0.05
+}
+fn default_settle() -> HumanDuration {
+    HumanDuration::from_secs(5)
+}
+fn default_slo_errors() -> f64 {
+    1.0
+}
+fn default_slo_late() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +228,12 @@ pub struct AgentsSpec {
     /// `agenttype` sent at sign-in: 4 (PC+phone) or 11 (PC+phone video).
     #[serde(default = "default_agenttype")]
     pub agenttype: u8,
+    /// With `status = "rest"`: the rest duration sent as `time` (1 s to 23 h 59 m 59 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest_time: Option<HumanDuration>,
+    /// With `status = "rest"`: the rest cause sent as `restcause` (0–255, 0 = none).
+    #[serde(default)]
+    pub rest_cause: u8,
 }
 
 fn default_agenttype() -> u8 {
@@ -166,6 +277,76 @@ pub struct SessionSpec {
     /// ready and signs out.
     #[serde(default = "default_ready_timeout")]
     pub ready_timeout: HumanDuration,
+    /// What an agent does when the gateway ends its session (shutdown event, `100-006`):
+    /// `end` its session, or `signin-again` (a failover drill: everyone comes back).
+    #[serde(default)]
+    pub on_unexpected_signout: OnUnexpectedSignout,
+    /// Closed model: pause between one session's end and the same agent's next sign-in.
+    #[serde(default = "default_pause")]
+    pub pause: DurationRange,
+    /// Sign in to skill queues right after sign-in (`resetskill`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resetskill: Option<ResetSkillSpec>,
+    /// Push mode instead of polling, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnUnexpectedSignout {
+    #[default]
+    End,
+    SigninAgain,
+}
+
+/// `POST …/onlineagent/{agentid}/resetskill/{autoflag}?skillid=…&phonelinkage=…`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetSkillSpec {
+    /// Sign in to the agent's configured skills automatically.
+    #[serde(default = "default_true")]
+    pub autoflag: bool,
+    /// Skill ids, `;`-separated as the gateway expects (empty with autoflag).
+    #[serde(default)]
+    pub skillid: String,
+    #[serde(default)]
+    pub phonelinkage: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Push mode: agents sign in with `callBackUri` and `serviceToken`, the harness receives
+/// their events on its own HTTP listener and keeps each session alive with heartbeats.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSpec {
+    /// Where the harness listens for the gateway's event POSTs.
+    #[serde(default = "default_push_listen")]
+    pub listen: std::net::SocketAddr,
+    /// The callback URL the gateway is told, when it must differ from
+    /// `http://<listen>/agentstorm/callback` (NAT, a proxy, another host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// Heartbeat (`handshake`) period.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat: HumanDuration,
+    /// Where the `serviceToken` comes from (never the token itself). Omitted: a token is
+    /// generated per run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_token: Option<Secret>,
+}
+
+fn default_push_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
+}
+fn default_heartbeat() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+fn default_pause() -> DurationRange {
+    DurationRange::between(HumanDuration::from_secs(1), HumanDuration::from_secs(5))
 }
 
 impl Default for SessionSpec {
@@ -176,6 +357,10 @@ impl Default for SessionSpec {
             on_already_signed_in: AlreadySignedIn::default(),
             signout: SignoutMode::default(),
             ready_timeout: default_ready_timeout(),
+            on_unexpected_signout: OnUnexpectedSignout::default(),
+            pause: default_pause(),
+            resetskill: None,
+            push: None,
         }
     }
 }
@@ -200,6 +385,22 @@ pub enum LoadModel {
     /// Sign-in arrivals per second follow the stages.
     #[default]
     Open,
+    /// A population of agents (the stages' numbers are agents, not rates) that sign in,
+    /// hold, sign out, pause and repeat.
+    Closed,
+    /// Steps the sign-in rate up until the SLO in `[capacity]` breaks (stages unused).
+    CapacitySearch,
+}
+
+/// How arrivals are spaced within the planned rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Spacing {
+    /// Evenly: arrival n at the time the planned count reaches n.
+    #[default]
+    Constant,
+    /// A Poisson process with the planned rate (exponential gaps), seeded.
+    Poisson,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,11 +408,22 @@ pub enum LoadModel {
 pub struct LoadSpec {
     #[serde(default)]
     pub model: LoadModel,
-    /// Stages in order; the rate starts at 0 (or at the first stage's `rate`).
+    /// Stages in order; the rate starts at 0 (or at the first stage's `rate`). Not used by
+    /// the capacity search.
+    #[serde(default)]
     pub stages: Vec<Stage>,
     /// Most agents alive at once; an arrival beyond it waits (and starts late).
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u32,
+    #[serde(default)]
+    pub spacing: Spacing,
+    /// Seed of the Poisson spacing and of every random draw (hold, gaps); omitted: random.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// An arrival that cannot start within this much of its intended time is dropped and
+    /// counted instead of starting late. Omitted: arrivals always start, however late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lateness: Option<HumanDuration>,
 }
 
 fn default_max_in_flight() -> u32 {

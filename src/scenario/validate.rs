@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::model::{Scenario, Stage};
+use super::model::{AgentStatus, LoadModel, Scenario, Stage};
 use super::tree::{KeyPath, Node, Seg, Value};
 use crate::duration::HumanDuration;
 
@@ -86,6 +86,29 @@ pub fn check(s: &Scenario) -> Result<(), Problem> {
     check_session(s)?;
     check_load(s)?;
     check_thresholds(s)?;
+    check_gateway(s)?;
+    Ok(())
+}
+
+/// The embedded gateway's behaviour model has rules of its own (`sim::GatewayConfig`); for
+/// the embedded target the agent ids must also be ids that gateway accepts.
+fn check_gateway(s: &Scenario) -> Result<(), Problem> {
+    if let Err(problems) = s.gateway.validate() {
+        if let Some(p) = problems.into_iter().next() {
+            return Err(problem(&["gateway", p.key], p.message));
+        }
+    }
+    if s.target.is_embedded() {
+        let (lo, hi) = (s.gateway.agent_id_min, s.gateway.agent_id_max);
+        if let Some(id) = s.agents.ids.iter().find(|id| !(lo..=hi).contains(id)) {
+            return Err(problem(
+                &["agents", "ids"],
+                format!(
+                    "agent id {id} is outside the embedded gateway's range {lo}-{hi} (gateway.agent_id_min/agent_id_max)"
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -196,6 +219,28 @@ fn check_target(s: &Scenario) -> Result<(), Problem> {
 
 fn check_agents(s: &Scenario) -> Result<(), Problem> {
     let a = &s.agents;
+    match (a.status, a.rest_time) {
+        (AgentStatus::Rest, None) => {
+            return Err(problem(
+                &["agents", "rest_time"],
+                "status = \"rest\" needs rest_time (how long the rest lasts, 1s to 23h59m59s), e.g. rest_time = \"15m\"",
+            ))
+        }
+        (AgentStatus::Rest, Some(t)) if !(1..=86_399).contains(&t.get().as_secs()) => {
+            return Err(problem(
+                &["agents", "rest_time"],
+                format!("rest_time {t} must be from 1s to 23h59m59s (the gateway's 1-86399 s)"),
+            ))
+        }
+        (AgentStatus::Rest, Some(_)) => {}
+        (_, Some(_)) => {
+            return Err(problem(
+                &["agents", "rest_time"],
+                "rest_time is used only with status = \"rest\"",
+            ))
+        }
+        (_, None) => {}
+    }
     if a.ids.is_empty() {
         return Err(problem(
             &["agents", "ids"],
@@ -243,6 +288,47 @@ fn check_agents(s: &Scenario) -> Result<(), Problem> {
 
 fn check_session(s: &Scenario) -> Result<(), Problem> {
     let ss = &s.session;
+    if let Some(skill) = &ss.resetskill {
+        if !skill
+            .skillid
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ';')
+        {
+            return Err(problem(
+                &["session", "resetskill", "skillid"],
+                format!(
+                    "skillid {:?} must be skill ids separated by ';', e.g. \"1;2;5\"",
+                    skill.skillid
+                ),
+            ));
+        }
+    }
+    if let Some(push) = &ss.push {
+        let hb = push.heartbeat.get();
+        if hb.is_zero() {
+            return Err(problem(
+                &["session", "push", "heartbeat"],
+                "heartbeat must be above 0",
+            ));
+        }
+        if s.target.is_embedded() && hb >= s.gateway.inactivity_timeout.get() {
+            return Err(problem(
+                &["session", "push", "heartbeat"],
+                format!(
+                    "heartbeat {} must be shorter than the gateway's inactivity_timeout {} or every session times out",
+                    push.heartbeat, s.gateway.inactivity_timeout
+                ),
+            ));
+        }
+        if let Some(url) = &push.callback_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(problem(
+                    &["session", "push", "callback_url"],
+                    format!("callback_url {url:?} must be an http:// or https:// URL"),
+                ));
+            }
+        }
+    }
     bounded(&["session", "hold", "max"], ss.hold.max, MAX_DURATION)?;
     if ss.poll_gap.max.get() > MAX_POLL_GAP {
         return Err(problem(
@@ -267,6 +353,30 @@ fn check_load(s: &Scenario) -> Result<(), Problem> {
             "max_in_flight must be at least 1 (the most agents alive at once)",
         ));
     }
+    if let Some(max) = l.max_lateness {
+        if max.get().is_zero() {
+            return Err(problem(
+                &["load", "max_lateness"],
+                "max_lateness must be above 0 (omit it to let late arrivals always start)",
+            ));
+        }
+    }
+    match (l.model, &s.capacity) {
+        (LoadModel::CapacitySearch, None) => {
+            return Err(problem(
+                &["capacity"],
+                "load.model = \"capacity-search\" needs a [capacity] table: start_rate, step, max_rate, slo = { signin_p99 = \"800ms\" }",
+            ))
+        }
+        (LoadModel::CapacitySearch, Some(c)) => return check_capacity(c),
+        (_, Some(_)) => {
+            return Err(problem(
+                &["capacity"],
+                "[capacity] is used only with load.model = \"capacity-search\"",
+            ))
+        }
+        _ => {}
+    }
     if l.stages.is_empty() {
         return Err(problem(
             &["load", "stages"],
@@ -286,6 +396,22 @@ fn check_load(s: &Scenario) -> Result<(), Problem> {
         rate = next_rate;
         total = total.saturating_add(d);
     }
+    if l.model == LoadModel::Closed {
+        // The stages' numbers are a population: it must reach one agent.
+        let peak = l
+            .stages
+            .iter()
+            .flat_map(|st| [st.to, st.rate])
+            .flatten()
+            .fold(0.0, f64::max);
+        if total.is_zero() || peak < 1.0 {
+            return Err(problem(
+                &["load", "stages"],
+                "a closed model's stages give a population (agents); let it reach at least 1",
+            ));
+        }
+        return Ok(());
+    }
     if total.is_zero() || arrivals < 1.0 {
         return Err(problem(
             &["load", "stages"],
@@ -295,6 +421,58 @@ fn check_load(s: &Scenario) -> Result<(), Problem> {
                 HumanDuration(total)
             ),
         ));
+    }
+    Ok(())
+}
+
+fn check_capacity(c: &crate::scenario::model::CapacitySpec) -> Result<(), Problem> {
+    let positive = |key: &str, v: f64| {
+        if v.is_finite() && v > 0.0 && v <= MAX_RATE {
+            Ok(())
+        } else {
+            Err(problem(
+                &["capacity", key],
+                format!("{key} = {v} must be a rate above 0 and at most {MAX_RATE} per second"),
+            ))
+        }
+    };
+    positive("start_rate", c.start_rate)?;
+    positive("step", c.step)?;
+    positive("max_rate", c.max_rate)?;
+    if c.max_rate < c.start_rate {
+        return Err(problem(
+            &["capacity", "max_rate"],
+            format!(
+                "max_rate {} is below start_rate {}",
+                c.max_rate, c.start_rate
+            ),
+        ));
+    }
+    if !(c.precision > 0.0 && c.precision < 1.0) {
+        return Err(problem(
+            &["capacity", "precision"],
+            format!(
+                "precision {} must be between 0 and 1 (e.g. 0.05 for 5 %)",
+                c.precision
+            ),
+        ));
+    }
+    if c.step_hold.get().is_zero() {
+        return Err(problem(
+            &["capacity", "step_hold"],
+            "step_hold must be above 0",
+        ));
+    }
+    for (key, v) in [
+        ("signin_error_pct", c.slo.signin_error_pct),
+        ("late_arrival_pct", c.slo.late_arrival_pct),
+    ] {
+        if !(0.0..=100.0).contains(&v) {
+            return Err(problem(
+                &["capacity", "slo", key],
+                format!("{key} = {v} must be a percentage from 0 to 100"),
+            ));
+        }
     }
     Ok(())
 }

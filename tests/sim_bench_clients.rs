@@ -6,6 +6,7 @@
 //!   on its own connection (client sockets spread over 127.0.0.2, .3, … so no source
 //!   address needs more than 10,000 ports), drains their sign-in events and leaves one
 //!   poll waiting per agent; prints `holding N` and holds for `AGENTSTORM_BENCH_HOLD_S`.
+//!   Over TLS when `AGENTSTORM_BENCH_CA` names the gateway's certificate.
 //! - `bench_tls_handshakes`: `AGENTSTORM_BENCH_CONCURRENCY` tasks (default 64) each doing
 //!   fresh TCP + TLS handshakes + one request for `AGENTSTORM_BENCH_SECS` (default 10);
 //!   prints handshakes per second. Trusts the PEM in `AGENTSTORM_BENCH_CA`.
@@ -72,18 +73,21 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     read_reply(s, buf).await
 }
 
-/// One agent: connect from `source`, sign in, drain events, send the poll that waits.
-async fn hold_one(id: u32, source: IpAddr, target: SocketAddr) -> Option<TcpStream> {
-    let socket = TcpSocket::new_v4().ok()?;
-    socket.bind(SocketAddr::new(source, 0)).ok()?;
-    let mut s = socket.connect(target).await.ok()?;
+/// A connection kept open while its poll waits.
+enum Held {
+    Plain(#[allow(dead_code)] TcpStream),
+    Tls(#[allow(dead_code)] Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Signs in, drains the sign-in events and sends the poll that waits.
+async fn sign_in_and_wait<S: AsyncRead + AsyncWrite + Unpin>(id: u32, s: &mut S) -> Option<()> {
     let mut buf = Vec::new();
     let body = r#"{"password":"","phonenum":"40038"}"#;
     let signin = format!(
         "PUT /agentgateway/resource/onlineagent/{id} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let (head, _) = request(&mut s, &mut buf, &signin).await?;
+    let (head, _) = request(s, &mut buf, &signin).await?;
     let guid = head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.eq_ignore_ascii_case("guid").then(|| v.trim().to_string())
@@ -92,10 +96,53 @@ async fn hold_one(id: u32, source: IpAddr, target: SocketAddr) -> Option<TcpStre
         "GET /agentgateway/resource/agentevent/{id} HTTP/1.1\r\nHost: x\r\nGuid: {guid}\r\n\r\n"
     );
     for _ in 0..2 {
-        request(&mut s, &mut buf, &poll).await?;
+        request(s, &mut buf, &poll).await?;
     }
     s.write_all(poll.as_bytes()).await.ok()?;
-    Some(s)
+    s.flush().await.ok()
+}
+
+/// One agent: connect from `source` (TLS when a connector is given), sign in, wait.
+async fn hold_one(
+    id: u32,
+    source: IpAddr,
+    target: SocketAddr,
+    tls: Option<tokio_rustls::TlsConnector>,
+) -> Option<Held> {
+    let socket = TcpSocket::new_v4().ok()?;
+    socket.bind(SocketAddr::new(source, 0)).ok()?;
+    let mut s = socket.connect(target).await.ok()?;
+    match tls {
+        None => {
+            sign_in_and_wait(id, &mut s).await?;
+            Some(Held::Plain(s))
+        }
+        Some(connector) => {
+            let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+            let mut t = connector.connect(name, s).await.ok()?;
+            sign_in_and_wait(id, &mut t).await?;
+            Some(Held::Tls(Box::new(t)))
+        }
+    }
+}
+
+/// A TLS connector trusting the PEM in `AGENTSTORM_BENCH_CA` (None when unset).
+fn connector() -> Option<tokio_rustls::TlsConnector> {
+    use rustls::pki_types::pem::PemObject as _;
+    let ca = std::env::var("AGENTSTORM_BENCH_CA").ok()?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&ca).expect("AGENTSTORM_BENCH_CA")
+    {
+        roots.add(cert.expect("pem")).expect("root");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 #[test]
@@ -104,6 +151,7 @@ fn bench_long_polls() {
     let agents: u32 = env("AGENTSTORM_BENCH_AGENTS", 19_000);
     let hold = Duration::from_secs(env("AGENTSTORM_BENCH_HOLD_S", 20));
     let target = target();
+    let tls = connector();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -114,9 +162,10 @@ fn bench_long_polls() {
         for i in 0..agents {
             let gate = gate.clone();
             let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i / 10_000) as u8));
+            let tls = tls.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = gate.acquire().await.ok()?;
-                hold_one(1000 + i, source, target).await
+                hold_one(1000 + i, source, target, tls).await
             }));
         }
         let mut held = Vec::new();
@@ -134,24 +183,10 @@ fn bench_long_polls() {
 #[test]
 #[ignore = "bench helper: fresh TLS handshakes against a running HTTPS gateway"]
 fn bench_tls_handshakes() {
-    use rustls::pki_types::pem::PemObject as _;
     let concurrency: usize = env("AGENTSTORM_BENCH_CONCURRENCY", 64);
     let secs: u64 = env("AGENTSTORM_BENCH_SECS", 10);
-    let ca: String = env("AGENTSTORM_BENCH_CA", String::new());
     let target = target();
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&ca).expect("AGENTSTORM_BENCH_CA")
-    {
-        roots.add(cert.expect("pem")).expect("root");
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = connector().expect("AGENTSTORM_BENCH_CA names the gateway's certificate");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(env("AGENTSTORM_BENCH_CLIENT_THREADS", 1))
         .enable_all()

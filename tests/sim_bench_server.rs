@@ -3,7 +3,9 @@
 //! unless asked for by name; serves plain HTTP until killed.
 //!
 //! Env: `AGENTSTORM_BENCH_LISTEN` (default 127.0.0.1:18043), `AGENTSTORM_BENCH_CONFIG`
-//! (a gateway config file), `TOKIO_WORKER_THREADS` (default 1).
+//! (a gateway config file), `TOKIO_WORKER_THREADS` (default 1), `AGENTSTORM_BENCH_CERT_OUT`
+//! (serve HTTPS with a generated certificate written there), `AGENTSTORM_BENCH_CERT` and
+//! `AGENTSTORM_BENCH_KEY` (serve HTTPS with these PEM files); default plain HTTP.
 
 use agentstorm::sim::standalone::{self, Options};
 use tokio_util::sync::CancellationToken;
@@ -25,13 +27,18 @@ fn bench_gateway_server() {
         .enable_all()
         .build()
         .expect("runtime");
+    let cert_out: Option<std::path::PathBuf> =
+        std::env::var_os("AGENTSTORM_BENCH_CERT_OUT").map(Into::into);
+    let cert: Option<std::path::PathBuf> =
+        std::env::var_os("AGENTSTORM_BENCH_CERT").map(Into::into);
+    let key: Option<std::path::PathBuf> = std::env::var_os("AGENTSTORM_BENCH_KEY").map(Into::into);
     let opts = Options {
         listen,
         config,
-        plain_http: true,
-        cert: None,
-        key: None,
-        cert_out: None,
+        plain_http: cert_out.is_none() && cert.is_none(),
+        cert,
+        key,
+        cert_out,
     };
     rt.block_on(standalone::run(opts, CancellationToken::new()))
         .expect("gateway runs");

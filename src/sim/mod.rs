@@ -5,8 +5,13 @@
 //! It shares only `crate::protocol` with the harness, never harness internals. Layout:
 //! `server` (accept loop, TLS, HTTP/1.1, shutdown) → `handle` (body, routing, dispatch) →
 //! one file per group of calls (`signin`, `poll`, `signout`, `ops`) over `session` (the
-//! sharded table) and `guid`; `events` and `reply` build bytes; `stats` counts; `sweeper`
-//! runs the clock-driven rules; `validate` is the pure D5 check.
+//! sharded table) and `guid`; `push` delivers events to callbacks (D16); `events` and
+//! `reply` build bytes; `stats` counts; `sweeper` runs the clock-driven rules; `validate`
+//! is the pure D5 check. The behaviour model is `config` + `model` (serde shapes) and
+//! `behaviour` + `faults` (service time, capacity, accounts, injected faults).
+//!
+//! Stats count every reply the gateway's handler produces; requests hyper itself refuses
+//! before routing (a malformed request line, headers over its size limit) are not seen.
 
 use std::sync::{Arc, OnceLock, Weak};
 

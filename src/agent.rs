@@ -81,6 +81,30 @@ impl AgentContext {
         }
     }
 
+    /// An arrival started an agent `lag` after its intended time.
+    pub fn arrival(&self, lag: std::time::Duration) {
+        self.recorder.arrival(lag);
+        if let Some(r) = &self.step {
+            r.arrival(lag);
+        }
+    }
+
+    /// An arrival that found no free agent id.
+    pub fn not_started(&self) {
+        self.recorder.not_started();
+        if let Some(r) = &self.step {
+            r.not_started();
+        }
+    }
+
+    /// An arrival dropped for starting later than allowed.
+    pub fn dropped_late(&self, lag: std::time::Duration) {
+        self.recorder.dropped_late(lag);
+        if let Some(r) = &self.step {
+            r.dropped_late(lag);
+        }
+    }
+
     fn since_start_us(&self, t: Instant) -> u64 {
         micros(t.saturating_duration_since(self.run_start))
     }

@@ -181,10 +181,11 @@ pub fn handshake_path(agent_id: u32) -> String {
 
 /// Path of the skill-queue sign-in: `POST …/onlineagent/{agentid}/resetskill/{autoflag}
 /// ?skillid=…&phonelinkage=…`. `skillid` is `;`-separated digits (validated by the
-/// scenario loader), so it needs no escaping.
+/// scenario loader), so it needs no escaping; `phonelinkage` is sent as `0`/`1`.
 pub fn resetskill_path(agent_id: u32, autoflag: bool, skillid: &str, phonelinkage: bool) -> String {
+    let linkage = u8::from(phonelinkage);
     format!(
-        "{BASE_PATH}/onlineagent/{agent_id}/resetskill/{autoflag}?skillid={skillid}&phonelinkage={phonelinkage}"
+        "{BASE_PATH}/onlineagent/{agent_id}/resetskill/{autoflag}?skillid={skillid}&phonelinkage={linkage}"
     )
 }
 

@@ -87,12 +87,12 @@ pub async fn run_open(
         };
         let lag = Instant::now().saturating_duration_since(intended);
         if max_lateness.is_some_and(|max| lag > max) {
-            ctx.recorder.dropped_late(lag);
+            ctx.dropped_late(lag);
             report.dropped_late += 1;
             continue;
         }
         let Some(id) = lease(&pool) else {
-            ctx.recorder.not_started();
+            ctx.not_started();
             report.not_started += 1;
             if !warned_no_id {
                 tracing::warn!(
@@ -102,7 +102,7 @@ pub async fn run_open(
             }
             continue;
         };
-        ctx.recorder.arrival(lag);
+        ctx.arrival(lag);
         ctx.recorder.agent_started();
         report.started += 1;
         let ctx2 = ctx.clone();
@@ -219,7 +219,7 @@ async fn worker(
         }
         let Some(id) = lease(pool) else {
             // Every id is in use or held back: count it once per attempt and wait.
-            ctx.recorder.not_started();
+            ctx.not_started();
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
                 _ = end.cancelled() => return,

@@ -92,8 +92,8 @@ impl SimGateway {
                 && s.split(';')
                     .all(|p| p.is_empty() || p.bytes().all(|b| b.is_ascii_digit()))
         });
-        let linkage_ok =
-            query_param(query, "phonelinkage").is_none_or(|p| matches!(p, "" | "0" | "1"));
+        let linkage_ok = query_param(query, "phonelinkage")
+            .is_none_or(|p| matches!(p, "" | "0" | "1" | "true" | "false"));
         if autoflag.is_empty() || !skills_ok || !linkage_ok {
             return Answer::code(retcode::BAD_URL);
         }

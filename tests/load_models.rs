@@ -1,0 +1,307 @@
+//! Load models and session behaviour end to end against the simulated gateway on port 0:
+//! graceful and hard stop, the closed model, late arrivals dropped, failover recovery,
+//! push mode, resetskill and the capacity search. Timing knobs are in milliseconds so
+//! every test runs in a few seconds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentstorm::metrics::results::RunStatus;
+use agentstorm::protocol::Endpoint;
+use agentstorm::run::{run, RunOptions, RunOutcome};
+use agentstorm::sim::{GatewayConfig, SimGateway};
+use tokio_util::sync::CancellationToken;
+
+struct Gateway {
+    sim: Arc<SimGateway>,
+    url: String,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn gateway(config: &str) -> Gateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let config: GatewayConfig = toml::from_str(config).expect("gateway config");
+    let sim = SimGateway::new(config);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(sim.clone().serve(listener, None, shutdown.clone()));
+    Gateway { sim, url, shutdown }
+}
+
+fn options(dir: &tempfile::TempDir, scenario: &str, target: &str) -> RunOptions {
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, scenario).expect("write scenario");
+    let mut o = RunOptions::new(path);
+    o.target = Some(target.to_string());
+    o.out = Some(dir.path().join("out"));
+    o
+}
+
+fn assert_reconciles(out: &RunOutcome) {
+    for (name, op) in &out.results.operations {
+        assert!(op.reconciles(), "{name} does not reconcile");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_stop_signs_every_agent_out() {
+    let gw = gateway("poll_wait = \"300ms\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        r#"name = "stop"
+[agents]
+ids = "1001-1400"
+[session]
+hold = "60s"
+poll_gap = "50ms"
+[load]
+stages = [{ hold = "4s", rate = 100 }]
+[stop]
+signout_rate = 400
+"#,
+        &gw.url,
+    );
+    let stop = opts.stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.cancel();
+    });
+    let t0 = Instant::now();
+    let out = run(opts).await.expect("run");
+    let r = &out.results;
+    assert!(matches!(r.status, RunStatus::Interrupted), "{:?}", r.status);
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "stopped early: {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        r.scheduler.started < 400,
+        "arrivals stopped: {}",
+        r.scheduler.started
+    );
+    let s = &r.sessions;
+    assert!(s.signed_in > 50, "{s:?}");
+    assert_eq!(
+        s.signed_out_clean, s.signed_in,
+        "every signed-in agent signed out"
+    );
+    assert_eq!(s.left_signed_in, 0);
+    assert_eq!(
+        gw.sim.stats().signed_in,
+        0,
+        "the gateway agrees: nobody left signed in"
+    );
+    assert_eq!(out.exit_code, 0);
+    assert_reconciles(&out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_stop_writes_what_was_recorded_and_counts_who_was_left() {
+    let gw = gateway("poll_wait = \"300ms\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        r#"name = "hard"
+[agents]
+ids = "1001-1400"
+[session]
+hold = "60s"
+poll_gap = "50ms"
+[load]
+stages = [{ hold = "4s", rate = 100 }]
+[stop]
+signout_rate = 1
+"#,
+        &gw.url,
+    );
+    let (stop, hard) = (opts.stop.clone(), opts.hard_stop.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        stop.cancel();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        hard.cancel();
+    });
+    let out = run(opts).await.expect("run");
+    let r = &out.results;
+    assert!(matches!(r.status, RunStatus::Interrupted));
+    let left = r.sessions.left_signed_in;
+    assert!(
+        left > 10,
+        "a 1/s sign-out rate leaves most agents signed in: {left}"
+    );
+    assert_eq!(
+        left,
+        gw.sim.stats().signed_in,
+        "the summary's count is the gateway's"
+    );
+    let back = agentstorm::metrics::Results::load(&dir.path().join("out/results.json"))
+        .expect("results written after a hard stop");
+    assert_eq!(back.sessions.left_signed_in, left);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_keeps_a_population_that_repeats_sessions() {
+    let gw = gateway("poll_wait = \"200ms\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        r#"name = "closed"
+[agents]
+ids = "1001-1040"
+[session]
+hold = { min = "100ms", max = "200ms" }
+poll_gap = "20ms"
+pause = "50ms"
+[load]
+model = "closed"
+stages = [{ hold = "2500ms", rate = 20 }]
+"#,
+        &gw.url,
+    );
+    let out = run(opts).await.expect("run");
+    let r = &out.results;
+    assert!(matches!(r.status, RunStatus::Completed), "{:?}", r.status);
+    assert!(
+        r.scheduler.peak_active_agents <= 20,
+        "{}",
+        r.scheduler.peak_active_agents
+    );
+    assert!(r.scheduler.peak_active_agents >= 18);
+    // 20 agents looping sessions of ~0.3 s for 2.5 s: several sessions each
+    assert!(r.sessions.started >= 60, "sessions {}", r.sessions.started);
+    assert_eq!(r.sessions.signed_out_clean, r.sessions.signed_in);
+    assert_eq!(gw.sim.stats().signed_in, 0);
+    assert!(gw.sim.stats().signed_in_peak <= 20);
+    assert_reconciles(&out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrivals_past_max_lateness_are_dropped_and_counted() {
+    let gw = gateway("poll_wait = \"200ms\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        r#"name = "late"
+[agents]
+ids = "1001-1100"
+[session]
+hold = "1s"
+poll_gap = "50ms"
+[load]
+stages = [{ hold = "1s", rate = 50 }, { hold = "2s", rate = 0 }]
+max_in_flight = 5
+max_lateness = "100ms"
+"#,
+        &gw.url,
+    );
+    let out = run(opts).await.expect("run");
+    let sch = &out.results.scheduler;
+    assert!(sch.dropped_late > 20, "{sch:?}");
+    assert!(sch.started >= 5);
+    assert_eq!(
+        sch.started + sch.dropped_late + sch.not_started,
+        50,
+        "none silently skipped"
+    );
+    assert_eq!(out.results.sessions.started, sch.started);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_everyone_signs_in_again_and_recovery_is_reported() {
+    let gw = gateway("poll_wait = \"200ms\"\nfailover_at = \"1500ms\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        r#"name = "failover"
+[agents]
+ids = "1001-1050"
+[session]
+hold = "2500ms"
+poll_gap = "50ms"
+on_unexpected_signout = "signin-again"
+[load]
+stages = [{ hold = "500ms", rate = 100 }, { hold = "5s", rate = 0 }]
+"#,
+        &gw.url,
+    );
+    let out = run(opts).await.expect("run");
+    let r = &out.results;
+    let rec = r.recovery.as_ref().expect("sessions were lost");
+    assert_eq!(rec.lost, 50, "{rec:?}");
+    assert_eq!(rec.back, 50, "{rec:?}");
+    let t99 = rec.t99_s.expect("99 % came back");
+    assert!(t99 > 0.0 && t99 < 2.0, "{t99}");
+    assert!(
+        (1.3..2.5).contains(&rec.first_loss_s),
+        "{}",
+        rec.first_loss_s
+    );
+    assert_eq!(r.sessions.signed_out_unexpected, 50);
+    assert_eq!(r.sessions.signed_in, 100, "50 first sessions + 50 again");
+    assert_eq!(gw.sim.stats().signouts.forced, 50);
+    assert_eq!(gw.sim.stats().signed_in, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_mode_heartbeats_and_measures_event_delivery() {
+    let gw = gateway("inactivity_timeout = \"1s\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        r#"name = "push"
+[agents]
+ids = "1001-1020"
+[session]
+hold = "1500ms"
+[session.push]
+heartbeat = "300ms"
+[session.resetskill]
+autoflag = true
+[load]
+stages = [{ hold = "500ms", rate = 40 }, { hold = "3s", rate = 0 }]
+"#,
+        &gw.url,
+    );
+    let out = run(opts).await.expect("run");
+    let r = &out.results;
+    let s = &r.sessions;
+    assert_eq!(
+        (s.signed_in, s.ready, s.signed_out_clean),
+        (20, 20, 20),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.signed_out_unexpected, 0,
+        "heartbeats kept every session alive"
+    );
+    assert!(
+        r.operations["handshake"].ok >= 20 * 3,
+        "{:?}",
+        r.operations["handshake"]
+    );
+    assert_eq!(r.operations["resetskill"].ok, 20);
+    assert!(
+        !r.operations.contains_key("poll"),
+        "push mode does not poll"
+    );
+    assert!(
+        s.event_delivery.count() >= 40,
+        "InService and Ready pushed per agent"
+    );
+    let g = gw.sim.stats();
+    assert_eq!(
+        g.endpoint_total(Endpoint::HandShake),
+        r.operations["handshake"].count
+    );
+    assert_eq!(g.endpoint_total(Endpoint::GetAgentEvent), 0);
+}

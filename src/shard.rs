@@ -343,6 +343,17 @@ pub fn check_start_at(at: SystemTime, now: SystemTime) -> Result<(), String> {
     }
 }
 
+/// `--start-at` (or `AGENTSTORM_START_AT`) parsed and checked against the clock; the
+/// message names the option.
+pub fn start_at_from(text: Option<&str>) -> Result<Option<SystemTime>, String> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let at = parse_start_at(text).map_err(|e| format!("--start-at / {ENV_START_AT}: {e}"))?;
+    check_start_at(at, SystemTime::now()).map_err(|e| format!("--start-at: {e}"))?;
+    Ok(Some(at))
+}
+
 /// How late `now` is against `at` (zero when not late).
 pub fn late_by(at: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(at).unwrap_or(Duration::ZERO)

@@ -159,3 +159,25 @@ fn scenario_text_without_ids_cannot_be_checked() {
     let e = check_shards(&inputs(shards)).expect_err("unchecked");
     assert!(e.to_string().contains("no agents.ids"), "{e}");
 }
+
+#[test]
+fn shards_shorter_than_one_interval_merge_into_one_interval() {
+    use agentstorm::metrics::results::IntervalSnapshot;
+    let mut shards: Vec<Results> = (0..2).map(|k| shard_of(k, 2)).collect();
+    for (s, (len, arrivals)) in shards.iter_mut().zip([(3.109, 4), (3.358, 6)]) {
+        s.intervals = vec![IntervalSnapshot {
+            start_s: 0.0,
+            end_s: len,
+            arrivals,
+            ..Default::default()
+        }];
+    }
+    let (m, _) = merge(&inputs(shards)).expect("partial intervals of different lengths merge");
+    assert_eq!(m.intervals.len(), 1);
+    assert_eq!(m.intervals[0].arrivals, 10);
+    assert!(
+        (m.intervals[0].end_s - 3.358).abs() < 1e-9,
+        "{:?}",
+        m.intervals[0]
+    );
+}

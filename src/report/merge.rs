@@ -5,9 +5,11 @@
 //!
 //! Alignment: each shard's intervals are placed on one timeline starting at the earliest
 //! shard's `started_at`, and snapped to the nearest interval boundary of that timeline
-//! (shards share one interval length; a different one is refused). Interval percentiles are
-//! recomputed exactly from the merged interval histograms when every shard brought its
-//! hlog; otherwise they are the largest of the shards' (an upper bound).
+//! (shards share one interval length, judged without each shard's last, partial interval;
+//! a different one is refused; shards that ran for a single partial interval each land in
+//! one merged interval). Interval percentiles are recomputed exactly from the merged
+//! interval histograms when every shard brought its hlog; otherwise they are the largest
+//! of the shards' (an upper bound).
 //!
 //! Not exact by nature and documented as such: `peak_active_agents` and the gateway's
 //! `signed_in_peak` are sums of the shards' peaks (an upper bound); RSS and CPU per
@@ -276,12 +278,31 @@ fn median_length(spans: impl Iterator<Item = f64>) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
+/// A shard's interval length: the median of its intervals but the last, which ends with
+/// the run and is usually shorter; None when it has fewer than two.
 fn interval_length(input: &MergeInput) -> Option<f64> {
     let (r, hlog) = input;
-    median_length(r.intervals.iter().map(|i| i.end_s - i.start_s)).or_else(|| {
+    let closed = |spans: Vec<(f64, f64)>| {
+        let last = spans.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
+        median_length(spans.iter().filter(|s| s.0 < last).map(|s| s.1 - s.0))
+    };
+    closed(r.intervals.iter().map(|i| (i.start_s, i.end_s)).collect()).or_else(|| {
         hlog.as_ref()
-            .and_then(|h| median_length(h.iter().map(|i| i.end_s - i.start_s)))
+            .and_then(|h| closed(h.iter().map(|i| (i.start_s, i.end_s)).collect()))
     })
+}
+
+/// When every shard ran for a single (partial) interval: the longest of those, so they
+/// land in one merged interval.
+fn single_interval_length(inputs: &[MergeInput]) -> Option<f64> {
+    inputs
+        .iter()
+        .flat_map(|(r, h)| {
+            let own = r.intervals.iter().map(|i| i.end_s - i.start_s);
+            own.chain(h.iter().flatten().map(|i| i.end_s - i.start_s))
+        })
+        .filter(|l| *l > 0.0)
+        .reduce(f64::max)
 }
 
 /// Merges shards into one Results and, when every shard brought one, one hlog.
@@ -314,6 +335,7 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
             }
         }
     }
+    let step = step.or_else(|| single_interval_length(inputs));
 
     let first = &inputs[0].0;
     let mut out = first.clone();

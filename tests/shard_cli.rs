@@ -79,7 +79,8 @@ fn bad_shard_options_exit_2_before_any_traffic() {
     let far =
         humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3 * 86_400))
             .to_string();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    type Env<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Vec<&str>, Env, &str)> = vec![
         (vec!["--shard", "4/4"], vec![], "0-based"),
         (vec!["--shard", "2"], vec![], "K/N"),
         (vec!["--shard", "0/11"], vec![], "no agent ids"),

@@ -326,3 +326,26 @@ poll_wait = "1s"
         .expect("collect.sh runs");
     assert!(!o.status.success());
 }
+
+#[test]
+fn the_jobs_script_keeps_a_refusals_exit_code_and_prints_no_results() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("etc")).expect("etc");
+    std::fs::create_dir_all(d.join("results")).expect("results");
+    std::fs::write(d.join("etc/scenario.toml"), "name = \"bad\"\n").expect("scenario");
+    let o = Command::new("sh")
+        .args(["-c", &local_script(&job(), d)])
+        .env(shard::ENV_SHARDS, "2")
+        .env(shard::ENV_INDEX, "0")
+        .env_remove(shard::ENV_START_AT)
+        .output()
+        .expect("sh runs");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("agentstorm results"));
+}

@@ -153,11 +153,15 @@ pub async fn run(opts: Options) -> Result<i32, Exit> {
             ))
         })?;
         let pid = child.id();
+        // Read to the end whatever comes (a child must never block on a full pipe).
         let log = child.stderr.take().map(|stderr| {
             tokio::spawn(async move {
-                let mut lines = tokio::io::BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    eprintln!("[shard {index}] {line}");
+                let mut reader = tokio::io::BufReader::new(stderr);
+                let mut line = Vec::new();
+                while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
+                    let text = String::from_utf8_lossy(&line);
+                    eprintln!("[shard {index}] {}", text.trim_end());
+                    line.clear();
                 }
             })
         });

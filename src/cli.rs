@@ -40,6 +40,17 @@ pub enum Command {
         /// Print nothing but errors and the final verdict.
         #[arg(long)]
         quiet: bool,
+        /// Run shard K of N (0-based): a disjoint slice of the agent ids and 1/N of the load.
+        /// Without it, AGENTSTORM_SHARDS (N) with JOB_COMPLETION_INDEX (K) are used if set.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Wait until this time (RFC 3339, e.g. 2026-03-01T08:00:00Z) before starting, so
+        /// shards start together; a late start is recorded.
+        #[arg(long, value_name = "RFC3339", env = "AGENTSTORM_START_AT")]
+        start_at: Option<String>,
+        /// Run N shard processes on this machine and merge their results into one report.
+        #[arg(long, value_name = "N", conflicts_with = "shard")]
+        processes: Option<u32>,
     },
     /// Run the simulated gateway standalone.
     Gateway {

@@ -18,15 +18,37 @@ pub async fn dispatch(command: Command) -> i32 {
             out,
             overrides,
             quiet,
-        } => {
-            let mut opts = RunOptions::new(scenario);
-            opts.target = target;
-            opts.ca_file = ca_file;
-            opts.out = out;
-            opts.overrides = overrides;
-            opts.progress = crate::progress::Mode::detect(quiet);
-            run_command(opts, quiet).await
-        }
+            shard,
+            start_at,
+            processes,
+        } => match crate::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
+            .and_then(|s| crate::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
+        {
+            Err(e) => Err(Exit::bad_input(e)),
+            Ok((_, start_at)) if processes.is_some() => {
+                let mut opts =
+                    crate::processes::Options::new(scenario, processes.unwrap_or_default());
+                opts.target = target;
+                opts.ca_file = ca_file;
+                opts.out = out;
+                opts.overrides = overrides;
+                opts.start_at = start_at;
+                opts.quiet = quiet;
+                watch_signals(opts.stop.clone(), opts.hard_stop.clone());
+                crate::processes::run(opts).await
+            }
+            Ok((shard, start_at)) => {
+                let mut opts = RunOptions::new(scenario);
+                opts.target = target;
+                opts.ca_file = ca_file;
+                opts.out = out;
+                opts.overrides = overrides;
+                opts.progress = crate::progress::Mode::detect(quiet);
+                opts.shard = shard;
+                opts.start_at = start_at;
+                run_command(opts, quiet).await
+            }
+        },
         Command::Gateway {
             listen,
             config,

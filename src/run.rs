@@ -59,6 +59,10 @@ pub struct RunOptions {
     /// Cancelled to stop at once (second Ctrl-C): agents are dropped; what was recorded is
     /// still written.
     pub hard_stop: CancellationToken,
+    /// Run only this shard's slice of the scenario (`--shard K/N`).
+    pub shard: Option<crate::shard::ShardSpec>,
+    /// Wait until this wall-clock time before starting (`--start-at`).
+    pub start_at: Option<SystemTime>,
 }
 
 impl RunOptions {
@@ -73,6 +77,8 @@ impl RunOptions {
             progress: progress::Mode::Quiet,
             stop: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
+            shard: None,
+            start_at: None,
         }
     }
 }
@@ -106,8 +112,22 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
             toml_string(&ca.display().to_string())
         ));
     }
-    let loaded = scenario::load_file(&opts.scenario, &overrides)
+    let mut loaded = scenario::load_file(&opts.scenario, &overrides)
         .map_err(|e| Exit::bad_input(e.to_string()))?;
+    // A shard runs its slice; the hash and text stay the whole scenario's.
+    let shard = match &opts.shard {
+        Some(_) if loaded.scenario.load.model == LoadModel::CapacitySearch => {
+            return Err(Exit::bad_input(format!(
+                "{}: a capacity search cannot be sharded (each shard would search alone); run it as one process, or shard a fixed-rate scenario",
+                opts.scenario.display()
+            )))
+        }
+        Some(spec) => Some(
+            crate::shard::apply(&mut loaded.scenario, spec)
+                .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?,
+        ),
+        None => None,
+    };
     let sc = &loaded.scenario;
     let thresholds = crate::report::thresholds::parse_all(&sc.thresholds)
         .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
@@ -125,10 +145,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     };
     let url = sc.target.url.clone();
     let embedded_wanted = sc.target.is_embedded();
-    let out_dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&sc.name, SystemTime::now()));
+    let out_dir = opts.out.clone().unwrap_or_else(|| match &shard {
+        Some(s) => default_out_dir(
+            &format!("{}-shard{}of{}", sc.name, s.index, s.count),
+            SystemTime::now(),
+        ),
+        None => default_out_dir(&sc.name, SystemTime::now()),
+    });
     std::fs::create_dir_all(&out_dir).map_err(|e| {
         Exit::bad_input(format!(
             "cannot create report folder {}: {e}",
@@ -161,6 +184,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     })
     .map_err(Exit::bad_input)?;
 
+    let late_start = match opts.start_at {
+        Some(at) => crate::shard::wait_for_start(at, &opts.stop).await,
+        None => Duration::ZERO,
+    };
     let started_wall = SystemTime::now();
     let start = Instant::now();
     let recorder = Recorder::new();
@@ -375,7 +402,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         intervals: std::mem::take(&mut collector.intervals),
         gateway,
         thresholds: Vec::new(),
-        shard: None,
+        shard: shard.map(|s| crate::metrics::results::ShardInfo {
+            late_start_s: late_start.as_secs_f64(),
+            ..s
+        }),
         recovery: crate::metrics::results::Recovery::from_sessions(&totals.sessions),
         capacity,
     };

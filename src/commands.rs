@@ -132,6 +132,9 @@ fn validate_command(scenarios: &[std::path::PathBuf], overrides: &[String]) -> R
     let mut worst = exit::OK;
     for path in scenarios {
         match crate::scenario::load_file(path, overrides).and_then(|l| {
+            if l.scenario.load.model == crate::scenario::LoadModel::CapacitySearch {
+                return Ok(l); // plans its own steps from [capacity]
+            }
             crate::plan::Plan::from_stages(&l.scenario.load.stages)
                 .map(|_| l)
                 .map_err(|message| crate::scenario::ScenarioError {

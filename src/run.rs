@@ -408,7 +408,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         }),
         recovery: crate::metrics::results::Recovery::from_sessions(&totals.sessions),
         capacity,
+        drift: Vec::new(),
     };
+    results.drift = crate::report::drift::analyse(&results.intervals);
     results.thresholds =
         crate::report::thresholds::evaluate_with_hlog_file(&thresholds, &results, Some(&hlog_path));
     let written = crate::report::write_all(&results, &out_dir).map_err(|e| {

@@ -86,6 +86,7 @@ pub fn empty_results(name: &str) -> Results {
         shard: None,
         recovery: None,
         capacity: None,
+        drift: vec![],
     }
 }
 

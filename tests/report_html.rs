@@ -68,6 +68,7 @@ fn empty_results() -> Results {
         shard: None,
         recovery: None,
         capacity: None,
+        drift: vec![],
     }
 }
 

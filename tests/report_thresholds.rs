@@ -379,3 +379,44 @@ fn streaming_from_the_hlog_file_gives_the_same_verdicts() {
     // thresholds that do not need the hlog are unaffected by its absence
     assert!(verdict_of(&missing, "signin.p99").passed);
 }
+
+#[test]
+fn drift_threshold_fails_a_significant_rise_and_passes_a_looser_limit() {
+    use agentstorm::metrics::results::{IntervalOp, IntervalSnapshot};
+    let mut r = fixture::empty_results("drift");
+    for i in 0..60 {
+        let mut s = IntervalSnapshot {
+            start_s: i as f64 * 10.0,
+            end_s: (i + 1) as f64 * 10.0,
+            ..Default::default()
+        };
+        // signin p99 rises from 100 ms to ~140 ms over the hour, with a little noise
+        let p99 = 100.0 + 40.0 * i as f64 / 59.0 + (i % 3) as f64;
+        s.operations.insert(
+            "signin".into(),
+            IntervalOp {
+                count: 50,
+                ok: 50,
+                corrected_p99_ms: p99,
+                ..Default::default()
+            },
+        );
+        r.intervals.push(s);
+    }
+    r.drift = agentstorm::report::drift::analyse(&r.intervals);
+    let strict =
+        thresholds::parse_all(&[("signin.p99.drift".to_string(), "< 20%".to_string())].into())
+            .expect("parses");
+    let v = thresholds::evaluate(&strict, &r, None);
+    assert!(!v[0].passed, "{:?}", v[0]);
+    let measured = v[0].value.expect("measured");
+    assert!((35.0..45.0).contains(&measured), "{measured}");
+    let loose =
+        thresholds::parse_all(&[("signin.p99.drift".to_string(), "< 50%".to_string())].into())
+            .expect("parses");
+    assert!(thresholds::evaluate(&loose, &r, None)[0].passed);
+    assert!(
+        thresholds::parse_one("signin.p99.drift", "< 20ms").is_err(),
+        "needs a percentage"
+    );
+}

@@ -63,6 +63,41 @@ pub struct Results {
     /// The capacity search's answer and evidence (`load.model = "capacity-search"`).
     #[serde(default)]
     pub capacity: Option<CapacityResult>,
+    /// Trends of p99 and error rate per operation over the intervals (soak runs).
+    #[serde(default)]
+    pub drift: Vec<DriftFinding>,
+}
+
+/// Which series a drift finding is about (analysis in `report::drift`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftMeasure {
+    /// Corrected p99 latency, ms.
+    P99,
+    /// Failed share of attempts, percent.
+    ErrorRate,
+}
+
+/// One operation's trend in one measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftFinding {
+    pub operation: String,
+    pub measure: DriftMeasure,
+    /// Intervals used.
+    pub points: usize,
+    /// Theil–Sen slope per hour (ms/h for p99, percentage points/h for the error rate).
+    pub slope_per_hour: f64,
+    /// The fitted line's value at the first and last interval.
+    pub start: f64,
+    pub end: f64,
+    /// Relative change start → end, percent (None when the start is 0).
+    pub change_pct: Option<f64>,
+    /// Mann–Kendall Z and two-sided p-value.
+    pub z: f64,
+    pub p_value: f64,
+    pub significant: bool,
+    /// The finding in words.
+    pub summary: String,
 }
 
 /// Recovery after sessions were lost (computed from `sessions.lost_at` / `back_at`).
@@ -384,6 +419,7 @@ mod tests {
             shard: None,
             recovery: None,
             capacity: None,
+            drift: vec![],
         }
     }
 

@@ -24,10 +24,89 @@ pub fn console_summary(results: &Results) -> String {
     failures(&mut o, results);
     sessions(&mut o, results);
     scheduler(&mut o, results);
+    findings(&mut o, results);
     if results.gateway.is_some() {
         reconciliation(&mut o, results);
     }
     o
+}
+
+/// Shards, recovery after lost sessions, the capacity search's answer, and drift.
+fn findings(o: &mut String, r: &Results) {
+    use std::fmt::Write as _;
+    if let Some(sh) = &r.shard {
+        if sh.merged > 1 {
+            let _ = writeln!(
+                o,
+                "\nShards: {} of {} merged; latest start {:.1} s late",
+                sh.merged, sh.count, sh.late_start_s
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "\nShard {} of {} (ids {}); started {:.1} s late",
+                sh.index, sh.count, sh.ids, sh.late_start_s
+            );
+        }
+    }
+    if let Some(rec) = &r.recovery {
+        let t = |v: Option<f64>| {
+            v.map(|x| format!("{x:.2} s"))
+                .unwrap_or_else(|| "not reached".into())
+        };
+        let _ = writeln!(
+            o,
+            "\nRecovery: {} sessions lost (first at {:.1} s), {} back in service; 50 % back after {}, 99 % after {}, all after {}",
+            rec.lost, rec.first_loss_s, rec.back, t(rec.t50_s), t(rec.t99_s), t(rec.t100_s)
+        );
+    }
+    if let Some(cap) = &r.capacity {
+        let _ = writeln!(o, "\nCapacity search (SLO: {})", cap.slo);
+        let _ = writeln!(
+            o,
+            "  step rate/s   achieved/s   signin p99   errors   late     verdict"
+        );
+        for st in &cap.steps {
+            let _ = writeln!(
+                o,
+                "  {:>11.1}   {:>10.1}   {:>10}   {:>5.2}%   {:>5.2}%   {}",
+                st.rate_per_s,
+                st.achieved_rate_per_s,
+                with_ms(st.signin_p99_ms),
+                st.signin_error_pct,
+                st.late_arrival_pct,
+                if st.passed {
+                    "pass".to_string()
+                } else {
+                    format!("FAIL: {}", st.reason)
+                }
+            );
+        }
+        match cap.max_sustainable_rate_per_s {
+            Some(rate) => {
+                let _ = writeln!(o, "  highest sustainable sign-in rate: {rate:.1}/s");
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "  no step met the SLO: the highest sustainable rate is below the first step"
+                );
+            }
+        }
+    }
+    let notable: Vec<_> = r.drift.iter().filter(|f| f.significant).collect();
+    if !r.drift.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nDrift over the run (Theil–Sen slope, Mann–Kendall test):"
+        );
+        if notable.is_empty() {
+            let _ = writeln!(o, "  no significant trend in any p99 or error rate");
+        }
+        for f in notable {
+            let _ = writeln!(o, "  {}", f.summary);
+        }
+    }
 }
 
 /// Milliseconds for people: more decimals for small values, `-` when there is none.

@@ -18,6 +18,7 @@ use crate::metrics::Results;
 
 pub mod compare;
 pub mod console;
+pub mod drift;
 pub mod hlog;
 pub mod html;
 pub mod merge;

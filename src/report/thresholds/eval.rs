@@ -234,6 +234,23 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
             Ok(op(operation).ok as f64 / r.duration_s)
         }
         Metric::Count { operation } => Ok(op(operation).count as f64),
+        Metric::Drift { operation, measure } => {
+            let f = r
+                .drift
+                .iter()
+                .find(|f| &f.operation == operation && f.measure == *measure)
+                .ok_or_else(|| {
+                    format!(
+                        "too few intervals to judge a trend (needs {})",
+                        crate::report::drift::MIN_POINTS
+                    )
+                })?;
+            Ok(match (f.significant, measure) {
+                (false, _) => 0.0,
+                (true, crate::report::drift::DriftMeasure::P99) => f.change_pct.unwrap_or(0.0),
+                (true, crate::report::drift::DriftMeasure::ErrorRate) => f.end - f.start,
+            })
+        }
         Metric::Sessions { field } => {
             let s = &r.sessions;
             let n = match field {

@@ -65,6 +65,13 @@ pub enum Metric {
     SchedulerLag { stat: Stat },
     /// Arrivals not started, or their percentage of the planned arrivals with a `%` limit.
     NotStarted,
+    /// A significant trend over the run (`signin.p99.drift`: relative change of the p99
+    /// trend line, percent; `signin.errors.drift`: change of the error rate, percentage
+    /// points). No significant trend measures 0.
+    Drift {
+        operation: String,
+        measure: crate::report::drift::DriftMeasure,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -200,6 +200,14 @@ fn parse_metric(measure: &str) -> Result<Metric, String> {
         [op, "count"] => Ok(Metric::Count {
             operation: check_operation(op)?,
         }),
+        [op, measure @ ("p99" | "errors"), "drift"] => Ok(Metric::Drift {
+            operation: check_operation(op)?,
+            measure: if *measure == "p99" {
+                crate::report::drift::DriftMeasure::P99
+            } else {
+                crate::report::drift::DriftMeasure::ErrorRate
+            },
+        }),
         [op, kind @ ("raw" | "corrected"), stat] => Ok(Metric::Latency {
             operation: check_operation(op)?,
             kind: if *kind == "raw" {
@@ -272,6 +280,7 @@ fn check_limit(metric: &Metric, limit: Limit) -> Result<(), String> {
             matches!(limit, Limit::Percent(_) | Limit::Number(_))
         }
         Metric::Rate { .. } | Metric::Count { .. } => matches!(limit, Limit::Number(_)),
+        Metric::Drift { .. } => matches!(limit, Limit::Percent(_) | Limit::Number(_)),
     };
     if ok {
         return Ok(());
@@ -285,5 +294,9 @@ fn check_limit(metric: &Metric, limit: Limit) -> Result<(), String> {
         }
         Metric::Rate { .. } => "a rate takes a plain number per second: \">= 90\"".into(),
         Metric::Count { .. } => "a count takes a plain number: \">= 1000\"".into(),
+        Metric::Drift { .. } => {
+            "a drift takes a percentage: \"< 20%\" (p99: relative rise; errors: percentage points)"
+                .into()
+        }
     })
 }

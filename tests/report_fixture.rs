@@ -2,16 +2,12 @@
 //! `#[path]`): hand-made Results with known samples, so every expected number is known.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use agentstorm::metrics::results::{
-    IntervalOp, IntervalSnapshot, RunStatus, ScenarioInfo, SchedulerStats, TargetInfo, SCHEMA_NAME,
-    SCHEMA_VERSION,
+    IntervalOp, IntervalSnapshot, RunStatus, ScenarioInfo, TargetInfo,
 };
-use agentstorm::metrics::{
-    OpStats, Operation, Outcome, Results, Retcode, Sample, SessionStats, TransportKind,
-};
+use agentstorm::metrics::{OpStats, Operation, Outcome, Results, Retcode, Sample, TransportKind};
 
 /// A sample of `op` that took `raw_ms` from send and started `lag_ms` after it was due.
 pub fn sample(op: Operation, outcome: Outcome, lag_ms: u64, raw_ms: u64) -> Sample {
@@ -56,38 +52,22 @@ pub fn op_stats(op: Operation, outcome: Outcome, n: u64, first_ms: u64) -> OpSta
 }
 
 pub fn empty_results(name: &str) -> Results {
-    Results {
-        schema: SCHEMA_NAME.into(),
-        schema_version: SCHEMA_VERSION,
-        agentstorm_version: "test".into(),
-        scenario: ScenarioInfo {
-            name: name.into(),
-            description: String::new(),
-            hash: "abc123".into(),
-            path: "s.toml".into(),
-            text: String::new(),
-        },
-        target: TargetInfo {
-            url: "https://127.0.0.1:1".into(),
-            embedded: true,
-            tls_verify_disabled: false,
-        },
-        started_at: "2026-01-01T00:00:00Z".into(),
-        ended_at: "2026-01-01T00:01:40Z".into(),
-        duration_s: 100.0,
-        status: RunStatus::Completed,
-        operations: BTreeMap::new(),
-        sessions: SessionStats::default(),
-        events: BTreeMap::new(),
-        scheduler: SchedulerStats::default(),
-        intervals: vec![],
-        gateway: None,
-        thresholds: vec![],
-        shard: None,
-        recovery: None,
-        capacity: None,
-        drift: vec![],
-    }
+    let mut r = Results::empty(RunStatus::Completed);
+    r.agentstorm_version = "test".into();
+    r.scenario = ScenarioInfo {
+        name: name.into(),
+        hash: "abc123".into(),
+        path: "s.toml".into(),
+        ..ScenarioInfo::default()
+    };
+    r.target = TargetInfo {
+        url: "https://127.0.0.1:1".into(),
+        embedded: true,
+        tls_verify_disabled: false,
+    };
+    r.ended_at = "2026-01-01T00:01:40Z".into();
+    r.duration_s = 100.0;
+    r
 }
 
 /// A small run: 100 sign-ins (98 ok at 1..=98 ms, one 100-003, one connect refused), 50 ok

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use agentstorm::metrics::results::{
     IntervalOp, IntervalSnapshot, Results, RunStatus, ScenarioInfo, SchedulerStats, TargetInfo,
-    POLL_EMPTY, POLL_EVENT, SCHEMA_NAME, SCHEMA_VERSION,
+    POLL_EMPTY, POLL_EVENT,
 };
 use agentstorm::metrics::TransportKind;
 use agentstorm::metrics::{Hist, OpStats, Operation, Outcome, Retcode, Sample, SessionStats};
@@ -46,30 +46,13 @@ fn sample(op: Operation, lag_ms: f64, lat_ms: f64, outcome: Outcome) -> Sample {
 }
 
 fn empty_results() -> Results {
-    Results {
-        schema: SCHEMA_NAME.into(),
-        schema_version: SCHEMA_VERSION,
-        agentstorm_version: "0.1.0-test".into(),
-        scenario: ScenarioInfo::default(),
-        target: TargetInfo::default(),
-        started_at: "2026-03-01T10:00:00Z".into(),
-        ended_at: "2026-03-01T10:00:00Z".into(),
-        duration_s: 0.0,
-        status: RunStatus::Aborted {
-            reason: "target unreachable: connection refused".into(),
-        },
-        operations: BTreeMap::new(),
-        sessions: SessionStats::default(),
-        events: BTreeMap::new(),
-        scheduler: SchedulerStats::default(),
-        intervals: vec![],
-        gateway: None,
-        thresholds: vec![],
-        shard: None,
-        recovery: None,
-        capacity: None,
-        drift: vec![],
-    }
+    let mut r = Results::empty(RunStatus::Aborted {
+        reason: "target unreachable: connection refused".into(),
+    });
+    r.agentstorm_version = "0.1.0-test".into();
+    r.started_at = "2026-03-01T10:00:00Z".into();
+    r.ended_at = "2026-03-01T10:00:00Z".into();
+    r
 }
 
 /// A 100 s run in 20 intervals: sign-ins with retcode, HTTP and transport failures, polls

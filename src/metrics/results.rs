@@ -359,6 +359,33 @@ pub enum LoadError {
 }
 
 impl Results {
+    /// A document with no measurements, of this schema version: what a run that could not
+    /// start writes, and a base for tests and merges.
+    pub fn empty(status: RunStatus) -> Results {
+        Results {
+            schema: SCHEMA_NAME.into(),
+            schema_version: SCHEMA_VERSION,
+            agentstorm_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: ScenarioInfo::default(),
+            target: TargetInfo::default(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            ended_at: "2026-01-01T00:00:00Z".into(),
+            duration_s: 0.0,
+            status,
+            operations: BTreeMap::new(),
+            sessions: SessionStats::default(),
+            events: BTreeMap::new(),
+            scheduler: SchedulerStats::default(),
+            intervals: vec![],
+            gateway: None,
+            thresholds: vec![],
+            shard: None,
+            recovery: None,
+            capacity: None,
+            drift: vec![],
+        }
+    }
+
     /// Reads a results document, checking its schema name and version before the body so
     /// that a file from another version says so instead of failing on a missing field.
     pub fn load(path: &Path) -> Result<Results, LoadError> {
@@ -399,28 +426,10 @@ mod tests {
     use super::*;
 
     pub(crate) fn minimal() -> Results {
-        Results {
-            schema: SCHEMA_NAME.into(),
-            schema_version: SCHEMA_VERSION,
-            agentstorm_version: "test".into(),
-            scenario: ScenarioInfo::default(),
-            target: TargetInfo::default(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            ended_at: "2026-01-01T00:00:01Z".into(),
-            duration_s: 1.0,
-            status: RunStatus::Aborted { reason: "x".into() },
-            operations: BTreeMap::new(),
-            sessions: SessionStats::default(),
-            events: BTreeMap::new(),
-            scheduler: SchedulerStats::default(),
-            intervals: vec![],
-            gateway: None,
-            thresholds: vec![],
-            shard: None,
-            recovery: None,
-            capacity: None,
-            drift: vec![],
-        }
+        let mut r = Results::empty(RunStatus::Aborted { reason: "x".into() });
+        r.ended_at = "2026-01-01T00:00:01Z".into();
+        r.duration_s = 1.0;
+        r
     }
 
     #[test]

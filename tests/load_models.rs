@@ -305,3 +305,91 @@ stages = [{ hold = "500ms", rate = 40 }, { hold = "3s", rate = 0 }]
     );
     assert_eq!(g.endpoint_total(Endpoint::GetAgentEvent), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_adopt_rotated_guids_under_dynamic_authentication() {
+    // A new GUID every 150 ms, the old one dead 100 ms after it was handed out: an agent
+    // that kept its first GUID would get 000-003 within half a second.
+    let gw = gateway(
+        "poll_wait = \"100ms\"\nauth_mode = \"dynamic\"\nguid_interval = \"150ms\"\nguid_grace = \"100ms\"",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        r#"name = "rotation"
+[agents]
+ids = "1001-1020"
+[session]
+hold = "1500ms"
+poll_gap = "20ms"
+[load]
+stages = [{ hold = "500ms", rate = 40 }, { hold = "3s", rate = 0 }]
+"#,
+        &gw.url,
+    );
+    let out = run(opts).await.expect("run");
+    let s = &out.results.sessions;
+    assert_eq!((s.signed_in, s.signed_out_clean), (20, 20), "{s:?}");
+    assert_eq!(
+        s.signed_out_unexpected, 0,
+        "no session lost to a stale GUID"
+    );
+    let poll = &out.results.operations["poll"];
+    assert!(
+        !poll.retcodes.keys().any(|r| r.as_str() == "000-003"),
+        "{:?}",
+        poll.retcodes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn already_signed_in_is_forced_or_counted_by_policy() {
+    let gw = gateway("poll_wait = \"100ms\"").await;
+    let scenario = |policy: &str, signout: &str| {
+        format!(
+            r#"name = "policy"
+[agents]
+ids = "1001-1010"
+[session]
+hold = "100ms"
+poll_gap = "20ms"
+on_already_signed_in = "{policy}"
+signout = "{signout}"
+[load]
+stages = [{{ hold = "500ms", rate = 20 }}, {{ hold = "1s", rate = 0 }}]
+"#
+        )
+    };
+    // First run walks away: ten sessions stay open at the gateway.
+    let d1 = tempfile::tempdir().expect("tempdir");
+    run(options(&d1, &scenario("forcelogin", "abandon"), &gw.url))
+        .await
+        .expect("run 1");
+    assert_eq!(gw.sim.stats().signed_in, 10);
+    // "fail": every sign-in answers 100-002 and is given up.
+    let d2 = tempfile::tempdir().expect("tempdir");
+    let out = run(options(&d2, &scenario("fail", "logout"), &gw.url))
+        .await
+        .expect("run 2");
+    let signin = &out.results.operations["signin"];
+    assert_eq!(
+        signin
+            .retcodes
+            .iter()
+            .find(|(k, _)| k.as_str() == "100-002")
+            .map(|(_, v)| *v),
+        Some(10)
+    );
+    assert_eq!(out.results.sessions.signin_given_up, 10);
+    assert!(!out.results.operations.contains_key("forcelogin"));
+    // "forcelogin": the same replies lead to forced sign-ins that replace the sessions.
+    let d3 = tempfile::tempdir().expect("tempdir");
+    let out = run(options(&d3, &scenario("forcelogin", "logout"), &gw.url))
+        .await
+        .expect("run 3");
+    assert_eq!(out.results.operations["forcelogin"].ok, 10);
+    assert_eq!(out.results.sessions.signed_out_clean, 10);
+    assert_eq!(gw.sim.stats().signouts.replaced, 10);
+    assert_eq!(gw.sim.stats().signed_in, 0);
+}

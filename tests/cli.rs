@@ -132,3 +132,131 @@ fn unreachable_target_exits_3_naming_the_target_and_still_writes_results() {
         agentstorm::metrics::results::RunStatus::Aborted { .. }
     ));
 }
+
+/// Writes a small results.json by running a tiny scenario against the embedded gateway.
+fn small_run(dir: &Path, name: &str) -> std::path::PathBuf {
+    let scenario = write(
+        dir,
+        &format!("{name}.toml"),
+        &GOOD.replace("name = \"t\"", &format!("name = \"{name}\"\n[gateway]\npoll_wait = \"200ms\"\n[session]\nhold = \"100ms\"\npoll_gap = \"20ms\"")),
+    );
+    let out = dir.join(name);
+    let o = agentstorm(
+        &[
+            "run",
+            &scenario,
+            "--out",
+            &out.display().to_string(),
+            "--quiet",
+        ],
+        dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    out.join("results.json")
+}
+
+#[test]
+fn report_refuses_a_truncated_results_file_and_overwrites_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = small_run(dir.path(), "a");
+    let folder = results.parent().expect("folder").to_path_buf();
+    let summary_before = std::fs::read(folder.join("summary.csv")).expect("summary");
+    let text = std::fs::read_to_string(&results).expect("read");
+    std::fs::write(&results, &text[..text.len() / 2]).expect("truncate");
+    let o = agentstorm(&["report", &results.display().to_string()], dir.path());
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("results.json:") && err.contains("not a valid results document"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(folder.join("summary.csv")).expect("summary"),
+        summary_before
+    );
+    // another schema version says so
+    std::fs::write(
+        &results,
+        text.replace("\"schema_version\": 1", "\"schema_version\": 99"),
+    )
+    .expect("write");
+    let o = agentstorm(&["report", &results.display().to_string()], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("version 99"), "{}", stderr(&o));
+}
+
+#[test]
+fn report_re_renders_and_compare_gates_on_a_tolerance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = small_run(dir.path(), "a");
+    let b = small_run(dir.path(), "b");
+    let again = dir.path().join("again");
+    let o = agentstorm(
+        &[
+            "report",
+            &a.display().to_string(),
+            "--out",
+            &again.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in [
+        "summary.csv",
+        "retcodes.csv",
+        "timeseries.csv",
+        "report.html",
+        "results.json",
+        "latency.hlog",
+    ] {
+        assert!(again.join(f).is_file(), "{f} re-rendered");
+    }
+    // generous tolerance: two runs of one scenario do not regress
+    let o = agentstorm(
+        &[
+            "compare",
+            &a.display().to_string(),
+            &b.display().to_string(),
+            "--latency-pct",
+            "1000",
+            "--latency-ms",
+            "1000",
+            "--errors-pp",
+            "50",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(b
+        .parent()
+        .expect("folder")
+        .join("comparison.html")
+        .is_file());
+    // a baseline with every sign-in failed makes the candidate look fine, and the reverse
+    // (a candidate whose sign-ins all failed) regresses
+    let mut broken = agentstorm::metrics::Results::load(&b).expect("load");
+    let signin = broken.operations.get_mut("signin").expect("signin");
+    signin.retcode_failures = signin.ok;
+    signin.ok = 0;
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_string(&broken).expect("json")).expect("write");
+    let o = agentstorm(
+        &[
+            "compare",
+            &a.display().to_string(),
+            &bad.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

@@ -23,6 +23,7 @@ pub mod commands;
 pub mod duration;
 pub mod exit;
 pub mod lease;
+pub mod limits;
 pub mod metrics;
 pub mod offline;
 pub mod pacer;

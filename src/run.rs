@@ -145,6 +145,18 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     };
     let url = sc.target.url.clone();
     let embedded_wanted = sc.target.is_embedded();
+    // One connection per agent (two files against the embedded gateway): raise the
+    // open-file limit, and refuse a peak that cannot fit before any traffic.
+    let file_limit = crate::limits::raise_nofile().unwrap_or(u64::MAX);
+    let ids = sc.agents.ids.len();
+    let peak_agents = match (&plan, sc.load.model) {
+        (Some(p), LoadModel::Closed) => (p.peak_level().ceil() as u64).min(ids),
+        (Some(p), _) => Pacer::new(p.clone()).planned_arrivals().min(ids),
+        (None, _) => ids,
+    }
+    .min(u64::from(sc.load.max_in_flight));
+    crate::limits::check_fit(peak_agents, if embedded_wanted { 2 } else { 1 }, file_limit)
+        .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
     let out_dir = opts.out.clone().unwrap_or_else(|| match &shard {
         Some(s) => default_out_dir(
             &format!("{}-shard{}of{}", sc.name, s.index, s.count),

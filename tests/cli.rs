@@ -260,3 +260,35 @@ fn report_re_renders_and_compare_gates_on_a_tolerance() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+#[test]
+fn a_peak_that_cannot_fit_the_open_file_limit_is_refused_before_any_traffic() {
+    // Only meaningful where the hard limit is below the need (20,000 on these machines);
+    // elsewhere this scenario would really run, so it is not started at all.
+    let limit = agentstorm::limits::raise_nofile().expect("limit");
+    if limit >= 38_064 {
+        eprintln!(
+            "open-file hard limit {limit} fits 19,000 embedded agents: nothing to refuse here"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 19,000 agents at once against the embedded gateway: 38,000 files > 20,000 here.
+    let path = write(
+        dir.path(),
+        "big.toml",
+        "name = \"big\"\n[agents]\nids = \"1001-20000\"\n[session]\nhold = \"1h\"\n[load]\nstages = [{ hold = \"20s\", rate = 1000 }]\n",
+    );
+    let out = dir.path().join("out");
+    let o = agentstorm(
+        &["run", &path, "--out", &out.display().to_string()],
+        dir.path(),
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("open files") && err.contains("--processes"),
+        "names the remedy: {err}"
+    );
+    assert!(!out.exists(), "nothing ran, nothing written");
+}

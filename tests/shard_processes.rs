@@ -4,8 +4,10 @@
 //! percentiles that come from the added histograms; `run --processes 2` against the
 //! embedded target merges by itself; a stop sent to `--processes` reaches every shard.
 //!
-//! The scenario is deterministic in its counts: no hold after ready, and a poll wait long
-//! enough that each of an agent's two events comes back on its own poll.
+//! The scenario is deterministic in its counts: no hold after ready, a poll wait long
+//! enough that each of an agent's two events comes back on its own poll, and a quiet
+//! trailing stage so the plan's end (a stop) never cuts a session short (the run ends as
+//! soon as the last agent is done).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,7 +37,7 @@ phonenum = "7{{agentid}}"
 hold = "0s"
 poll_gap = "10ms"
 [load]
-stages = [{{ hold = "{seconds}s", rate = {rate} }}]
+stages = [{{ hold = "{seconds}s", rate = {rate} }}, {{ hold = "5s", rate = 0 }}]
 [gateway]
 poll_wait = "1s"
 "#

@@ -159,3 +159,33 @@ async fn fifty_agents_against_a_standalone_plain_http_gateway() {
     shutdown.cancel();
     server.await.expect("join").expect("served");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_a_tls_failure_named_before_any_traffic() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let tls = agentstorm::sim::tls::self_signed().expect("cert");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(SimGateway::new(GatewayConfig::default()).serve(
+        listener,
+        Some(tls.server_config.clone()),
+        shutdown.clone(),
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = RunOptions::new(scenario(dir.path(), 5, 5, "embedded"));
+    opts.target = Some(format!("https://{addr}"));
+    opts.out = Some(dir.path().join("out"));
+    let outcome = run(opts).await.expect("run");
+    assert_eq!(outcome.exit_code, 3);
+    match &outcome.results.status {
+        RunStatus::Aborted { reason } => {
+            assert!(reason.contains("TLS handshake failed"), "{reason}");
+            assert!(reason.contains("UnknownIssuer"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(outcome.results.operations.is_empty(), "no traffic");
+    shutdown.cancel();
+}

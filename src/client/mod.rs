@@ -166,23 +166,28 @@ impl Target {
 
     /// Opens one connection (TCP, and TLS for https), within the connect timeout.
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, TransportKind> {
+        self.connect_explained().await.map_err(|(kind, _)| kind)
+    }
+
+    /// Like `connect`, with the failure's root cause in words.
+    async fn connect_explained(&self) -> Result<SendRequest<Full<Bytes>>, (TransportKind, String)> {
         let uri: Uri = format!(
             "{}://{}/",
             if self.scheme_https { "https" } else { "http" },
             self.authority
         )
         .parse()
-        .map_err(|_| TransportKind::Connect)?;
+        .map_err(|e: http::uri::InvalidUri| (TransportKind::Connect, e.to_string()))?;
         let mut connector = self.connector.clone();
         let io = match tokio::time::timeout(self.connect_timeout, connector.call(uri)).await {
-            Err(_) => Err(TransportKind::ConnectTimeout),
-            Ok(Err(e)) => Err(classify_connect(e.as_ref())),
+            Err(_) => Err((TransportKind::ConnectTimeout, String::new())),
+            Ok(Err(e)) => Err((classify_connect(e.as_ref()), root_cause(e.as_ref()))),
             Ok(Ok(io)) => Ok(io),
         };
         let io = io.inspect_err(|_| self.note_connect_failed())?;
         let (sender, conn) = hyper::client::conn::http1::handshake(io)
             .await
-            .map_err(|e| classify_hyper(&e))?;
+            .map_err(|e| (classify_hyper(&e), e.to_string()))?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("connection ended: {e}");
@@ -195,10 +200,19 @@ impl Target {
     /// Checks once that the target accepts a connection (TCP and TLS), for a clear exit
     /// before any load when it does not.
     pub async fn preflight(&self) -> Result<(), String> {
-        match self.connect().await {
+        match self.connect_explained().await {
             Ok(_) => Ok(()),
-            Err(kind) => Err(format!(
-                "target {} unreachable: {}",
+            Err((kind, cause))
+                if cause.is_empty() || cause.to_lowercase().contains(describe(kind)) =>
+            {
+                Err(format!(
+                    "target {} unreachable: {}",
+                    self.url(),
+                    describe(kind)
+                ))
+            }
+            Err((kind, cause)) => Err(format!(
+                "target {} unreachable: {} ({cause})",
                 self.url(),
                 describe(kind)
             )),
@@ -220,6 +234,27 @@ pub fn describe(kind: TransportKind) -> &'static str {
     }
 }
 
+/// The innermost cause of a connect error, for people (`invalid peer certificate:
+/// UnknownIssuer`, `Connection refused (os error 111)`).
+fn root_cause(e: &(dyn StdError + 'static)) -> String {
+    let mut last = e.to_string();
+    let mut cur = next_cause(e);
+    while let Some(err) = cur {
+        last = err.to_string();
+        cur = next_cause(err);
+    }
+    last
+}
+
+/// The error inside `e`: for a wrapped io::Error its payload (io::Error's `source()`
+/// skips the payload and returns the payload's own source), else `source()`.
+fn next_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    match e.downcast_ref::<std::io::Error>() {
+        Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+        None => e.source(),
+    }
+}
+
 fn classify_connect(e: &(dyn StdError + 'static)) -> TransportKind {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
@@ -227,12 +262,6 @@ fn classify_connect(e: &(dyn StdError + 'static)) -> TransportKind {
             return TransportKind::Tls;
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return TransportKind::Tls;
-            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return TransportKind::ConnectRefused,
                 std::io::ErrorKind::TimedOut => return TransportKind::ConnectTimeout,
@@ -243,7 +272,7 @@ fn classify_connect(e: &(dyn StdError + 'static)) -> TransportKind {
                 _ => {}
             }
         }
-        cur = err.source();
+        cur = next_cause(err);
     }
     TransportKind::Connect
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Request engine against wrk (issue 6 item 1). nginx (nginx/canned-gateway.conf, one
+# worker) answers sign-in, poll (at once, with one event) and logout with fixed JSON. For
+# each thread count T, connection count N and scheme: PAIRS pairs, each one agentstorm run
+# (N agents polling with no gap for SECONDS, T tokio workers) and one wrk run (-t T, N
+# connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
+# --worker-threads T) runs beside each pair. Prints requests/s medians and the median of
+# the per-pair ratios agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS).
+#
+# Usage: scripts/bench/engine.sh           (after cargo build --release)
+# Env:   THREADS="1 2"  CONNS="64 1000"  SCHEMES="http https"  SECONDS_PER_RUN=10  PAIRS=5
+#        NGINX_WORKERS=1  OHA=1 (0: skip oha)  KEEP_WORK=1 (keep every results.json)
+# Needs: wrk, nginx, openssl, curl, python3; oha for its column.
+source "$(dirname "$0")/lib.sh"
+need wrk nginx openssl curl python3
+need_bin
+THREADS=${THREADS:-"1 2"}
+CONNS=${CONNS:-"64 1000"}
+SCHEMES=${SCHEMES:-"http https"}
+SECS=${SECONDS_PER_RUN:-10}
+HTTP_PORT=${HTTP_PORT:-18080}
+HTTPS_PORT=${HTTPS_PORT:-18443}
+OHA=${OHA:-1}
+command -v oha >/dev/null || OHA=0
+
+start_nginx "${NGINX_WORKERS:-1}" "$HTTP_PORT" "$HTTPS_PORT"
+CA="$WORK/nginx/cert.pem"
+POLL_PATH=/agentgateway/resource/agentevent/100001
+
+agentstorm_rps() { # threads scheme conns tag
+    local port=$HTTP_PORT extra=()
+    if [ "$2" = https ]; then
+        port=$HTTPS_PORT
+        extra=(--ca-file "$CA")
+    fi
+    local out="$WORK/as-$4"
+    # N arrivals within 0.1 s, each agent polling for SECS: the polls in the 1 s
+    # intervals from 1 s to SECS, over their span, are the rate while all N poll.
+    TOKIO_WORKER_THREADS=$1 harness engine.toml "$out" --target "$2://127.0.0.1:$port" "${extra[@]}" \
+        --set "agents.ids=\"100001-$((100000 + $3))\"" \
+        --set "load.stages=[{ hold = \"100ms\", rate = $(($3 * 10)) }, { hold = \"$((SECS + 10))s\", rate = 0 }]" \
+        --set "load.max_in_flight=$3" --set "session.hold=\"${SECS}s\""
+    local terr
+    terr=$($PY "$out/results.json" get operations.poll.transport_errors)
+    [ "$terr" = 0 ] || echo "bench: agentstorm saw $terr poll transport errors ($4)" >&2
+    $PY "$out/results.json" steady poll 1 "$SECS"
+}
+
+printf '%-3s %-6s %-6s %10s %10s %10s %8s %8s\n' T conns scheme agentstorm wrk oha 'as/wrk' 'oha/wrk'
+for t in $THREADS; do
+    for n in $CONNS; do
+        for scheme in $SCHEMES; do
+            port=$HTTP_PORT
+            [ "$scheme" = https ] && port=$HTTPS_PORT
+            url="$scheme://127.0.0.1:$port$POLL_PATH"
+            as=() wr=() oh=() ratios=() oratios=()
+            for ((p = 1; p <= PAIRS; p++)); do
+                tag="t$t-n$n-$scheme-$p"
+                if ((p % 2)); then
+                    a=$(agentstorm_rps "$t" "$scheme" "$n" "$tag")
+                    w=$(WRK_THREADS=$t wrk_rps "$url" "$n" "$SECS")
+                else
+                    w=$(WRK_THREADS=$t wrk_rps "$url" "$n" "$SECS")
+                    a=$(agentstorm_rps "$t" "$scheme" "$n" "$tag")
+                fi
+                as+=("$a") wr+=("$w") ratios+=("$(ratio "$a" "$w")")
+                o=-
+                if [ "$OHA" = 1 ]; then
+                    o=$(oha_rps -z "${SECS}s" -c "$n" --worker-threads "$t" --insecure "$url")
+                    oh+=("$o") oratios+=("$(ratio "$o" "$w")")
+                fi
+                echo "  $tag: agentstorm $a wrk $w oha $o" >&2
+            done
+            om=- orm=-
+            if [ "$OHA" = 1 ]; then
+                om=$(median "${oh[@]}") orm=$(median "${oratios[@]}")
+            fi
+            printf '%-3s %-6s %-6s %10.0f %10.0f %10s %8.2f %8s\n' "$t" "$n" "$scheme" \
+                "$(median "${as[@]}")" "$(median "${wr[@]}")" "${om%.*}" \
+                "$(median "${ratios[@]}")" "$orm"
+        done
+    done
+done

@@ -10,21 +10,16 @@
 //! search's own logic is what is under test.
 
 use agentstorm::run::{run, RunOptions};
-use agentstorm::sim::{GatewayConfig, SimGateway};
-use tokio_util::sync::CancellationToken;
+
+#[path = "support/gateway.rs"]
+mod support;
+use support::gateway;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_search_finds_the_gateways_sign_in_capacity() {
-    // The gateway serves 200 sign-ins/s; beyond that they queue and latency grows.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let config: GatewayConfig =
-        toml::from_str("poll_wait = \"100ms\"\nsignin_capacity_per_s = 100\nsignin_queue = 100000")
-            .expect("config");
-    let shutdown = CancellationToken::new();
-    tokio::spawn(SimGateway::new(config).serve(listener, None, shutdown.clone()));
+    // The gateway serves 100 sign-ins/s; beyond that they queue and latency grows.
+    let gw =
+        gateway("poll_wait = \"100ms\"\nsignin_capacity_per_s = 100\nsignin_queue = 100000").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("s.toml");
     std::fs::write(
@@ -49,7 +44,7 @@ slo = { signin_p99 = "250ms", late_arrival_pct = 25 }
     )
     .expect("write scenario");
     let mut opts = RunOptions::new(path);
-    opts.target = Some(url);
+    opts.target = Some(gw.url.clone());
     opts.out = Some(dir.path().join("out"));
     let out = run(opts).await.expect("run");
     let cap = out.results.capacity.as_ref().expect("capacity result");
@@ -84,5 +79,4 @@ slo = { signin_p99 = "250ms", late_arrival_pct = 25 }
             s.rate_per_s
         );
     }
-    shutdown.cancel();
 }

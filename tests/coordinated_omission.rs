@@ -6,8 +6,10 @@
 //! on exact times. In a file of its own so it runs alone.
 
 use agentstorm::run::{run, RunOptions};
-use agentstorm::sim::{GatewayConfig, SimGateway};
-use tokio_util::sync::CancellationToken;
+
+#[path = "support/gateway.rs"]
+mod support;
+use support::gateway;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrected_latency_shows_a_stall_that_raw_latency_hides() {
@@ -15,7 +17,7 @@ async fn corrected_latency_shows_a_stall_that_raw_latency_hides() {
     // are due in that window, so all ten in-flight slots fill with held requests and every
     // later arrival waits behind the cap; those reach the gateway after the window and are
     // answered at once (their raw latency stays short, their corrected latency does not).
-    let config: GatewayConfig = toml::from_str(
+    let gw = gateway(
         r#"poll_wait = "100ms"
 [[faults]]
 operation = "any"
@@ -25,13 +27,7 @@ from = "6s"
 until = "6300ms"
 "#,
     )
-    .expect("gateway config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let shutdown = CancellationToken::new();
-    tokio::spawn(SimGateway::new(config).serve(listener, None, shutdown.clone()));
+    .await;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("co.toml");
@@ -50,10 +46,9 @@ max_in_flight = 10
     )
     .expect("write scenario");
     let mut opts = RunOptions::new(path);
-    opts.target = Some(url);
+    opts.target = Some(gw.url.clone());
     opts.out = Some(dir.path().join("out"));
     let out = run(opts).await.expect("run");
-    shutdown.cancel();
 
     let signin = &out.results.operations["signin"];
     let corrected = signin.corrected.percentile_ms(99.0).expect("sign-ins");

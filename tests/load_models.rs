@@ -3,38 +3,15 @@
 //! push mode, resetskill and the capacity search. Timing knobs are in milliseconds so
 //! every test runs in a few seconds.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentstorm::metrics::results::RunStatus;
 use agentstorm::protocol::Endpoint;
 use agentstorm::run::{run, RunOptions, RunOutcome};
-use agentstorm::sim::{GatewayConfig, SimGateway};
-use tokio_util::sync::CancellationToken;
 
-struct Gateway {
-    sim: Arc<SimGateway>,
-    url: String,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn gateway(config: &str) -> Gateway {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let config: GatewayConfig = toml::from_str(config).expect("gateway config");
-    let sim = SimGateway::new(config);
-    let shutdown = CancellationToken::new();
-    tokio::spawn(sim.clone().serve(listener, None, shutdown.clone()));
-    Gateway { sim, url, shutdown }
-}
+#[path = "support/gateway.rs"]
+mod support;
+use support::gateway;
 
 fn options(dir: &tempfile::TempDir, scenario: &str, target: &str) -> RunOptions {
     let path = dir.path().join("s.toml");

@@ -477,7 +477,9 @@ impl Session<'_> {
                     _ = self.ctx.gate.acquire() => break,
                     _ = tokio::time::sleep_until(next.into()) => {}
                 }
-            } else {
+            } else if next > Instant::now() {
+                // A poll already due goes at once: a timer for a past instant would still
+                // wait for the timer wheel's next 1 ms tick.
                 tokio::select! {
                     _ = tokio::time::sleep_until(next.into()) => {}
                     _ = end.cancelled() => continue,

@@ -56,6 +56,12 @@ fn release(pool: &Pool, id: u32, end: agent::AgentEnd) {
 }
 
 /// Open model: runs every arrival from `start`; returns when every agent has finished.
+///
+/// Arrivals are paced on a thread of their own; agents run on the runtime. As a task, an
+/// arrival would wait behind every agent task that became ready first and behind the
+/// run's once-a-second collection (which shares the run's task), and its timer would round
+/// up to the timer wheel's next millisecond: the schedule-lag p99 at 2,000 arrivals/s was
+/// 22 ms that way (BENCHMARKS.md), against the thread's OS-timer wake-ups.
 pub async fn run_open(
     arrivals: Arrivals,
     plan_end: Duration,
@@ -65,59 +71,38 @@ pub async fn run_open(
     ctx: Arc<AgentContext>,
     start: Instant,
 ) -> ScheduleReport {
-    let mut report = ScheduleReport {
-        planned: arrivals.pacer().planned_arrivals(),
-        ..ScheduleReport::default()
+    let handle = tokio::runtime::Handle::current();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    // Dropping this future (a hard stop) halts the thread; the agents it started come back
+    // in a JoinSet which, dropped unclaimed, aborts them.
+    let halt = ctx.stop.child_token();
+    let _halt_on_drop = halt.clone().drop_guard();
+    let pacing = Pacing {
+        handle,
+        pool: pool.clone(),
+        max_in_flight,
+        max_lateness,
+        ctx: ctx.clone(),
+        halt,
     };
-    let slots = Arc::new(Semaphore::new(max_in_flight.max(1) as usize));
-    let mut agents = JoinSet::new();
-    let mut warned_no_id = false;
-    for (serial, offset) in (0u64..).zip(arrivals) {
-        let intended = start + offset;
-        tokio::select! {
-            _ = tokio::time::sleep_until(intended.into()) => {}
-            _ = ctx.stop.cancelled() => break,
-        }
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break, // closed: cannot happen while we hold the semaphore
-            },
-            _ = ctx.stop.cancelled() => break,
-        };
-        let lag = Instant::now().saturating_duration_since(intended);
-        if max_lateness.is_some_and(|max| lag > max) {
-            ctx.dropped_late(lag);
-            report.dropped_late += 1;
-            continue;
-        }
-        let Some(id) = lease(&pool) else {
-            ctx.not_started();
-            report.not_started += 1;
-            if !warned_no_id {
-                tracing::warn!(
-                    "arrival {serial} found no free agent id (all in use or held back); add ids to agents.ids"
-                );
-                warned_no_id = true;
-            }
-            continue;
-        };
-        ctx.arrival(lag);
-        ctx.recorder.agent_started();
-        report.started += 1;
-        let ctx2 = ctx.clone();
-        let pool2 = pool.clone();
-        agents.spawn(async move {
-            let end = agent::run(&ctx2, id, intended, serial, &ctx2.stop).await;
-            release(&pool2, id, end);
-            ctx2.recorder.agent_finished();
-            drop(permit);
+    let spawned = std::thread::Builder::new()
+        .name("agentstorm-arrivals".into())
+        .spawn(move || {
+            let _ = done_tx.send(pacing.run(arrivals, start));
         });
-        // Reap finished agents so the set stays as small as the live population.
-        while let Some(done) = agents.try_join_next() {
-            log_panic(done);
+    let (report, mut agents) = match spawned {
+        Ok(_) => match done_rx.await {
+            Ok(out) => out,
+            Err(_) => {
+                tracing::error!("the arrival thread ended without a report");
+                (ScheduleReport::default(), JoinSet::new())
+            }
+        },
+        Err(e) => {
+            tracing::error!("cannot start the arrival thread: {e}");
+            (ScheduleReport::default(), JoinSet::new())
         }
-    }
+    };
     // No more arrivals: the plan runs on until its end, unless nobody is left to act.
     let plan_end = start + plan_end;
     loop {
@@ -136,6 +121,103 @@ pub async fn run_open(
         log_panic(done);
     }
     report
+}
+
+/// The open model's arrival loop, on its own thread (see [`run_open`]).
+struct Pacing {
+    handle: tokio::runtime::Handle,
+    pool: Pool,
+    max_in_flight: u32,
+    max_lateness: Option<Duration>,
+    ctx: Arc<AgentContext>,
+    halt: CancellationToken,
+}
+
+/// The longest the arrival thread sleeps at once, so a stop is seen promptly.
+const PACING_SLICE: Duration = Duration::from_millis(10);
+
+impl Pacing {
+    /// Starts every arrival at its time; hands back what it did and the agents it started.
+    fn run(&self, arrivals: Arrivals, start: Instant) -> (ScheduleReport, JoinSet<()>) {
+        let _runtime = self.handle.enter();
+        let ctx = &self.ctx;
+        let mut report = ScheduleReport {
+            planned: arrivals.pacer().planned_arrivals(),
+            ..ScheduleReport::default()
+        };
+        let slots = Arc::new(Semaphore::new(self.max_in_flight.max(1) as usize));
+        let mut agents = JoinSet::new();
+        let mut warned_no_id = false;
+        for (serial, offset) in (0u64..).zip(arrivals) {
+            let intended = start + offset;
+            if !self.sleep_until(intended) {
+                break;
+            }
+            let permit = match slots.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    // At max_in_flight: wait for an agent to finish (or a stop).
+                    let waited = self.handle.block_on(async {
+                        tokio::select! {
+                            p = slots.clone().acquire_owned() => p.ok(),
+                            _ = self.halt.cancelled() => None,
+                        }
+                    });
+                    match waited {
+                        Some(p) => p,
+                        None => break,
+                    }
+                }
+            };
+            let lag = Instant::now().saturating_duration_since(intended);
+            if self.max_lateness.is_some_and(|max| lag > max) {
+                ctx.dropped_late(lag);
+                report.dropped_late += 1;
+                continue;
+            }
+            let Some(id) = lease(&self.pool) else {
+                ctx.not_started();
+                report.not_started += 1;
+                if !warned_no_id {
+                    tracing::warn!(
+                        "arrival {serial} found no free agent id (all in use or held back); add ids to agents.ids"
+                    );
+                    warned_no_id = true;
+                }
+                continue;
+            };
+            ctx.arrival(lag);
+            ctx.recorder.agent_started();
+            report.started += 1;
+            let ctx2 = ctx.clone();
+            let pool2 = self.pool.clone();
+            agents.spawn(async move {
+                let end = agent::run(&ctx2, id, intended, serial, &ctx2.stop).await;
+                release(&pool2, id, end);
+                ctx2.recorder.agent_finished();
+                drop(permit);
+            });
+            // Reap finished agents so the set stays as small as the live population.
+            while let Some(done) = agents.try_join_next() {
+                log_panic(done);
+            }
+        }
+        (report, agents)
+    }
+
+    /// Sleeps until `until`, in slices of at most [`PACING_SLICE`]; false if halted.
+    fn sleep_until(&self, until: Instant) -> bool {
+        loop {
+            if self.halt.is_cancelled() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            std::thread::sleep((until - now).min(PACING_SLICE));
+        }
+    }
 }
 
 /// Closed model: keeps the population at the plan's level until the plan ends.

@@ -4,10 +4,19 @@
 //! limit (root cannot go past the hard one), and refuses a scenario whose peak of
 //! concurrent agents cannot fit, naming the remedy, before any traffic.
 //!
-//! The fit check is a pure function; only [`raise_nofile`] touches the process.
+//! The second wall is ephemeral ports: one (source address, destination) pair carries
+//! ~14,000 connections before `connect()` slows sharply, so a bigger peak gets a warning
+//! naming `target.source_addresses` (a warning only: a real target on another machine or
+//! a tuned port range may do better).
+//!
+//! The checks are pure functions; only [`raise_nofile`] touches the process.
 
 /// Files the process needs besides agents' connections (runtime, listeners, logs, reports).
 pub const RESERVED_FILES: u64 = 64;
+
+/// Connections one (source address, destination) pair carries before `connect()` slows
+/// sharply on Linux: about half the default ephemeral port range (32768-60999).
+pub const CONNECTIONS_PER_SOURCE: u64 = 14_000;
 
 /// Raises the soft open-file limit to the hard limit; returns the limit now in force.
 #[cfg(unix)]
@@ -63,9 +72,49 @@ pub fn check_fit(peak_agents: u64, files_per_agent: u64, limit: u64) -> Result<(
     ))
 }
 
+/// A warning when `peak_agents` connections would put more than
+/// [`CONNECTIONS_PER_SOURCE`] on one source/destination pair, given `source_addresses`
+/// configured (0: the kernel's one source address); None when they fit.
+pub fn port_warning(peak_agents: u64, source_addresses: usize) -> Option<String> {
+    let pairs = (source_addresses as u64).max(1);
+    if peak_agents <= CONNECTIONS_PER_SOURCE.saturating_mul(pairs) {
+        return None;
+    }
+    let needed = peak_agents.div_ceil(CONNECTIONS_PER_SOURCE);
+    let now = match source_addresses {
+        0 => "this run uses one, the kernel's choice".to_string(),
+        n => format!("target.source_addresses lists {n}"),
+    };
+    let first = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let last = std::net::Ipv4Addr::from(
+        u32::from(first).saturating_add(u32::try_from(needed - 1).unwrap_or(u32::MAX)),
+    );
+    Some(format!(
+        "this scenario may hold {peak_agents} connections at once, but one source address opens only ~{CONNECTIONS_PER_SOURCE} to one gateway address before connect() slows sharply ({now}); \
+         set target.source_addresses to {needed} or more local addresses, e.g. [\"{first}-{last}\"] against a loopback gateway"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warns_past_fourteen_thousand_per_source_address() {
+        assert_eq!(port_warning(14_000, 0), None);
+        let w = port_warning(19_000, 0).expect("19,000 on one pair");
+        assert!(w.contains("target.source_addresses"), "{w}");
+        assert!(w.contains("2 or more"), "{w}");
+        assert!(w.contains("127.0.0.2-127.0.0.3"), "{w}");
+        assert_eq!(port_warning(19_000, 2), None);
+        assert!(port_warning(57_000, 4).is_some_and(|w| w.contains("5 or more")));
+        assert_eq!(port_warning(57_000, 5), None);
+        let w = port_warning(14_000 * 300, 0).expect("many");
+        assert!(
+            w.contains("127.0.0.2-127.0.1.45"),
+            "stays a valid address: {w}"
+        );
+    }
 
     #[test]
     fn fits_or_names_the_remedy() {

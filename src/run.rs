@@ -157,6 +157,19 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     .min(u64::from(sc.load.max_in_flight));
     crate::limits::check_fit(peak_agents, if embedded_wanted { 2 } else { 1 }, file_limit)
         .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
+    // Source addresses must be this machine's: checked before anything starts.
+    let sources = sc.target.source_addresses.addrs();
+    crate::client::TcpConnector::new(&sources)
+        .check_sources()
+        .map_err(|e| {
+            Exit::bad_input(format!(
+                "{}: target.source_addresses: {e}",
+                opts.scenario.display()
+            ))
+        })?;
+    if let Some(w) = crate::limits::port_warning(peak_agents, sources.len()) {
+        tracing::warn!("{}: {w}", opts.scenario.display());
+    }
     let out_dir = opts.out.clone().unwrap_or_else(|| match &shard {
         Some(s) => default_out_dir(
             &format!("{}-shard{}of{}", sc.name, s.index, s.count),
@@ -193,6 +206,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         trust,
         timeout: sc.target.timeout.get(),
         connect_timeout: sc.target.connect_timeout.get(),
+        source_addresses: sources,
     })
     .map_err(Exit::bad_input)?;
 

@@ -10,11 +10,16 @@
 #   MODE=multi: SHARDS (3) harness processes (`agentstorm run --shard K/3`, started
 #     together with --start-at) against SHARDS gateway processes, AGENTS per shard
 #     (57,000 in all), merged by `agentstorm merge` into one report. Target: all ready.
-# Connections come from 127.0.0.2-127.0.0.17 in turn (the client's default towards a
-# loopback target), so no source/destination pair carries more than ~1,200 of them.
+# Each harness process opens its connections from SOURCES (target.source_addresses,
+# default 127.0.0.2-127.0.0.5) in turn, each socket bound with IP_BIND_ADDRESS_NO_PORT:
+# one source/destination pair gets ~28,000 ephemeral ports and connect() slows sharply
+# past ~14,000 on one pair. With 4 sources and one gateway per process, no pair carries
+# more than AGENTS/4 (4,750 at the defaults); the harness warns if AGENTS exceeds 14,000
+# per source.
 #
 # Usage: MODE=single SCHEME=http scripts/bench/scale.sh      (after cargo build --release)
 # Env:   AGENTS=19000  RATE=1000  HOLD=40s  SHARDS=3  GATEWAY_THREADS=2  THREADS= (harness)
+#        SOURCES=127.0.0.2-127.0.0.5 (comma-separated addresses or IPv4 ranges)
 # Needs: python3. The open-file limit must allow AGENTS + 64 per process (this script
 # raises the soft limit to the hard one).
 source "$(dirname "$0")/lib.sh"
@@ -27,6 +32,9 @@ RATE=${RATE:-1000}
 HOLD=${HOLD:-40s}
 SHARDS=${SHARDS:-3}
 PORT=${GW_PORT:-18943}
+SOURCES=${SOURCES:-127.0.0.2-127.0.0.5}
+# SOURCES as a TOML list for --set: "a,b-c" -> ["a", "b-c"].
+sources_toml="[\"${SOURCES//,/\", \"}\"]"
 [ -n "${THREADS:-}" ] && export TOKIO_WORKER_THREADS=$THREADS
 echo "open files: soft $(ulimit -Sn), hard $(ulimit -Hn)" >&2
 
@@ -85,7 +93,8 @@ if [ "$MODE" = single ]; then
         --set "agents.ids=\"$(ids_for 100001 "$AGENTS")\"" \
         --set "load.max_in_flight=$AGENTS" \
         --set "load.stages=[{ hold = \"$((AGENTS / RATE))s\", rate = $RATE }, { hold = \"90s\", rate = 0 }]" \
-        --set "session.hold=\"$HOLD\"" >"$out.stdout" 2>"$out.stderr" &
+        --set "session.hold=\"$HOLD\"" --set "target.source_addresses=$sources_toml" \
+        >"$out.stdout" 2>"$out.stderr" &
     pid=$!
     BENCH_PIDS+=("$pid")
     watch_hwm "$pid" "$WORK/hwm" &
@@ -110,7 +119,8 @@ for ((k = 0; k < SHARDS; k++)); do
         --set "agents.ids=\"$(ids_for 100001 "$total")\"" \
         --set "load.max_in_flight=$total" \
         --set "load.stages=[{ hold = \"$((AGENTS / RATE))s\", rate = $((RATE * SHARDS)) }, { hold = \"90s\", rate = 0 }]" \
-        --set "session.hold=\"$HOLD\"" >"$out.stdout" 2>"$out.stderr" &
+        --set "session.hold=\"$HOLD\"" --set "target.source_addresses=$sources_toml" \
+        >"$out.stdout" 2>"$out.stderr" &
     pids+=($!)
     BENCH_PIDS+=($!)
     watch_hwm "$!" "$WORK/hwm$k" &

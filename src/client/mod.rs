@@ -1,17 +1,21 @@
-//! The gateway client: a [`Target`] (base URL, TLS trust, timeouts, reachability) shared by
-//! all agents, and an [`AgentConn`] per agent that owns one HTTP/1.1 keep-alive connection,
-//! as a real agent client does (oha's lesson: the number of connections is a parameter of
-//! the experiment, so connections are owned explicitly, not pooled).
+//! The gateway client: a [`Target`] (base URL, TLS trust, timeouts, source addresses,
+//! reachability) shared by all agents, and an [`AgentConn`] per agent that owns one
+//! HTTP/1.1 keep-alive connection, as a real agent client does (oha's lesson: the number
+//! of connections is a parameter of the experiment, so connections are owned explicitly,
+//! not pooled). TCP connections are opened by [`connect::TcpConnector`], TLS over them by
+//! hyper-rustls.
 //!
 //! It turns every call into exactly one [`Exchange`]: a parsed reply (retcode, GUID
 //! headers, event type) or a failure kept as data (HTTP status or transport kind). It never
 //! panics on what a gateway sends, and knows nothing of agents' state or of metrics.
 
+pub mod connect;
 pub mod reply;
 pub mod tls;
 
 use std::error::Error as StdError;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,9 +27,9 @@ use http::{header, HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
 
+pub use connect::TcpConnector;
 pub use reply::GatewayReply;
 pub use tls::Trust;
 
@@ -59,6 +63,8 @@ pub struct TargetOptions {
     /// Longest wait for one call's full reply (connect included).
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Local addresses new connections come from, in turn (empty: the kernel picks).
+    pub source_addresses: Vec<IpAddr>,
 }
 
 /// A gateway, as every agent of a run reaches it.
@@ -68,7 +74,7 @@ pub struct Target {
     /// The `Host` header every request carries (the authority, validated once).
     host: HeaderValue,
     base_path: String,
-    connector: HttpsConnector<HttpConnector>,
+    connector: HttpsConnector<TcpConnector>,
     timeout: Duration,
     connect_timeout: Duration,
     created: Instant,
@@ -110,10 +116,10 @@ impl Target {
         let host = HeaderValue::from_str(&authority)
             .map_err(|e| format!("target URL {:?}: host is not a header value: {e}", opts.url))?;
 
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(opts.connect_timeout));
+        // The connect timeout bounds TCP and TLS together, in `connect_explained`.
+        let tcp = TcpConnector::new(&opts.source_addresses);
+        tcp.check_sources()
+            .map_err(|e| format!("target.source_addresses: {e}"))?;
         let builder = hyper_rustls::HttpsConnectorBuilder::new();
         let builder = match tls::client_config(&opts.trust)? {
             Some(config) => builder.with_tls_config(config),
@@ -121,7 +127,7 @@ impl Target {
                 .with_native_roots()
                 .map_err(|e| format!("cannot load the system's root certificates: {e}"))?,
         };
-        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
+        let connector = builder.https_or_http().enable_http1().wrap_connector(tcp);
         Ok(Arc::new(Target {
             scheme_https: https,
             authority,

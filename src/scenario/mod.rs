@@ -4,13 +4,15 @@
 //! `load` is the entry point (read, apply `--set` overrides, deserialise, validate);
 //! `tree` keeps the position of every key, `de` deserialises the model from that tree so
 //! that every serde error knows its key, `overrides` applies `--set KEY=VALUE`, and
-//! `validate` holds the checks serde cannot express.
+//! `validate` holds the checks serde cannot express. `values` and `source_addresses` hold
+//! value types with their own syntax.
 
 mod de;
 pub mod load;
 pub mod model;
 mod overrides;
 mod parse;
+pub mod source_addresses;
 mod tree;
 mod validate;
 pub mod values;

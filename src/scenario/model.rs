@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::source_addresses::SourceAddresses;
 use super::values::{DurationRange, IdRanges, PhoneTemplate, Secret};
 use crate::duration::HumanDuration;
 use crate::sim::GatewayConfig;
@@ -157,6 +158,11 @@ pub struct TargetSpec {
     /// Longest wait to open a connection (TCP and TLS).
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: HumanDuration,
+    /// Local addresses connections are opened from, in turn (`["127.0.0.2-127.0.0.5"]`):
+    /// one source/destination pair carries ~14,000 connections before `connect()` slows.
+    /// Empty: the kernel picks the source.
+    #[serde(default)]
+    pub source_addresses: SourceAddresses,
 }
 
 impl Default for TargetSpec {
@@ -167,6 +173,7 @@ impl Default for TargetSpec {
             insecure_skip_verify: false,
             timeout: default_timeout(),
             connect_timeout: default_connect_timeout(),
+            source_addresses: SourceAddresses::default(),
         }
     }
 }

@@ -21,6 +21,23 @@ const Z99: f64 = 2.326_347_874_040_841;
 /// request for hours.
 const LOGNORMAL_CAP_P99: f64 = 20.0;
 
+/// Service times shorter than this wait on an OS timer (timerfd, through async-io's
+/// reactor: microsecond-precise) instead of tokio's timer wheel, which rounds every
+/// deadline up to its next millisecond tick and fires it when a worker next turns the
+/// wheel: a fixed 5 ms service time came out at 5.5-6.1 ms that way (BENCHMARKS.md, issue 6
+/// item 4), which would be charged to the harness under test. Longer waits keep tokio's
+/// timer, whose millisecond is then noise.
+const PRECISE_BELOW: Duration = Duration::from_millis(100);
+
+/// Waits `d` (a service time), precisely when it is short.
+async fn service_wait(d: Duration) {
+    if d < PRECISE_BELOW {
+        async_io::Timer::after(d).await;
+    } else {
+        tokio::time::sleep(d).await;
+    }
+}
+
 /// Draws one service time.
 pub fn sample<R: Rng + ?Sized>(dist: &Dist, rng: &mut R) -> Duration {
     match *dist {
@@ -115,7 +132,7 @@ impl SimGateway {
         if let Some(dist) = &self.behaviour.service[endpoint.index()] {
             let d = sample(dist, &mut rand::rng());
             if !d.is_zero() {
-                tokio::time::sleep(d).await;
+                service_wait(d).await;
             }
         }
     }

@@ -11,10 +11,6 @@ use serde::{Deserialize, Serialize};
 
 /// Significant decimal digits kept: 3 means a value is known to within 0.1 %.
 pub const SIGFIG: u8 = 3;
-/// Highest value tracked without resizing: one hour in microseconds. Larger values still
-/// record (the histogram auto-resizes); this only sizes the first allocation.
-const INITIAL_HIGH_US: u64 = 3_600_000_000;
-
 /// A latency histogram in microseconds. Two are equal when they hold the same counts
 /// (whatever their internal sizing, which differs after a round trip through V2 bytes).
 #[derive(Clone)]
@@ -60,9 +56,13 @@ impl Default for Hist {
 
 impl Hist {
     pub fn new() -> Hist {
-        // Bounds are constants that hdrhistogram accepts; failure would be a bug here.
-        let mut h = Histogram::new_with_bounds(1, INITIAL_HIGH_US, SIGFIG)
-            .expect("constant histogram bounds are valid");
+        // The smallest range, grown on demand (auto-resize): hdrhistogram writes every
+        // count of its first allocation, so a histogram sized for an hour from the start
+        // costs ~190 KB of resident memory even when empty, and a run holds a few hundred
+        // (a set per operation per thread, swapped every second). Starting small, an empty
+        // one costs 16 KB and a busy one grows to the range its values need.
+        // SIGFIG is a constant that hdrhistogram accepts; failure would be a bug here.
+        let mut h = Histogram::new(SIGFIG).expect("constant histogram precision is valid");
         h.auto(true);
         Hist(h)
     }
@@ -133,6 +133,19 @@ impl<'de> Deserialize<'de> for Hist {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn starts_small_and_grows_to_what_it_records() {
+        // An empty histogram must stay small: a run holds hundreds of them (issue 6's
+        // memory per agent); a fixed one-hour range made each ~190 KB resident.
+        let mut h = Hist::new();
+        assert!(h.0.distinct_values() <= 4096, "{}", h.0.distinct_values());
+        h.record_us(3_600_000_000);
+        h.record_us(250);
+        assert_eq!(h.count(), 2);
+        assert!(h.0.max() >= 3_599_000_000);
+        assert!((h.percentile_ms(50.0).expect("non-empty") - 0.25).abs() < 0.001);
+    }
     use super::*;
 
     #[test]

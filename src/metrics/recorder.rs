@@ -89,24 +89,13 @@ impl Aggregate {
         self.dropped_late += o.dropped_late;
     }
 
-    /// Empties it, keeping the histograms' allocations.
+    /// Empties it, with fresh histograms. Clearing a histogram in place writes every one of
+    /// its ~23,000 counts, making its whole ~190 KB resident; a fresh one is lazily-zeroed
+    /// allocation of which only what is recorded into grows (see `Hist::new`).
+    /// With a spare per thread swapped every second, this is most of the harness's
+    /// resting memory (BENCHMARKS.md).
     fn reset(&mut self) {
-        for s in &mut self.series {
-            let (mut c, mut r) = (std::mem::take(&mut s.corrected), std::mem::take(&mut s.raw));
-            c.0.reset();
-            r.0.reset();
-            *s = OpStats {
-                corrected: c,
-                raw: r,
-                ..OpStats::default()
-            };
-        }
-        self.sessions = SessionStats::default();
-        self.events.clear();
-        self.lag.0.reset();
-        self.arrivals = 0;
-        self.not_started = 0;
-        self.dropped_late = 0;
+        *self = Aggregate::default();
     }
 
     /// Series with at least one sample, by name.

@@ -371,7 +371,9 @@ async fn one_session(
         s.adopt_guid(&ex);
     }
     let end_state = match inbox.as_mut() {
-        Some(inbox) => s.pushed(conn, inbox, rng, end).await,
+        // Boxed: push mode's state is the largest, and would otherwise size every agent's
+        // task (polling agents included) by it.
+        Some(inbox) => Box::pin(s.pushed(conn, inbox, rng, end)).await,
         None => s.polled(conn, rng, end).await,
     };
     drop(inbox);

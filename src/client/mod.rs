@@ -36,6 +36,13 @@ pub use tls::Trust;
 use crate::metrics::TransportKind;
 use crate::protocol::CONTENT_TYPE_JSON;
 
+/// hyper's read buffer per connection, fixed (its default starts at 8 KiB and adapts). A
+/// gateway's replies are a few hundred bytes; a longer one is read in several turns, and a
+/// longer header block still fits (the buffer grows while a head is incomplete). With
+/// 19,000 agents each holding a connection, this is the largest share of the harness's
+/// memory that it controls (BENCHMARKS.md).
+const READ_BUF_BYTES: usize = 2048;
+
 /// Largest reply body read; a gateway sending more is counted as a bad body.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -199,7 +206,9 @@ impl Target {
             Ok(Ok(io)) => Ok(io),
         };
         let io = io.inspect_err(|_| self.note_connect_failed())?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .read_buf_exact_size(Some(READ_BUF_BYTES))
+            .handshake(io)
             .await
             .map_err(|e| (classify_hyper(&e), e.to_string()))?;
         self.note_reachable();
@@ -395,7 +404,9 @@ impl AgentConn {
                 return Ok(live);
             }
         }
-        let mut live = self.target.connect().await?;
+        // Boxed: opening a connection (TCP, TLS, handshake) is the largest state of a call;
+        // unboxed it would size every agent's task, while it lasts only until connected.
+        let mut live = Box::pin(self.target.connect()).await?;
         if live.ready().await {
             Ok(live)
         } else {

@@ -89,11 +89,9 @@ impl Aggregate {
         self.dropped_late += o.dropped_late;
     }
 
-    /// Empties it, with fresh histograms. Clearing a histogram in place writes every one of
-    /// its ~23,000 counts, making its whole ~190 KB resident; a fresh one is lazily-zeroed
-    /// allocation of which only what is recorded into grows (see `Hist::new`).
-    /// With a spare per thread swapped every second, this is most of the harness's
-    /// resting memory (BENCHMARKS.md).
+    /// Empties it, with fresh histograms: they start at the smallest range (see
+    /// `Hist::new`), where cleared ones would keep, and hold resident, the range the last
+    /// second's values grew them to.
     fn reset(&mut self) {
         *self = Aggregate::default();
     }

@@ -100,19 +100,20 @@ struct Embedded {
 
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     // --target and --ca-file are overrides like any --set, so they are validated with
-    // the rest of the scenario (a real target has no embedded poll_wait to respect, …).
-    let mut overrides = opts.overrides.clone();
+    // the rest of the scenario (a real target has no embedded poll_wait to respect, …);
+    // they aim the run and stay out of the scenario hash.
+    let mut aim = Vec::new();
     if let Some(url) = &opts.target {
-        overrides.push(format!("target.url={}", toml_string(url)));
+        aim.push(format!("target.url={}", toml_string(url)));
     }
     if let Some(ca) = &opts.ca_file {
         let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
-        overrides.push(format!(
+        aim.push(format!(
             "target.ca_file={}",
             toml_string(&ca.display().to_string())
         ));
     }
-    let mut loaded = scenario::load_file(&opts.scenario, &overrides)
+    let mut loaded = scenario::load_file_aimed(&opts.scenario, &opts.overrides, &aim)
         .map_err(|e| Exit::bad_input(e.to_string()))?;
     // A shard runs its slice; the hash and text stay the whole scenario's.
     let shard = match &opts.shard {

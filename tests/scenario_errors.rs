@@ -1,7 +1,7 @@
 //! Scenario diagnostics as a user sees them: every error names the file (or the `--set`),
 //! the line and column of the offending key or value, and the key path, on one line.
 
-use agentstorm::scenario::{load_file, load_str, Loaded, ScenarioError};
+use agentstorm::scenario::{load_file, load_file_aimed, load_str, Loaded, ScenarioError};
 
 const FILE: &str = "t.toml";
 
@@ -202,6 +202,30 @@ fn set_overrides_apply_before_validation_and_change_the_hash() {
     assert_eq!(plain.text, BASE);
     assert_eq!(plain.hash.len(), 64);
     assert_eq!(plain.hash, ok(BASE, &[]).hash);
+}
+
+#[test]
+fn target_and_ca_file_aim_the_run_without_changing_the_hash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, BASE).expect("write");
+    let aimed = |url: &str, sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        load_file_aimed(&path, &sets, &[format!("target.url=\"{url}\"")])
+            .unwrap_or_else(|e| panic!("should load: {e}"))
+    };
+    let a = aimed("http://127.0.0.1:18001", &[]);
+    let b = aimed("http://127.0.0.2:18002", &[]);
+    // Where the load went differs; what it was does not.
+    assert_eq!(a.scenario.target.url, "http://127.0.0.1:18001");
+    assert_eq!(b.scenario.target.url, "http://127.0.0.2:18002");
+    assert_eq!(a.hash, b.hash);
+    assert_eq!(a.hash, load_file(&path, &[]).expect("loads").hash);
+    // A --set still changes it.
+    assert_ne!(
+        aimed("http://127.0.0.1:18001", &["load.stages[0].to=6"]).hash,
+        a.hash
+    );
 }
 
 #[test]

@@ -76,6 +76,26 @@ pub fn load_file(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioEr
     Ok(loaded)
 }
 
+/// Like [`load_file`], with `aim` (`key=value` overrides from `--target` and `--ca-file`)
+/// applied last but left out of the hash: they say where the load goes, not what it is,
+/// so shards aimed at different gateway nodes, or a release compared with the last one
+/// on another host, still carry one scenario hash. (Should the scenario not load without
+/// them, the hash keeps them.)
+pub fn load_file_aimed(
+    path: &Path,
+    overrides: &[String],
+    aim: &[String],
+) -> Result<Loaded, ScenarioError> {
+    let all: Vec<String> = overrides.iter().chain(aim).cloned().collect();
+    let mut loaded = load_file(path, &all)?;
+    if !aim.is_empty() {
+        if let Ok(unaimed) = load_file(path, overrides) {
+            loaded.hash = unaimed.hash;
+        }
+    }
+    Ok(loaded)
+}
+
 /// Loads scenario text; `name_for_messages` stands for the file in errors. Relative paths
 /// inside are taken from the current directory.
 pub fn load_str(

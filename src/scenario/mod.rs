@@ -17,5 +17,5 @@ mod tree;
 mod validate;
 pub mod values;
 
-pub use load::{load_file, load_str, Loaded, ScenarioError};
+pub use load::{load_file, load_file_aimed, load_str, Loaded, ScenarioError};
 pub use model::*;

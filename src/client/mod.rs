@@ -41,7 +41,7 @@ use crate::protocol::CONTENT_TYPE_JSON;
 /// longer header block still fits (the buffer grows while a head is incomplete). With
 /// 19,000 agents each holding a connection, this is the largest share of the harness's
 /// memory that it controls (BENCHMARKS.md).
-const READ_BUF_BYTES: usize = 2048;
+const READ_BUF_BYTES: usize = 1024;
 
 /// Largest reply body read; a gateway sending more is counted as a bad body.
 const MAX_BODY_BYTES: usize = 1 << 20;

@@ -207,6 +207,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         trust,
         timeout: sc.target.timeout.get(),
         connect_timeout: sc.target.connect_timeout.get(),
+        read_buffer_bytes: sc.target.read_buffer_bytes.map(|n| n as usize),
         source_addresses: sources,
     })
     .map_err(Exit::bad_input)?;

@@ -205,6 +205,20 @@ fn set_overrides_apply_before_validation_and_change_the_hash() {
 }
 
 #[test]
+fn read_buffer_bytes_out_of_range_names_the_bounds() {
+    let e = err(BASE, &["target.read_buffer_bytes=100"]);
+    assert!(e.message.contains("512-1048576"), "{}", e.message);
+    assert!(e.to_string().contains("read_buffer_bytes"), "{e}");
+    assert_eq!(
+        ok(BASE, &["target.read_buffer_bytes=1024"])
+            .scenario
+            .target
+            .read_buffer_bytes,
+        Some(1024)
+    );
+}
+
+#[test]
 fn target_and_ca_file_aim_the_run_without_changing_the_hash() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("s.toml");

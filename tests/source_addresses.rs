@@ -85,6 +85,7 @@ fn options(url: String, sources: Vec<IpAddr>) -> TargetOptions {
         timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_millis(500),
         source_addresses: sources,
+        read_buffer_bytes: None,
     }
 }
 

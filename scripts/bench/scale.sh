@@ -20,6 +20,7 @@
 # Usage: MODE=single SCHEME=http scripts/bench/scale.sh      (after cargo build --release)
 # Env:   AGENTS=19000  RATE=1000  HOLD=40s  SHARDS=3  GATEWAY_THREADS=2  THREADS= (harness)
 #        SOURCES=127.0.0.2-127.0.0.5 (comma-separated addresses or IPv4 ranges)
+#        READ_BUFFER=1024 (target.read_buffer_bytes; "adaptive" for hyper's default buffer)
 # Needs: python3. The open-file limit must allow AGENTS + 64 per process (this script
 # raises the soft limit to the hard one).
 source "$(dirname "$0")/lib.sh"
@@ -35,6 +36,9 @@ PORT=${GW_PORT:-18943}
 SOURCES=${SOURCES:-127.0.0.2-127.0.0.5}
 # SOURCES as a TOML list for --set: "a,b-c" -> ["a", "b-c"].
 sources_toml="[\"${SOURCES//,/\", \"}\"]"
+READ_BUFFER=${READ_BUFFER:-1024}
+buffer_args=()
+[ "$READ_BUFFER" = adaptive ] || buffer_args=(--set "target.read_buffer_bytes=$READ_BUFFER")
 [ -n "${THREADS:-}" ] && export TOKIO_WORKER_THREADS=$THREADS
 echo "open files: soft $(ulimit -Sn), hard $(ulimit -Hn)" >&2
 
@@ -93,7 +97,7 @@ if [ "$MODE" = single ]; then
         --set "agents.ids=\"$(ids_for 100001 "$AGENTS")\"" \
         --set "load.max_in_flight=$AGENTS" \
         --set "load.stages=[{ hold = \"$((AGENTS / RATE))s\", rate = $RATE }, { hold = \"90s\", rate = 0 }]" \
-        --set "session.hold=\"$HOLD\"" --set "target.source_addresses=$sources_toml" \
+        --set "session.hold=\"$HOLD\"" --set "target.source_addresses=$sources_toml" "${buffer_args[@]}" \
         >"$out.stdout" 2>"$out.stderr" &
     pid=$!
     BENCH_PIDS+=("$pid")
@@ -119,7 +123,7 @@ for ((k = 0; k < SHARDS; k++)); do
         --set "agents.ids=\"$(ids_for 100001 "$total")\"" \
         --set "load.max_in_flight=$total" \
         --set "load.stages=[{ hold = \"$((AGENTS / RATE))s\", rate = $((RATE * SHARDS)) }, { hold = \"90s\", rate = 0 }]" \
-        --set "session.hold=\"$HOLD\"" --set "target.source_addresses=$sources_toml" \
+        --set "session.hold=\"$HOLD\"" --set "target.source_addresses=$sources_toml" "${buffer_args[@]}" \
         >"$out.stdout" 2>"$out.stderr" &
     pids+=($!)
     BENCH_PIDS+=($!)

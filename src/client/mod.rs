@@ -36,13 +36,6 @@ pub use tls::Trust;
 use crate::metrics::TransportKind;
 use crate::protocol::CONTENT_TYPE_JSON;
 
-/// hyper's read buffer per connection, fixed (its default starts at 8 KiB and adapts). A
-/// gateway's replies are a few hundred bytes; a longer one is read in several turns, and a
-/// longer header block still fits (the buffer grows while a head is incomplete). With
-/// 19,000 agents each holding a connection, this is the largest share of the harness's
-/// memory that it controls (BENCHMARKS.md).
-const READ_BUF_BYTES: usize = 1024;
-
 /// Largest reply body read; a gateway sending more is counted as a bad body.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -72,6 +65,11 @@ pub struct TargetOptions {
     pub connect_timeout: Duration,
     /// Local addresses new connections come from, in turn (empty: the kernel picks).
     pub source_addresses: Vec<IpAddr>,
+    /// A fixed read buffer per connection (bytes); None: hyper's adaptive one, from 8 KiB.
+    /// With 19,000 connections in one process this is the largest share of memory the
+    /// harness controls (1 KiB: 19.5 KiB per agent, default: 23.8 KiB; BENCHMARKS.md), but a
+    /// reply's header block longer than the buffer is then a protocol error.
+    pub read_buffer_bytes: Option<usize>,
 }
 
 /// A gateway, as every agent of a run reaches it.
@@ -84,6 +82,7 @@ pub struct Target {
     connector: HttpsConnector<TcpConnector>,
     timeout: Duration,
     connect_timeout: Duration,
+    read_buffer_bytes: Option<usize>,
     created: Instant,
     /// Milliseconds after `created` (plus one) since which every connect attempt failed;
     /// 0 while the target is reachable.
@@ -143,6 +142,7 @@ impl Target {
             connector,
             timeout: opts.timeout,
             connect_timeout: opts.connect_timeout,
+            read_buffer_bytes: opts.read_buffer_bytes,
             created: Instant::now(),
             failing_since_ms: AtomicU64::new(0),
         }))
@@ -207,7 +207,7 @@ impl Target {
         };
         let io = io.inspect_err(|_| self.note_connect_failed())?;
         let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .read_buf_exact_size(Some(READ_BUF_BYTES))
+            .read_buf_exact_size(self.read_buffer_bytes)
             .handshake(io)
             .await
             .map_err(|e| (classify_hyper(&e), e.to_string()))?;

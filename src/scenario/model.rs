@@ -163,6 +163,11 @@ pub struct TargetSpec {
     /// Empty: the kernel picks the source.
     #[serde(default)]
     pub source_addresses: SourceAddresses,
+    /// A fixed read buffer per connection, in bytes, instead of hyper's (8 KiB, adapting).
+    /// Saves memory with many connections per process; a reply's header block longer than
+    /// this is then a protocol error.
+    #[serde(default)]
+    pub read_buffer_bytes: Option<u32>,
 }
 
 impl Default for TargetSpec {
@@ -174,6 +179,7 @@ impl Default for TargetSpec {
             timeout: default_timeout(),
             connect_timeout: default_connect_timeout(),
             source_addresses: SourceAddresses::default(),
+            read_buffer_bytes: None,
         }
     }
 }

@@ -188,6 +188,17 @@ fn check_target(s: &Scenario) -> Result<(), Problem> {
     }
     positive(&["target", "timeout"], t.timeout)?;
     positive(&["target", "connect_timeout"], t.connect_timeout)?;
+    if let Some(n) = t.read_buffer_bytes {
+        if !(MIN_READ_BUFFER..=MAX_READ_BUFFER).contains(&n) {
+            return Err(problem(
+                &["target", "read_buffer_bytes"],
+                format!(
+                    "read_buffer_bytes = {n} is outside {MIN_READ_BUFFER}-{MAX_READ_BUFFER}; \
+                     e.g. read_buffer_bytes = 1024, or leave it out for hyper's adaptive buffer"
+                ),
+            ));
+        }
+    }
     if !t.is_embedded() {
         return Ok(());
     }
@@ -556,6 +567,11 @@ fn check_stage(i: usize, stage: &Stage, rate: f64) -> Result<(Duration, f64), Pr
         }
     }
 }
+
+/// `target.read_buffer_bytes` bounds: below 512 bytes a reply's status line and headers
+/// rarely fit; above 1 MiB it is no longer a memory saving.
+const MIN_READ_BUFFER: u32 = 512;
+const MAX_READ_BUFFER: u32 = 1 << 20;
 
 fn positive(path: &[&str], d: HumanDuration) -> Result<(), Problem> {
     if d.get().is_zero() {

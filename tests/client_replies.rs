@@ -1,0 +1,141 @@
+//! The client against replies shaped unlike the simulated gateway's: a raw loopback server
+//! (port 0) sends what a test wants, byte for byte. Pins that a reply larger than the
+//! client's fixed read buffer (a long header block, a long body) is read whole, on a kept
+//! connection; that with `target.read_buffer_bytes` a long body still is, while a header
+//! block longer than the buffer is a counted protocol error (the documented trade); and
+//! that a body that is not the gateway's JSON is a counted bad body, not a crash.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentstorm::client::{AgentConn, Failure, Target, TargetOptions, Trust};
+use agentstorm::metrics::TransportKind;
+use http::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Serves `replies` in turn on one accepted connection, one per request head read.
+async fn serve(replies: Vec<Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = vec![0u8; 16 * 1024];
+        for reply in replies {
+            // Read until the end of a request head (requests here have no body).
+            let mut seen = Vec::new();
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            if sock.write_all(&reply).await.is_err() {
+                return;
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn reply(extra_headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{extra_headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn target(url: String, read_buffer_bytes: Option<usize>) -> Arc<Target> {
+    Target::new(&TargetOptions {
+        url,
+        trust: Trust::Native,
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(5),
+        source_addresses: Vec::new(),
+        read_buffer_bytes,
+    })
+    .expect("target")
+}
+
+#[tokio::test]
+async fn replies_larger_than_the_read_buffer_are_read_whole_on_a_kept_connection() {
+    // A 6 KB header block and an 8 KB event body: several times the client's read buffer.
+    let long_header = format!("X-Padding: {}\r\n", "h".repeat(6000));
+    let content = "c".repeat(8000);
+    let event = format!(
+        r#"{{"message":"","retcode":"0","event":{{"eventType":"AgentState_Ready","content":"{content}","eventGenTime":"1700000000000"}}}}"#
+    );
+    let url = serve(vec![
+        reply(&long_header, r#"{"message":"","retcode":"0"}"#),
+        reply("", &event),
+        reply("Guid: g-2\r\n", r#"{"message":"","retcode":"100-006"}"#),
+    ])
+    .await;
+    let mut conn = AgentConn::new(target(url, None));
+    let path = "/agentgateway/resource/agentevent/1001";
+    let first = conn.call(Method::GET, path, None, None).await;
+    let first = first.result.expect("long header block read");
+    assert!(first.retcode.is_success());
+    let second = conn.call(Method::GET, path, None, None).await;
+    let second = second.result.expect("long body read");
+    assert_eq!(second.event_type.as_deref(), Some("AgentState_Ready"));
+    assert_eq!(second.event_gen_ms, Some(1_700_000_000_000));
+    // The third reply comes on the same connection (the server accepts only one).
+    let third = conn.call(Method::GET, path, None, None).await;
+    let third = third.result.expect("kept connection");
+    assert_eq!(third.retcode.as_str(), "100-006");
+    assert_eq!(third.guid.as_deref(), Some("g-2"));
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_gateway_json_is_a_bad_body() {
+    let url = serve(vec![reply("", &"x".repeat(5000))]).await;
+    let mut conn = AgentConn::new(target(url, None));
+    let ex = conn
+        .call(
+            Method::GET,
+            "/agentgateway/resource/agentevent/1",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        ex.result.expect_err("not JSON"),
+        Failure::Transport(TransportKind::BadBody)
+    );
+}
+
+#[tokio::test]
+async fn a_fixed_read_buffer_reads_long_bodies_but_caps_the_header_block() {
+    let content = "c".repeat(8000);
+    let event = format!(
+        r#"{{"message":"","retcode":"0","event":{{"eventType":"AgentState_Ready","content":"{content}"}}}}"#
+    );
+    let url = serve(vec![
+        reply("", &event),
+        reply(
+            &format!("X-Padding: {}\r\n", "h".repeat(3000)),
+            r#"{"retcode":"0"}"#,
+        ),
+    ])
+    .await;
+    let mut conn = AgentConn::new(target(url, Some(1024)));
+    let path = "/agentgateway/resource/agentevent/1001";
+    let long_body = conn.call(Method::GET, path, None, None).await;
+    assert_eq!(
+        long_body
+            .result
+            .expect("long body read")
+            .event_type
+            .as_deref(),
+        Some("AgentState_Ready")
+    );
+    let long_head = conn.call(Method::GET, path, None, None).await;
+    assert_eq!(
+        long_head.result.expect_err("head over the buffer"),
+        Failure::Transport(TransportKind::Protocol)
+    );
+}

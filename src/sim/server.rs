@@ -53,7 +53,12 @@ pub async fn serve(
         // read the answer.
         .half_close(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // Head and body copied into one buffer (replies are small) rather than queued:
+        // saves the queue hyper keeps per connection, 2-3 MiB at 19,000 held long polls
+        // (HTTPS 396 -> 394 MiB, HTTP 257 -> 254 MiB); requests/s unchanged within the
+        // noise of scripts/bench/gateway/run.sh.
+        .writev(false);
     let shared = Arc::new(Shared {
         gw: gw.clone(),
         shutdown: shutdown.clone(),

@@ -9,11 +9,23 @@
 # Usage: scripts/bench/gateway/capacity.sh        (from the repository root)
 # Env:   AGENTS=19000  WORKERS=2 (gateway threads)  CONCURRENCY=64  SECS=10
 #
-# Measured on the shared 2-core build machine (load average 6-10 from other builds,
-# WORKERS=2): 19,000 long polls held, gateway RSS 306 MiB over HTTP and 423 MiB over
-# HTTPS (per connection: hyper's 8 KiB read and 8 KiB write buffers, ~6 KiB of rustls
-# state); fresh TLS handshakes 766-959/s with one client thread (nginx with the same
-# client and an ECDSA P-256 certificate: 493-552/s at the same time).
+# Measured 2026-11-28 on the shared 2-core build machine (load average 3-4 from other
+# builds, WORKERS=2), two runs each:
+#   19,000 long polls held, gateway RSS: HTTP 254 MiB, HTTPS 393-394 MiB (target < 400).
+#   Before the connection task was slimmed (src/sim/server.rs) the same runs read 306 and
+#   423-424 MiB.
+#   Fresh TLS handshakes: 1,070-1,096/s with one client thread (all full handshakes; the
+#   gateway offers no resumption since 2026-11-28 — before, about half of this client's
+#   "fresh" handshakes were resumed, which read 1,142-1,362/s on the same machine; nginx
+#   with the same client and an ECDSA P-256 certificate read 493-552/s in an earlier run).
+# Where an HTTPS long poll's ~21 KiB go (heaptrack, live allocations per held connection):
+# hyper's read and write buffers 8 KiB each (allocated whole, resident only in part),
+# rustls' receive buffer 4 KiB (zero-filled, so all resident), the boxed hyper connection
+# with its rustls connection 1.8 KiB, the in-flight request's future 1.5 KiB
+# (SimGateway::handle), rustls' handshake deframer 640 B and AES-GCM keys 2 x 560 B,
+# hyper's cached header map 624 B, the agent's session ~0.7 KiB, the task 384 B, the
+# socket's registration 256 B. Neither mimalloc nor jemalloc (LD_PRELOAD) nor glibc
+# arena/tcache tunables moved HTTPS by more than 4 MiB.
 set -euo pipefail
 
 cd "$(dirname "$0")/../../.."

@@ -36,14 +36,25 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A client config for `trust`, or None for [`Trust::Native`] (hyper-rustls loads the
-/// native roots itself).
+/// A client config for `trust` (always Some; None is kept for callers that let hyper-rustls
+/// load the native roots itself).
+///
+/// TLS session resumption is off: every connection makes a full handshake, as each real
+/// agent is a separate client with its own (at 8 a.m. empty) session cache. With rustls'
+/// shared default cache, 3,697 of 5,000 storm connections resumed a session another agent
+/// had opened, which flattered the storm rate against a gateway that resumes.
 pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, String> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
-    let config = match trust {
-        Trust::Native => return Ok(None),
+    let mut config = match trust {
+        Trust::Native => {
+            use hyper_rustls::ConfigBuilderExt as _;
+            builder
+                .with_native_roots()
+                .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
+                .with_no_client_auth()
+        }
         Trust::Pem(pem) => {
             let mut roots = rustls::RootCertStore::empty();
             let mut n = 0;
@@ -67,6 +78,7 @@ pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, Stri
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
             .with_no_client_auth(),
     };
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Some(config))
 }
 
@@ -128,6 +140,16 @@ mod tests {
         let e = client_config(&Trust::Pem("hello".into())).expect_err("no certs");
         assert!(e.contains("no certificate found"), "{e}");
         assert!(client_config(&Trust::Insecure).expect("builds").is_some());
-        assert!(client_config(&Trust::Native).expect("defers").is_none());
+    }
+
+    #[test]
+    fn every_connection_is_a_full_handshake() {
+        // Each agent is a separate client: no session shared across agents.
+        for trust in [Trust::Insecure, Trust::Native] {
+            let config = client_config(&trust).expect("builds").expect("a config");
+            let disabled = format!("{:?}", rustls::client::Resumption::disabled());
+            assert_eq!(format!("{:?}", config.resumption), disabled);
+            assert_ne!(format!("{:?}", rustls::client::Resumption::default()), disabled);
+        }
     }
 }

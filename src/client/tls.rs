@@ -149,7 +149,10 @@ mod tests {
             let config = client_config(&trust).expect("builds").expect("a config");
             let disabled = format!("{:?}", rustls::client::Resumption::disabled());
             assert_eq!(format!("{:?}", config.resumption), disabled);
-            assert_ne!(format!("{:?}", rustls::client::Resumption::default()), disabled);
+            assert_ne!(
+                format!("{:?}", rustls::client::Resumption::default()),
+                disabled
+            );
         }
     }
 }

@@ -3,6 +3,10 @@
 
 use agentstorm::scenario::{load_file, load_file_aimed, load_str, Loaded, ScenarioError};
 
+#[path = "support/position.rs"]
+mod position;
+use position::{pos_at, pos_of};
+
 const FILE: &str = "t.toml";
 
 /// A valid scenario the tests bend one key at a time.
@@ -27,20 +31,6 @@ fn err(text: &str, sets: &[&str]) -> ScenarioError {
         Ok(_) => panic!("should fail:\n{text}\n{sets:?}"),
         Err(e) => e,
     }
-}
-
-/// 1-based line and column of the first occurrence of `needle` in `text`.
-fn pos_of(text: &str, needle: &str) -> (usize, usize) {
-    let at = text
-        .find(needle)
-        .unwrap_or_else(|| panic!("{needle:?} not in text"));
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
-        .chars()
-        .count()
-        + 1;
-    (line, col)
 }
 
 /// Asserts position, key and that the one-line display carries them.
@@ -422,14 +412,10 @@ fn semantic_checks_point_at_the_offending_key() {
 
 /// Position of `needle` inside the `tail` appended at the end of `text`.
 fn pos_in_tail(text: &str, tail: &str, needle: &str) -> (usize, usize) {
-    let at = text.len() - tail.len() + tail.find(needle).expect("needle in tail");
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
-        .chars()
-        .count()
-        + 1;
-    (line, col)
+    pos_at(
+        text,
+        text.len() - tail.len() + tail.find(needle).expect("needle in tail"),
+    )
 }
 
 #[test]

@@ -20,6 +20,9 @@ use tower_service::Service;
 #[path = "support/gateway.rs"]
 mod support;
 use support::gateway;
+#[path = "support/position.rs"]
+mod position;
+use position::pos_of;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")
@@ -244,18 +247,6 @@ fn the_key_loads_with_ranges_and_overrides() {
     let none = BASE.replace("source_addresses = SOURCES\n", "");
     let l = load_str("t.toml", &none, &[]).unwrap_or_else(|e| panic!("{e}"));
     assert!(l.scenario.target.source_addresses.is_empty());
-}
-
-/// 1-based line and column of the first `needle` in `text`.
-fn pos_of(text: &str, needle: &str) -> (usize, usize) {
-    let at = text.find(needle).expect("needle in text");
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
-        .chars()
-        .count()
-        + 1;
-    (line, col)
 }
 
 #[test]

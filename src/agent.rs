@@ -470,6 +470,18 @@ impl Session<'_> {
         let mut next = Instant::now();
         loop {
             if self.plan_over(next, ready_deadline) {
+                // The next poll would come after the hold (or the ready wait) ends: sign
+                // out when it ends, not a poll gap early; a stop still goes through the gate.
+                let until = self.hold_until.unwrap_or(ready_deadline);
+                if until > Instant::now() {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(until.into()) => {}
+                        _ = async {
+                            end.cancelled().await;
+                            self.ctx.gate.acquire().await
+                        } => {}
+                    }
+                }
                 break;
             }
             if end.is_cancelled() {

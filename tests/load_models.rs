@@ -193,6 +193,60 @@ max_lateness = "100ms"
     assert_eq!(out.results.sessions.started, sch.started);
 }
 
+/// Arrivals far faster than `max_in_flight` lets through: without `max_lateness` every one
+/// of them still starts — late, in a backlog that outlives the plan — and the cap holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_open_model_starts_every_arrival_late_within_the_cap() {
+    let gw = gateway("poll_wait = \"10ms\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        r#"name = "saturated"
+[agents]
+ids = "1001-1400"
+[session]
+hold = "20ms"
+[load]
+stages = [{ hold = "200ms", rate = 1000 }]
+max_in_flight = 4
+"#,
+        &gw.url,
+    );
+    let out = run(opts).await.expect("run");
+    let r = &out.results;
+    assert!(matches!(r.status, RunStatus::Completed), "{:?}", r.status);
+    let sch = &r.scheduler;
+    assert_eq!(
+        (
+            sch.planned_arrivals,
+            sch.started,
+            sch.dropped_late,
+            sch.not_started
+        ),
+        (200, 200, 0, 0),
+        "{sch:?}"
+    );
+    assert!(sch.peak_active_agents <= 4, "{sch:?}");
+    assert!(gw.sim.stats().signed_in_peak <= 4);
+    assert_eq!(r.sessions.signed_in, 200);
+    assert_eq!(r.sessions.signed_out_clean, 200);
+    // Agents held for their whole 20 ms even when the next poll was due after the hold
+    // ends (only the last few, still holding when the plan's last arrival has started,
+    // are cut short by the end-of-plan stop).
+    let p5 = r
+        .sessions
+        .session_length
+        .percentile_ms(5.0)
+        .expect("lengths");
+    assert!(p5 >= 19.9, "session length p5 {p5} ms");
+    // 200 sessions of at least 20 ms, 4 at a time, take at least a second: the last
+    // arrivals, due within the plan's 200 ms, started long after it.
+    let lag_max = r.scheduler.lag.max_ms().expect("lag recorded");
+    assert!(lag_max >= 500.0, "lag max {lag_max} ms");
+    assert_eq!(gw.sim.stats().signed_in, 0);
+    assert_reconciles(&out);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_everyone_signs_in_again_and_recovery_is_reported() {
     let gw = gateway("poll_wait = \"200ms\"\nfailover_at = \"1500ms\"").await;

@@ -192,8 +192,18 @@ impl Started {
 struct Arrival {
     intended: Instant,
     serial: u64,
-    /// Its place in the backlog, given back once it holds an in-flight slot.
-    backlog: OwnedSemaphorePermit,
+    slot: Slot,
+}
+
+/// An arrival's in-flight slot, or its place in the line for one.
+enum Slot {
+    /// Taken by the arrival thread, `lag` after the intended time.
+    Taken {
+        permit: OwnedSemaphorePermit,
+        lag: Duration,
+    },
+    /// The cap was full: a place in the backlog, given back once a slot is free.
+    Waiting { place: OwnedSemaphorePermit },
 }
 
 impl Pacing {
@@ -214,31 +224,24 @@ impl Pacing {
             if !self.sleep_until(intended) {
                 break;
             }
-            let place = match take_one(&mut stash) {
-                Some(p) => p,
-                None => match backlog.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    Err(_) => {
-                        // The backlog is full: wait until half of it has started.
-                        let waited = self.handle.block_on(async {
-                            tokio::select! {
-                                p = backlog.clone().acquire_many_owned(refill as u32) => p.ok(),
-                                _ = self.halt.cancelled() => None,
-                            }
-                        });
-                        let Some(p) = waited else { break };
-                        stash = Some(p);
-                        match take_one(&mut stash) {
-                            Some(p) => p,
-                            None => break,
-                        }
-                    }
+            let slot = match slots.clone().try_acquire_owned() {
+                // A free slot (the usual case below the cap): the arrival starts now, and
+                // its lag is how late the thread handed it over.
+                Ok(permit) => Slot::Taken {
+                    permit,
+                    lag: Instant::now().saturating_duration_since(intended),
                 },
+                Err(_) => {
+                    let Some(place) = self.backlog_place(&backlog, &mut stash, refill) else {
+                        break;
+                    };
+                    Slot::Waiting { place }
+                }
             };
             let arrival = Arrival {
                 intended,
                 serial,
-                backlog: place,
+                slot,
             };
             agents.spawn(arrive(
                 arrival,
@@ -263,6 +266,31 @@ impl Pacing {
             backlog,
             backlog_places: cap as u32,
         }
+    }
+
+    /// A place in the backlog: from the stash, or free, or — the backlog full — once
+    /// `refill` places are free again (taken together, so the thread wakes once for them);
+    /// none if halted.
+    fn backlog_place(
+        &self,
+        backlog: &Arc<Semaphore>,
+        stash: &mut Option<OwnedSemaphorePermit>,
+        refill: usize,
+    ) -> Option<OwnedSemaphorePermit> {
+        if let Some(place) = take_one(stash) {
+            return Some(place);
+        }
+        if let Ok(place) = backlog.clone().try_acquire_owned() {
+            return Some(place);
+        }
+        let places = self.handle.block_on(async {
+            tokio::select! {
+                p = backlog.clone().acquire_many_owned(refill as u32) => p.ok(),
+                _ = self.halt.cancelled() => None,
+            }
+        })?;
+        *stash = Some(places);
+        take_one(stash)
     }
 
     /// Sleeps until `until`, in slices of at most [`PACING_SLICE`]; false if halted.
@@ -305,24 +333,22 @@ async fn arrive(
     let Arrival {
         intended,
         serial,
-        backlog,
+        slot,
     } = arrival;
-    let permit = match slots.clone().try_acquire_owned() {
-        Ok(p) => p,
-        Err(_) => {
-            // At max_in_flight: wait for an agent to finish (or a stop).
+    let (permit, lag) = match slot {
+        Slot::Taken { permit, lag } => (permit, lag),
+        Slot::Waiting { place } => {
+            // At max_in_flight: wait for an agent to finish (or a stop); first come, first
+            // served, as tokio's semaphore is fair.
             let waited = tokio::select! {
                 p = slots.acquire_owned() => p.ok(),
                 _ = halt.cancelled() => None,
             };
-            match waited {
-                Some(p) => p,
-                None => return,
-            }
+            let Some(permit) = waited else { return };
+            drop(place);
+            (permit, Instant::now().saturating_duration_since(intended))
         }
     };
-    drop(backlog);
-    let lag = Instant::now().saturating_duration_since(intended);
     if max_lateness.is_some_and(|max| lag > max) {
         ctx.dropped_late(lag);
         outcomes.dropped_late.fetch_add(1, Ordering::Relaxed);

@@ -136,7 +136,7 @@ fn connector() -> Option<tokio_rustls::TlsConnector> {
         roots.add(cert.expect("pem")).expect("root");
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("versions")

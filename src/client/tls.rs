@@ -33,7 +33,7 @@ impl std::fmt::Debug for Trust {
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 /// A client config for `trust` (always Some; None is kept for callers that let hyper-rustls

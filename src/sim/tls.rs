@@ -1,5 +1,5 @@
 //! TLS for the simulated gateway: a self-signed certificate generated at start (rcgen) or
-//! a certificate and key from PEM files, as a rustls server configuration (ring provider,
+//! a certificate and key from PEM files, as a rustls server configuration (aws-lc-rs,
 //! safe default protocol versions, ALPN `http/1.1`, no session resumption, the server's
 //! own cipher-suite preference).
 //!
@@ -77,20 +77,26 @@ fn server_config(
     Ok(Arc::new(config))
 }
 
-/// ring's suites with AES-128-GCM (SHA-256) first, the rest in ring's order. Clients such
-/// as rustls list TLS13_AES_256_GCM_SHA384 first; its SHA-384 key schedule runs without
-/// hardware help (SHA-512 compression was 10 % of the gateway's CPU in a full-handshake
-/// storm), while SHA-256 uses the SHA extensions of current x86 and ARM cores.
-/// TLS13_AES_128_GCM_SHA256 is the suite every TLS 1.3 peer must implement (RFC 8446
-/// §9.1).
+/// The gateway's algorithms (aws-lc-rs, the rustls default provider):
+/// - cipher suites with AES-128-GCM (SHA-256) first, the rest in the provider's order.
+///   Clients such as rustls list TLS13_AES_256_GCM_SHA384 first; its SHA-384 key schedule
+///   ran without hardware help (SHA-512 compression was 10 % of the gateway's CPU in a
+///   full-handshake storm), while SHA-256 uses the SHA extensions of current x86 and ARM
+///   cores. TLS13_AES_128_GCM_SHA256 is the suite every TLS 1.3 peer must implement
+///   (RFC 8446 §9.1);
+/// - classical key exchange only (X25519, then P-256, P-384): a client that offers a
+///   post-quantum hybrid (X25519MLKEM768, as oha and current browsers do) gets X25519, so
+///   every client's handshake costs the gateway the same.
 fn provider() -> rustls::crypto::CryptoProvider {
-    let mut provider = rustls::crypto::ring::default_provider();
+    use rustls::crypto::aws_lc_rs::kx_group;
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.cipher_suites.sort_by_key(|suite| {
         suite
             .suite()
             .as_str()
             .is_none_or(|name| !name.contains("AES_128_GCM"))
     });
+    provider.kx_groups = vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1];
     provider
 }
 
@@ -136,7 +142,7 @@ mod tests {
             roots.add(cert.expect("pem")).expect("root");
         }
         let client = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .expect("versions")
@@ -162,12 +168,14 @@ mod tests {
         assert_eq!(kinds, [full, full]);
     }
 
-    /// A client that lists TLS13_AES_256_GCM_SHA384 first (rustls' default order) still
-    /// gets the gateway's first choice, TLS13_AES_128_GCM_SHA256; a client offering only
-    /// AES-256 still gets in.
+    /// A client that lists TLS13_AES_256_GCM_SHA384 first (rustls' default order) and
+    /// offers X25519MLKEM768 first (as oha does) gets the gateway's choices,
+    /// TLS13_AES_128_GCM_SHA256 and X25519; a client offering only AES-256 still gets in.
     #[tokio::test]
-    async fn the_gateway_picks_the_suite() {
+    async fn the_gateway_picks_suite_and_key_exchange() {
+        use rustls::crypto::aws_lc_rs::kx_group;
         use rustls::CipherSuite::{TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384};
+        use rustls::NamedGroup;
         let s = self_signed().expect("generates");
         let acceptor = tokio_rustls::TlsAcceptor::from(s.server_config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -186,12 +194,14 @@ mod tests {
         }
         let mut got = Vec::new();
         for only_aes256 in [false, true] {
-            let mut provider = rustls::crypto::ring::default_provider();
+            let mut provider = rustls::crypto::aws_lc_rs::default_provider();
             assert_eq!(provider.cipher_suites[0].suite(), TLS13_AES_256_GCM_SHA384);
             if only_aes256 {
                 provider
                     .cipher_suites
                     .retain(|suite| suite.suite() == TLS13_AES_256_GCM_SHA384);
+            } else {
+                provider.kx_groups = vec![kx_group::X25519MLKEM768, kx_group::X25519];
             }
             let client = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
                 .with_protocol_versions(&[&rustls::version::TLS13])
@@ -205,14 +215,19 @@ mod tests {
                 .connect(name, tcp)
                 .await
                 .expect("client handshake");
-            got.push(tls.get_ref().1.negotiated_cipher_suite().map(|s| s.suite()));
+            let conn = tls.get_ref().1;
+            got.push((
+                conn.negotiated_cipher_suite().map(|s| s.suite()),
+                conn.negotiated_key_exchange_group().map(|g| g.name()),
+            ));
         }
         server.await.expect("server task");
+        let x25519 = Some(NamedGroup::X25519);
         assert_eq!(
             got,
             [
-                Some(TLS13_AES_128_GCM_SHA256),
-                Some(TLS13_AES_256_GCM_SHA384)
+                (Some(TLS13_AES_128_GCM_SHA256), x25519),
+                (Some(TLS13_AES_256_GCM_SHA384), x25519)
             ]
         );
     }

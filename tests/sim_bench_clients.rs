@@ -7,14 +7,12 @@
 //!   address needs more than 10,000 ports), drains their sign-in events and leaves one
 //!   poll waiting per agent; prints `holding N` and holds for `AGENTSTORM_BENCH_HOLD_S`.
 //!   Over TLS when `AGENTSTORM_BENCH_CA` names the gateway's certificate.
-//! - `bench_tls_handshakes`: `AGENTSTORM_BENCH_CONCURRENCY` tasks (default 64) each doing
-//!   fresh TCP + TLS handshakes + one request for `AGENTSTORM_BENCH_SECS` (default 10);
-//!   prints handshakes per second. Trusts the PEM in `AGENTSTORM_BENCH_CA`.
+//!
+//! (TLS handshake rates are measured with oha against `agentstorm gateway` itself.)
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -178,53 +176,4 @@ fn bench_long_polls() {
         tokio::time::sleep(hold).await;
         println!("released {}", held.len());
     });
-}
-
-#[test]
-#[ignore = "bench helper: fresh TLS handshakes against a running HTTPS gateway"]
-fn bench_tls_handshakes() {
-    let concurrency: usize = env("AGENTSTORM_BENCH_CONCURRENCY", 64);
-    let secs: u64 = env("AGENTSTORM_BENCH_SECS", 10);
-    let target = target();
-    let connector = connector().expect("AGENTSTORM_BENCH_CA names the gateway's certificate");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(env("AGENTSTORM_BENCH_CLIENT_THREADS", 1))
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let mut tasks = Vec::new();
-        for _ in 0..concurrency {
-            let (connector, done, failed) = (connector.clone(), done.clone(), failed.clone());
-            tasks.push(tokio::spawn(async move {
-                let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-                while Instant::now() < deadline {
-                    let ok = async {
-                        let tcp = TcpStream::connect(target).await.ok()?;
-                        let mut tls = connector.connect(name.clone(), tcp).await.ok()?;
-                        let mut buf = Vec::new();
-                        let req = "GET /agentstorm/v1/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-                        request(&mut tls, &mut buf, req).await
-                    }
-                    .await;
-                    match ok {
-                        Some(_) => done.fetch_add(1, Ordering::Relaxed),
-                        None => failed.fetch_add(1, Ordering::Relaxed),
-                    };
-                }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-    });
-    let n = done.load(Ordering::Relaxed);
-    println!(
-        "tls handshakes: {n} in {secs} s = {:.0}/s ({} failed)",
-        n as f64 / secs as f64,
-        failed.load(Ordering::Relaxed)
-    );
 }

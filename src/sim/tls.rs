@@ -1,5 +1,5 @@
 //! TLS for the simulated gateway: a self-signed certificate generated at start (rcgen) or
-//! a certificate and key from PEM files, as a rustls server configuration (aws-lc-rs,
+//! a certificate and key from PEM files, as a rustls server configuration (aws-lc-rs with ring's suites,
 //! safe default protocol versions, ALPN `http/1.1`, no session resumption, the server's
 //! own cipher-suite preference).
 //!
@@ -77,7 +77,7 @@ fn server_config(
     Ok(Arc::new(config))
 }
 
-/// The gateway's algorithms (aws-lc-rs, the rustls default provider):
+/// The gateway's algorithms ([`crate::client::tls::crypto`]):
 /// - cipher suites with AES-128-GCM (SHA-256) first, the rest in the provider's order.
 ///   Clients such as rustls list TLS13_AES_256_GCM_SHA384 first; its SHA-384 key schedule
 ///   ran without hardware help (SHA-512 compression was 10 % of the gateway's CPU in a
@@ -89,7 +89,7 @@ fn server_config(
 ///   every client's handshake costs the gateway the same.
 fn provider() -> rustls::crypto::CryptoProvider {
     use rustls::crypto::aws_lc_rs::kx_group;
-    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    let mut provider = crate::client::tls::crypto();
     provider.cipher_suites.sort_by_key(|suite| {
         suite
             .suite()

@@ -118,11 +118,16 @@ mod tests {
         assert!(from_pem_files(&missing, &missing).is_err());
     }
 
-    /// The storm and handshake-rate benchmarks count full handshakes: a client that keeps
-    /// its session cache (as rustls' default client configuration does) must not resume.
-    #[tokio::test]
-    async fn a_returning_client_does_a_full_handshake() {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    /// The gateway's TLS on port 0, for `connections` connections: each gets one byte,
+    /// `x`, and a close. With the roots that trust its certificate.
+    async fn endpoint(
+        connections: usize,
+    ) -> (
+        std::net::SocketAddr,
+        rustls::RootCertStore,
+        tokio::task::JoinHandle<()>,
+    ) {
+        use tokio::io::AsyncWriteExt as _;
         let s = self_signed().expect("generates");
         let acceptor = tokio_rustls::TlsAcceptor::from(s.server_config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -130,7 +135,7 @@ mod tests {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
-            for _ in 0..2 {
+            for _ in 0..connections {
                 let (tcp, _) = listener.accept().await.expect("accept");
                 let mut tls = acceptor.accept(tcp).await.expect("server handshake");
                 tls.write_all(b"x").await.expect("write");
@@ -141,6 +146,15 @@ mod tests {
         for cert in CertificateDer::pem_slice_iter(s.cert_pem.as_bytes()) {
             roots.add(cert.expect("pem")).expect("root");
         }
+        (addr, roots, server)
+    }
+
+    /// The storm and handshake-rate benchmarks count full handshakes: a client that keeps
+    /// its session cache (as rustls' default client configuration does) must not resume.
+    #[tokio::test]
+    async fn a_returning_client_does_a_full_handshake() {
+        use tokio::io::AsyncReadExt as _;
+        let (addr, roots, server) = endpoint(2).await;
         let client = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::aws_lc_rs::default_provider(),
         ))
@@ -176,22 +190,8 @@ mod tests {
         use rustls::crypto::aws_lc_rs::kx_group;
         use rustls::CipherSuite::{TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384};
         use rustls::NamedGroup;
-        let s = self_signed().expect("generates");
-        let acceptor = tokio_rustls::TlsAcceptor::from(s.server_config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            for _ in 0..2 {
-                let (tcp, _) = listener.accept().await.expect("accept");
-                acceptor.accept(tcp).await.expect("server handshake");
-            }
-        });
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(s.cert_pem.as_bytes()) {
-            roots.add(cert.expect("pem")).expect("root");
-        }
+        use tokio::io::AsyncReadExt as _;
+        let (addr, roots, server) = endpoint(2).await;
         let mut got = Vec::new();
         for only_aes256 in [false, true] {
             let mut provider = rustls::crypto::aws_lc_rs::default_provider();
@@ -211,10 +211,11 @@ mod tests {
             let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
             let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
             let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-            let tls = connector
+            let mut tls = connector
                 .connect(name, tcp)
                 .await
                 .expect("client handshake");
+            tls.read_to_end(&mut Vec::new()).await.expect("read");
             let conn = tls.get_ref().1;
             got.push((
                 conn.negotiated_cipher_suite().map(|s| s.suite()),

@@ -149,11 +149,31 @@ mod tests {
         (addr, roots, server)
     }
 
+    /// Connects to `addr` as `localhost` and reads to the end (which also takes in any
+    /// session ticket the server sent); the connection and what it read.
+    async fn fetch(
+        addr: std::net::SocketAddr,
+        connector: &tokio_rustls::TlsConnector,
+    ) -> (
+        tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+        Vec<u8>,
+    ) {
+        use tokio::io::AsyncReadExt as _;
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut tls = connector
+            .connect(name, tcp)
+            .await
+            .expect("client handshake");
+        let mut got = Vec::new();
+        tls.read_to_end(&mut got).await.expect("read");
+        (tls, got)
+    }
+
     /// The storm and handshake-rate benchmarks count full handshakes: a client that keeps
     /// its session cache (as rustls' default client configuration does) must not resume.
     #[tokio::test]
     async fn a_returning_client_does_a_full_handshake() {
-        use tokio::io::AsyncReadExt as _;
         let (addr, roots, server) = endpoint(2).await;
         let client = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::aws_lc_rs::default_provider(),
@@ -165,15 +185,7 @@ mod tests {
         let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
         let mut kinds = Vec::new();
         for _ in 0..2 {
-            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-            let mut tls = connector
-                .connect(name, tcp)
-                .await
-                .expect("client handshake");
-            // Reading to the end also takes in any ticket the server sent.
-            let mut got = Vec::new();
-            tls.read_to_end(&mut got).await.expect("read");
+            let (tls, got) = fetch(addr, &connector).await;
             assert_eq!(got, b"x");
             kinds.push(tls.get_ref().1.handshake_kind());
         }
@@ -190,7 +202,6 @@ mod tests {
         use rustls::crypto::aws_lc_rs::kx_group;
         use rustls::CipherSuite::{TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384};
         use rustls::NamedGroup;
-        use tokio::io::AsyncReadExt as _;
         let (addr, roots, server) = endpoint(2).await;
         let mut got = Vec::new();
         for only_aes256 in [false, true] {
@@ -209,13 +220,7 @@ mod tests {
                 .with_root_certificates(roots.clone())
                 .with_no_client_auth();
             let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
-            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-            let mut tls = connector
-                .connect(name, tcp)
-                .await
-                .expect("client handshake");
-            tls.read_to_end(&mut Vec::new()).await.expect("read");
+            let (tls, _) = fetch(addr, &connector).await;
             let conn = tls.get_ref().1;
             got.push((
                 conn.negotiated_cipher_suite().map(|s| s.suite()),

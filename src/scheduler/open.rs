@@ -39,11 +39,15 @@ pub async fn run_open(
     let _halt_on_drop = halt.clone().drop_guard();
     let pacing = Pacing {
         handle,
-        pool: pool.clone(),
         max_in_flight,
-        max_lateness,
-        ctx: ctx.clone(),
-        halt,
+        shared: Arc::new(Shared {
+            slots: Arc::new(Semaphore::new(max_in_flight.max(1) as usize)),
+            pool,
+            max_lateness,
+            ctx: ctx.clone(),
+            halt,
+            outcomes: Outcomes::default(),
+        }),
     };
     let spawned = std::thread::Builder::new()
         .name("agentstorm-arrivals".into())
@@ -135,11 +139,20 @@ fn raise_priority() {
 /// The open model's arrival loop, on its own thread (see [`run_open`]).
 struct Pacing {
     handle: tokio::runtime::Handle,
-    pool: Pool,
     max_in_flight: u32,
+    shared: Arc<Shared>,
+}
+
+/// What the arrival thread and its arrival tasks share for one run.
+struct Shared {
+    /// The in-flight slots: `max_in_flight` of them.
+    slots: Arc<Semaphore>,
+    pool: Pool,
     max_lateness: Option<Duration>,
     ctx: Arc<AgentContext>,
+    /// The run's stop, and a hard stop of this scheduler.
     halt: CancellationToken,
+    outcomes: Outcomes,
 }
 
 /// The longest the arrival thread sleeps at once, so a stop is seen promptly.
@@ -169,7 +182,7 @@ struct Outcomes {
 struct Started {
     planned: u64,
     agents: JoinSet<()>,
-    outcomes: Arc<Outcomes>,
+    shared: Arc<Shared>,
     /// The backlog's places: all of them free again means no arrival is waiting.
     backlog: Arc<Semaphore>,
     backlog_places: u32,
@@ -178,7 +191,7 @@ struct Started {
 impl Started {
     /// The report, once every arrival task has ended.
     fn report(&self) -> ScheduleReport {
-        let o = &self.outcomes;
+        let o = &self.shared.outcomes;
         ScheduleReport {
             planned: self.planned,
             started: o.started.load(Ordering::Relaxed),
@@ -211,20 +224,19 @@ impl Pacing {
     fn run(&self, arrivals: Arrivals, start: Instant) -> Started {
         let _runtime = self.handle.enter();
         let planned = arrivals.pacer().planned_arrivals();
-        let slots = Arc::new(Semaphore::new(self.max_in_flight.max(1) as usize));
+        let shared = &self.shared;
         let cap = backlog_cap(self.max_in_flight);
         let backlog = Arc::new(Semaphore::new(cap));
         let refill = (cap / 2).max(1);
         // Backlog places taken in one go and not handed out yet.
         let mut stash: Option<OwnedSemaphorePermit> = None;
-        let outcomes = Arc::new(Outcomes::default());
         let mut agents = JoinSet::new();
         for (serial, offset) in (0u64..).zip(arrivals) {
             let intended = start + offset;
             if !self.sleep_until(intended) {
                 break;
             }
-            let slot = match slots.clone().try_acquire_owned() {
+            let slot = match shared.slots.clone().try_acquire_owned() {
                 // A free slot (the usual case below the cap): the arrival starts now, and
                 // its lag is how late the thread handed it over.
                 Ok(permit) => Slot::Taken {
@@ -243,15 +255,7 @@ impl Pacing {
                 serial,
                 slot,
             };
-            agents.spawn(arrive(
-                arrival,
-                slots.clone(),
-                self.pool.clone(),
-                self.max_lateness,
-                self.ctx.clone(),
-                self.halt.clone(),
-                outcomes.clone(),
-            ));
+            agents.spawn(arrive(arrival, shared.clone()));
             // Reap finished agents so the set stays as small as the live population.
             while let Some(done) = agents.try_join_next() {
                 log_panic(done);
@@ -262,7 +266,7 @@ impl Pacing {
         Started {
             planned,
             agents,
-            outcomes,
+            shared: self.shared.clone(),
             backlog,
             backlog_places: cap as u32,
         }
@@ -286,7 +290,7 @@ impl Pacing {
         let places = self.handle.block_on(async {
             tokio::select! {
                 p = backlog.clone().acquire_many_owned(refill as u32) => p.ok(),
-                _ = self.halt.cancelled() => None,
+                _ = self.shared.halt.cancelled() => None,
             }
         })?;
         *stash = Some(places);
@@ -296,7 +300,7 @@ impl Pacing {
     /// Sleeps until `until`, in slices of at most [`PACING_SLICE`]; false if halted.
     fn sleep_until(&self, until: Instant) -> bool {
         loop {
-            if self.halt.is_cancelled() {
+            if self.shared.halt.is_cancelled() {
                 return false;
             }
             let now = Instant::now();
@@ -321,15 +325,15 @@ fn take_one(stash: &mut Option<OwnedSemaphorePermit>) -> Option<OwnedSemaphorePe
 
 /// One arrival in the runtime: waits for an in-flight slot, then starts its agent (or is
 /// dropped as late, or counted as finding no free id).
-async fn arrive(
-    arrival: Arrival,
-    slots: Arc<Semaphore>,
-    pool: Pool,
-    max_lateness: Option<Duration>,
-    ctx: Arc<AgentContext>,
-    halt: CancellationToken,
-    outcomes: Arc<Outcomes>,
-) {
+async fn arrive(arrival: Arrival, shared: Arc<Shared>) {
+    let Shared {
+        slots,
+        pool,
+        max_lateness,
+        ctx,
+        halt,
+        outcomes,
+    } = &*shared;
     let Arrival {
         intended,
         serial,
@@ -341,7 +345,7 @@ async fn arrive(
             // At max_in_flight: wait for an agent to finish (or a stop); first come, first
             // served, as tokio's semaphore is fair.
             let waited = tokio::select! {
-                p = slots.acquire_owned() => p.ok(),
+                p = slots.clone().acquire_owned() => p.ok(),
                 _ = halt.cancelled() => None,
             };
             let Some(permit) = waited else { return };
@@ -354,7 +358,7 @@ async fn arrive(
         outcomes.dropped_late.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let Some(id) = lease(&pool) else {
+    let Some(id) = lease(pool) else {
         ctx.not_started();
         outcomes.not_started.fetch_add(1, Ordering::Relaxed);
         if !outcomes.warned_no_id.swap(true, Ordering::Relaxed) {
@@ -367,8 +371,8 @@ async fn arrive(
     ctx.arrival(lag);
     ctx.recorder.agent_started();
     outcomes.started.fetch_add(1, Ordering::Relaxed);
-    let end = agent::run(&ctx, id, intended, serial, &ctx.stop).await;
-    release(&pool, id, end);
+    let end = agent::run(ctx, id, intended, serial, &ctx.stop).await;
+    release(pool, id, end);
     ctx.recorder.agent_finished();
     drop(permit);
 }

@@ -12,6 +12,7 @@
 pub mod connect;
 pub mod reply;
 pub mod tls;
+mod wake;
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -213,6 +214,7 @@ impl Target {
             .map_err(|e| (classify_hyper(&e), e.to_string()))?;
         self.note_reachable();
         Ok(Live {
+            wake: wake::SelfWake::new(),
             sender,
             driver: Some(Box::pin(conn)),
         })
@@ -324,49 +326,64 @@ struct Live {
     sender: SendRequest<Full<Bytes>>,
     /// None once the connection has ended.
     driver: Option<Driver>,
+    /// Wakes from inside the task's own poll of this connection make another pass, not a
+    /// reschedule.
+    wake: wake::SelfWake,
 }
 
 impl Live {
     /// Waits until the connection takes a request; false if it cannot any more.
     async fn ready(&mut self) -> bool {
-        let Live { sender, driver } = self;
+        let Live {
+            sender,
+            driver,
+            wake,
+        } = self;
         std::future::poll_fn(|cx| {
-            if let Poll::Ready(r) = sender.poll_ready(cx) {
-                return Poll::Ready(r.is_ok());
-            }
-            match driver.as_mut().map(|d| d.as_mut().poll(cx)) {
-                Some(Poll::Pending) => Poll::Pending,
-                Some(Poll::Ready(_)) | None => {
-                    *driver = None;
-                    Poll::Ready(false)
+            wake.poll(cx, |cx| {
+                if let Poll::Ready(r) = sender.poll_ready(cx) {
+                    return Poll::Ready(r.is_ok());
                 }
-            }
+                match driver.as_mut().map(|d| d.as_mut().poll(cx)) {
+                    Some(Poll::Pending) => Poll::Pending,
+                    Some(Poll::Ready(_)) | None => {
+                        *driver = None;
+                        Poll::Ready(false)
+                    }
+                }
+            })
         })
         .await
     }
-}
 
-/// Runs `work` to completion while driving the connection's I/O. When the connection ends
-/// first, `work` still completes: hyper fails whatever was waiting on it.
-async fn drive_with<F: Future>(driver: &mut Option<Driver>, work: F) -> F::Output {
-    let mut work = std::pin::pin!(work);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = work.as_mut().poll(cx) {
-            return Poll::Ready(out);
-        }
-        if let Some(d) = driver.as_mut() {
-            if let Poll::Ready(end) = d.as_mut().poll(cx) {
-                if let Err(e) = end {
-                    tracing::debug!("connection ended: {e}");
+    /// Runs `work` to completion while driving the connection's I/O. When the connection
+    /// ends first, `work` still completes: hyper fails whatever was waiting on it.
+    async fn drive<F: Future>(
+        driver: &mut Option<Driver>,
+        wake: &wake::SelfWake,
+        work: F,
+    ) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            wake.poll(cx, |cx| {
+                if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                    return Poll::Ready(out);
                 }
-                *driver = None;
-                // The connection's end fails or finishes `work`: poll it once more.
-                return work.as_mut().poll(cx);
-            }
-        }
-        Poll::Pending
-    })
-    .await
+                if let Some(d) = driver.as_mut() {
+                    if let Poll::Ready(end) = d.as_mut().poll(cx) {
+                        if let Err(e) = end {
+                            tracing::debug!("connection ended: {e}");
+                        }
+                        *driver = None;
+                        // The connection's end fails or finishes `work`: poll it once more.
+                        return work.as_mut().poll(cx);
+                    }
+                }
+                Poll::Pending
+            })
+        })
+        .await
+    }
 }
 
 /// One agent's connection to the gateway: opened on first use, kept alive, reopened after
@@ -514,7 +531,7 @@ impl AgentConn {
                     .to_bytes();
                 Ok::<_, Failure>((parts, bytes))
             };
-            drive_with(&mut live.driver, exchange).await?
+            Live::drive(&mut live.driver, &live.wake, exchange).await?
         };
         self.target.note_reachable();
         // Keep the connection for the next call unless the gateway said it closes it.
@@ -550,7 +567,7 @@ impl AgentConn {
                     .to_bytes(),
             )
         };
-        tokio::time::timeout(timeout, drive_with(&mut live.driver, fut))
+        tokio::time::timeout(timeout, Live::drive(&mut live.driver, &live.wake, fut))
             .await
             .ok()
             .flatten()

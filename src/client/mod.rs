@@ -394,6 +394,8 @@ pub struct AgentConn {
     /// The last request path and its parsed URI: an agent asks for the same path over and
     /// over (its poll), so it is parsed once.
     last_uri: Option<(String, Uri)>,
+    /// The call deadline's timer, kept between calls (see [`AgentConn::call`]).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl AgentConn {
@@ -402,6 +404,7 @@ impl AgentConn {
             target,
             live: None,
             last_uri: None,
+            timer: None,
         }
     }
 
@@ -454,12 +457,23 @@ impl AgentConn {
         guid: Option<&str>,
     ) -> Exchange {
         let sent_at = Instant::now();
-        let timeout = self.target.timeout;
-        let result =
-            match tokio::time::timeout(timeout, self.call_inner(method, path, body, guid)).await {
-                Ok(r) => r,
-                Err(_) => Err(Failure::Transport(TransportKind::Timeout)),
-            };
+        let deadline = tokio::time::Instant::now() + self.target.timeout;
+        // One timer per agent, moved to each call's deadline: a later deadline only updates
+        // the registered timer (no wheel insert and removal per call, as a fresh
+        // `tokio::time::timeout` costs), and it fires at most once per timeout between calls.
+        let mut timer = match self.timer.take() {
+            Some(mut t) => {
+                t.as_mut().reset(deadline);
+                t
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let result = tokio::select! {
+            biased;
+            r = self.call_inner(method, path, body, guid) => r,
+            _ = timer.as_mut() => Err(Failure::Transport(TransportKind::Timeout)),
+        };
+        self.timer = Some(timer);
         if matches!(result, Err(Failure::Transport(_))) {
             // The connection's state is unknown after a transport failure: start afresh.
             self.live = None;

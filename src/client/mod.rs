@@ -12,6 +12,7 @@
 pub mod connect;
 pub mod reply;
 pub mod tls;
+pub mod verify;
 mod wake;
 
 use std::error::Error as StdError;

@@ -3,6 +3,8 @@
 //! Verification is on by default: the system's roots for real gateways, or exactly the CA
 //! file a scenario names (like `curl --cacert`), or the embedded gateway's own generated
 //! certificate. Skipping verification must be asked for and is reported in the results.
+//! A chain that verified is taken as verified for a second ([`super::verify`]); the
+//! gateway's handshake signature is checked on every connection.
 
 use std::sync::Arc;
 
@@ -10,6 +12,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
+
+use super::verify::ChainCache;
 
 /// Where trust comes from.
 #[derive(Clone)]
@@ -62,14 +66,8 @@ pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, Stri
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
-    let mut config = match trust {
-        Trust::Native => {
-            use hyper_rustls::ConfigBuilderExt as _;
-            builder
-                .with_native_roots()
-                .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
-                .with_no_client_auth()
-        }
+    let roots = match trust {
+        Trust::Native => native_roots()?,
         Trust::Pem(pem) => {
             let mut roots = rustls::RootCertStore::empty();
             let mut n = 0;
@@ -86,15 +84,45 @@ pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, Stri
                         .into(),
                 );
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            roots
         }
-        Trust::Insecure => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
-            .with_no_client_auth(),
+        Trust::Insecure => {
+            let mut config = builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
+                .with_no_client_auth();
+            config.resumption = rustls::client::Resumption::disabled();
+            return Ok(Some(config));
+        }
     };
+    let webpki =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| format!("TLS setup: {e}"))?;
+    let mut config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainCache::new(webpki)))
+        .with_no_client_auth();
     config.resumption = rustls::client::Resumption::disabled();
     Ok(Some(config))
+}
+
+/// The operating system's root certificates (as hyper-rustls loads them); an error when
+/// there are none.
+fn native_roots() -> Result<rustls::RootCertStore, String> {
+    let found = rustls_native_certs::load_native_certs();
+    if !found.errors.is_empty() {
+        tracing::warn!("loading the system's root certificates: {:?}", found.errors);
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _unusable) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(format!(
+            "cannot load the system's root certificates: none found (errors: {:?})",
+            found.errors
+        ));
+    }
+    Ok(roots)
 }
 
 /// Accepts any certificate; used only when the scenario sets `insecure_skip_verify`.

@@ -67,7 +67,7 @@ pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, Stri
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
     let roots = match trust {
-        Trust::Native => native_roots()?,
+        Trust::Native => Some(native_roots()?),
         Trust::Pem(pem) => {
             let mut roots = rustls::RootCertStore::empty();
             let mut n = 0;
@@ -84,24 +84,25 @@ pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, Stri
                         .into(),
                 );
             }
-            roots
+            Some(roots)
         }
-        Trust::Insecure => {
-            let mut config = builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
-                .with_no_client_auth();
-            config.resumption = rustls::client::Resumption::disabled();
-            return Ok(Some(config));
-        }
+        Trust::Insecure => None,
     };
-    let webpki =
-        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+    let verifier: Arc<dyn ServerCertVerifier> = match roots {
+        Some(roots) => {
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
             .build()
             .map_err(|e| format!("TLS setup: {e}"))?;
+            Arc::new(ChainCache::new(webpki))
+        }
+        None => Arc::new(NoVerification(provider())),
+    };
     let mut config = builder
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ChainCache::new(webpki)))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.resumption = rustls::client::Resumption::disabled();
     Ok(Some(config))

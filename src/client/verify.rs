@@ -153,59 +153,8 @@ mod tests {
     use rustls::pki_types::pem::PemObject as _;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Counts the chains it is asked about; accepts all but the certificate `b"bad"`.
-    #[derive(Debug, Default)]
-    struct Counting {
-        chains: AtomicUsize,
-        signatures: AtomicUsize,
-    }
-
-    impl ServerCertVerifier for Counting {
-        fn verify_server_cert(
-            &self,
-            end_entity: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            self.chains.fetch_add(1, Ordering::SeqCst);
-            if end_entity.as_ref() == b"bad" {
-                Err(rustls::Error::InvalidCertificate(
-                    rustls::CertificateError::BadSignature,
-                ))
-            } else {
-                Ok(ServerCertVerified::assertion())
-            }
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            _: &[u8],
-            _: &CertificateDer<'_>,
-            _: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.signatures.fetch_add(1, Ordering::SeqCst);
-            Ok(HandshakeSignatureValid::assertion())
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            _: &[u8],
-            _: &CertificateDer<'_>,
-            _: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.signatures.fetch_add(1, Ordering::SeqCst);
-            Ok(HandshakeSignatureValid::assertion())
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            vec![SignatureScheme::ECDSA_NISTP256_SHA256]
-        }
-    }
-
-    fn setup() -> (Arc<Counting>, ChainCache) {
-        let counting = Arc::new(Counting::default());
+    fn setup() -> (Arc<Tally>, ChainCache) {
+        let counting = Arc::new(Tally::default());
         (counting.clone(), ChainCache::new(counting))
     }
 
@@ -254,10 +203,12 @@ mod tests {
         assert_eq!(counting.chains.load(Ordering::SeqCst), 4);
     }
 
-    /// Counts what it is asked and passes it on to webpki.
-    #[derive(Debug)]
+    /// Counts what it is asked. With an inner verifier (webpki) it passes every question
+    /// on; without, it accepts every chain but the certificate `b"bad"`, and every
+    /// signature.
+    #[derive(Debug, Default)]
     struct Tally {
-        inner: Arc<dyn ServerCertVerifier>,
+        inner: Option<Arc<dyn ServerCertVerifier>>,
         chains: AtomicUsize,
         signatures: AtomicUsize,
     }
@@ -272,8 +223,15 @@ mod tests {
             now: UnixTime,
         ) -> Result<ServerCertVerified, rustls::Error> {
             self.chains.fetch_add(1, Ordering::SeqCst);
-            self.inner
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            match &self.inner {
+                Some(inner) => {
+                    inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+                }
+                None if end_entity.as_ref() == b"bad" => Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::BadSignature,
+                )),
+                None => Ok(ServerCertVerified::assertion()),
+            }
         }
 
         fn verify_tls12_signature(
@@ -283,7 +241,10 @@ mod tests {
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
             self.signatures.fetch_add(1, Ordering::SeqCst);
-            self.inner.verify_tls12_signature(message, cert, dss)
+            match &self.inner {
+                Some(inner) => inner.verify_tls12_signature(message, cert, dss),
+                None => Ok(HandshakeSignatureValid::assertion()),
+            }
         }
 
         fn verify_tls13_signature(
@@ -293,11 +254,17 @@ mod tests {
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
             self.signatures.fetch_add(1, Ordering::SeqCst);
-            self.inner.verify_tls13_signature(message, cert, dss)
+            match &self.inner {
+                Some(inner) => inner.verify_tls13_signature(message, cert, dss),
+                None => Ok(HandshakeSignatureValid::assertion()),
+            }
         }
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.inner.supported_verify_schemes()
+            match &self.inner {
+                Some(inner) => inner.supported_verify_schemes(),
+                None => vec![SignatureScheme::ECDSA_NISTP256_SHA256],
+            }
         }
     }
 
@@ -349,9 +316,8 @@ mod tests {
         .build()
         .expect("a verifier");
         let tally = Arc::new(Tally {
-            inner: webpki,
-            chains: AtomicUsize::new(0),
-            signatures: AtomicUsize::new(0),
+            inner: Some(webpki),
+            ..Tally::default()
         });
         let client = Arc::new(
             rustls::ClientConfig::builder_with_provider(provider)

@@ -187,6 +187,20 @@ mod tests {
     }
 
     #[test]
+    fn verified_chains_are_remembered_unless_verification_is_off() {
+        let gateway = crate::sim::tls::self_signed().expect("a certificate");
+        for (trust, verifier) in [
+            (Trust::Pem(gateway.cert_pem), "ChainCache"),
+            (Trust::Native, "ChainCache"),
+            (Trust::Insecure, "NoVerification"),
+        ] {
+            let config = client_config(&trust).expect("builds").expect("a config");
+            let shown = format!("{config:?}");
+            assert!(shown.contains(verifier), "{trust:?}: {shown}");
+        }
+    }
+
+    #[test]
     fn every_connection_is_a_full_handshake() {
         // Each agent is a separate client: no session shared across agents.
         for trust in [Trust::Insecure, Trust::Native] {

@@ -9,7 +9,7 @@
 //! storm: checking it anew each time was the largest single cost of a fresh connection
 //! (ECDSA P-256 verification took 27 % of the harness's CPU in a sign-in storm, half of
 //! it for the chain). So a chain that verified is remembered, byte for byte with the
-//! server name it was checked for, for [`CHAIN_TTL`] of the handshake clock; the
+//! server name it was checked for, for [`CHAIN_TTL_SECS`] of the handshake clock; the
 //! handshake signature is still checked on every connection, and a chain that failed is
 //! never remembered. What the gateway does is unchanged: it still makes a full handshake,
 //! signature included, for each connection.
@@ -27,8 +27,8 @@ pub const CHAIN_TTL_SECS: u64 = 1;
 
 /// The chain last verified, and when.
 struct Verified {
-    end_entity: Vec<u8>,
-    intermediates: Vec<Vec<u8>>,
+    end_entity: CertificateDer<'static>,
+    intermediates: Vec<CertificateDer<'static>>,
     server_name: ServerName<'static>,
     ocsp: Vec<u8>,
     at: u64,
@@ -45,15 +45,16 @@ impl Verified {
     ) -> bool {
         now >= self.at
             && now - self.at < CHAIN_TTL_SECS
-            && self.end_entity == end_entity.as_ref()
-            && self.intermediates.len() == intermediates.len()
-            && self
-                .intermediates
-                .iter()
-                .zip(intermediates)
-                .all(|(a, b)| a.as_slice() == b.as_ref())
-            && &self.server_name == server_name
+            && self.end_entity == *end_entity
+            && self.intermediates == intermediates
+            && self.server_name == *server_name
             && self.ocsp == ocsp
+    }
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified").field("at", &self.at).finish()
     }
 }
 
@@ -63,12 +64,6 @@ impl Verified {
 pub struct ChainCache {
     inner: Arc<dyn ServerCertVerifier>,
     last: Mutex<Option<Verified>>,
-}
-
-impl std::fmt::Debug for Verified {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verified").field("at", &self.at).finish()
-    }
 }
 
 impl ChainCache {
@@ -106,8 +101,11 @@ impl ServerCertVerifier for ChainCache {
         )?;
         if let Ok(mut last) = self.last.lock() {
             *last = Some(Verified {
-                end_entity: end_entity.to_vec(),
-                intermediates: intermediates.iter().map(|c| c.to_vec()).collect(),
+                end_entity: end_entity.clone().into_owned(),
+                intermediates: intermediates
+                    .iter()
+                    .map(|c| c.clone().into_owned())
+                    .collect(),
                 server_name: server_name.to_owned(),
                 ocsp: ocsp_response.to_vec(),
                 at: secs,

@@ -167,23 +167,22 @@ pub enum PollVerdict {
     Failed,
 }
 
-pub fn judge_poll(result: &Result<GatewayReply, Failure>) -> PollVerdict {
+/// Takes the reply: its event type moves into the verdict.
+pub fn judge_poll(result: Result<GatewayReply, Failure>) -> PollVerdict {
     match result {
-        Ok(r) if r.retcode.is_success() => judge_event(r.event_type.as_deref()),
-        Ok(r) if session_gone(r) => PollVerdict::SessionEnded { event_type: None },
+        Ok(r) if r.retcode.is_success() => judge_event(r.event_type),
+        Ok(r) if session_gone(&r) => PollVerdict::SessionEnded { event_type: None },
         _ => PollVerdict::Failed,
     }
 }
 
 /// What an event (polled or pushed) means; None is "no event".
-pub fn judge_event(event_type: Option<&str>) -> PollVerdict {
+pub fn judge_event(event_type: Option<String>) -> PollVerdict {
     match event_type {
         Some(t) if t == event::SHUTDOWN_SERVICE => PollVerdict::SessionEnded {
-            event_type: Some(t.to_string()),
+            event_type: Some(t),
         },
-        Some(t) => PollVerdict::Event {
-            event_type: t.to_string(),
-        },
+        Some(t) => PollVerdict::Event { event_type: t },
         None => PollVerdict::Empty,
     }
 }
@@ -504,7 +503,7 @@ impl Session<'_> {
                 .await;
             record(self.ctx, Operation::Poll, next, &ex);
             self.adopt_guid(&ex);
-            let verdict = judge_poll(&ex.result);
+            let verdict = judge_poll(ex.result);
             let was_event = matches!(verdict, PollVerdict::Event { .. });
             if self.on_event(verdict, ex.done_at, rng) {
                 self.never_ready_check();
@@ -556,7 +555,7 @@ impl Session<'_> {
                     if let Some(us) = delivery {
                         self.ctx.session_stats(|s| s.event_delivery.record_us(us));
                     }
-                    if self.on_event(judge_event(Some(&ev.event_type)), Instant::now(), rng) {
+                    if self.on_event(judge_event(Some(ev.event_type)), Instant::now(), rng) {
                         self.never_ready_check();
                         return AgentEnd::Unexpected;
                     }
@@ -646,29 +645,29 @@ mod tests {
     #[test]
     fn poll_decisions() {
         assert_eq!(
-            judge_poll(&reply("0", Some(event::READY))),
+            judge_poll(reply("0", Some(event::READY))),
             PollVerdict::Event {
                 event_type: event::READY.into()
             }
         );
-        assert_eq!(judge_poll(&reply("0", None)), PollVerdict::Empty);
+        assert_eq!(judge_poll(reply("0", None)), PollVerdict::Empty);
         assert_eq!(
-            judge_poll(&reply("0", Some(event::SHUTDOWN_SERVICE))),
+            judge_poll(reply("0", Some(event::SHUTDOWN_SERVICE))),
             PollVerdict::SessionEnded {
                 event_type: Some(event::SHUTDOWN_SERVICE.into())
             }
         );
         assert_eq!(
-            judge_poll(&reply("100-006", None)),
+            judge_poll(reply("100-006", None)),
             PollVerdict::SessionEnded { event_type: None }
         );
         assert_eq!(
-            judge_poll(&reply("000-003", None)),
+            judge_poll(reply("000-003", None)),
             PollVerdict::SessionEnded { event_type: None }
         );
-        assert_eq!(judge_poll(&reply("100-007", None)), PollVerdict::Failed);
+        assert_eq!(judge_poll(reply("100-007", None)), PollVerdict::Failed);
         assert_eq!(
-            judge_poll(&Err(Failure::Transport(TransportKind::Reset))),
+            judge_poll(Err(Failure::Transport(TransportKind::Reset))),
             PollVerdict::Failed
         );
     }

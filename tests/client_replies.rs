@@ -3,7 +3,9 @@
 //! client's fixed read buffer (a long header block, a long body) is read whole, on a kept
 //! connection; that with `target.read_buffer_bytes` a long body still is, while a header
 //! block longer than the buffer is a counted protocol error (the documented trade); and
-//! that a body that is not the gateway's JSON is a counted bad body, not a crash.
+//! that a body that is not the gateway's JSON is a counted bad body, not a crash. A chunked
+//! body is joined whole, a body over the client's 1 MiB cap (announced or sent) is a bad
+//! body, and the `Guid` header sent follows the GUID the agent holds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,14 @@ use tokio::net::TcpListener;
 
 /// Serves `replies` in turn on one accepted connection, one per request head read.
 async fn serve(replies: Vec<Vec<u8>>) -> String {
+    serve_recording(replies).await.0
+}
+
+/// Like `serve`, also handing over each request head it read.
+async fn serve_recording(
+    replies: Vec<Vec<u8>>,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (heads, heads_rx) = tokio::sync::mpsc::unbounded_channel();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -32,12 +42,13 @@ async fn serve(replies: Vec<Vec<u8>>) -> String {
                     Ok(n) => seen.extend_from_slice(&buf[..n]),
                 }
             }
+            let _ = heads.send(String::from_utf8_lossy(&seen).into_owned());
             if sock.write_all(&reply).await.is_err() {
                 return;
             }
         }
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), heads_rx)
 }
 
 fn reply(extra_headers: &str, body: &str) -> Vec<u8> {
@@ -138,4 +149,76 @@ async fn a_fixed_read_buffer_reads_long_bodies_but_caps_the_header_block() {
         long_head.result.expect_err("head over the buffer"),
         Failure::Transport(TransportKind::Protocol)
     );
+}
+
+/// A 200 reply whose body comes in the given chunks (`Transfer-Encoding: chunked`).
+fn chunked(chunks: &[&str]) -> Vec<u8> {
+    let mut out =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for c in chunks {
+        out.extend_from_slice(format!("{:x}\r\n{c}\r\n", c.len()).as_bytes());
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+#[tokio::test]
+async fn a_chunked_body_is_joined_and_an_oversized_one_is_a_bad_body() {
+    let path = "/agentgateway/resource/agentevent/1001";
+    let big = "y".repeat(64 * 1024);
+    let url = serve(vec![
+        chunked(&[
+            r#"{"message":"","ret"#,
+            r#"code":"0","event":{"eventType":"#,
+            r#""AgentState_Ready"}}"#,
+        ]),
+        // Valid JSON of 2 MiB sent in 64 KiB chunks: over the cap only once read.
+        chunked(
+            &[r#"{"retcode":"0","message":""#]
+                .into_iter()
+                .chain(vec![big.as_str(); 32])
+                .chain([r#""}"#])
+                .collect::<Vec<_>>(),
+        ),
+    ])
+    .await;
+    let mut conn = AgentConn::new(target(url, None));
+    let joined = conn.call(Method::GET, path, None, None).await;
+    let joined = joined.result.expect("chunks joined");
+    assert!(joined.retcode.is_success());
+    assert_eq!(joined.event_type.as_deref(), Some("AgentState_Ready"));
+    let sent_big = conn.call(Method::GET, path, None, None).await;
+    assert_eq!(
+        sent_big.result.expect_err("2 MiB sent"),
+        Failure::Transport(TransportKind::BadBody)
+    );
+
+    // Announced over the cap: refused without reading it.
+    let announced = b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n{".to_vec();
+    let url = serve(vec![announced]).await;
+    let mut conn = AgentConn::new(target(url, None));
+    let ex = conn.call(Method::GET, path, None, None).await;
+    assert_eq!(
+        ex.result.expect_err("2 MB announced"),
+        Failure::Transport(TransportKind::BadBody)
+    );
+}
+
+#[tokio::test]
+async fn the_guid_header_follows_the_guid_the_agent_holds() {
+    let ok = || reply("", r#"{"message":"","retcode":"0"}"#);
+    let (url, mut heads) = serve_recording(vec![ok(), ok(), ok(), ok()]).await;
+    let mut conn = AgentConn::new(target(url, None));
+    let path = "/agentgateway/resource/agentevent/1001";
+    for guid in [Some("g-1"), Some("g-1"), Some("g-2"), None] {
+        let ex = conn.call(Method::GET, path, None, guid).await;
+        assert!(ex.result.expect("reply").retcode.is_success());
+        let head = heads.recv().await.expect("head").to_ascii_lowercase();
+        let sent: Vec<&str> = head
+            .lines()
+            .filter_map(|l| l.strip_prefix("guid: "))
+            .collect();
+        assert_eq!(sent, guid.into_iter().collect::<Vec<_>>(), "{head}");
+    }
 }

@@ -24,9 +24,10 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderName, HeaderValue, Method, Request, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper::client::conn::http1::SendRequest;
 use hyper_rustls::HttpsConnector;
 use tower_service::Service;
@@ -40,6 +41,9 @@ use crate::protocol::CONTENT_TYPE_JSON;
 
 /// Largest reply body read; a gateway sending more is counted as a bad body.
 const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The `Guid` request header's name, checked once at compile time.
+const GUID: HeaderName = HeaderName::from_static(crate::protocol::HEADER_GUID);
 
 /// Why a call produced no reply the protocol allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,6 +315,43 @@ fn classify_hyper(e: &hyper::Error) -> TransportKind {
     }
 }
 
+/// Reads a reply body whole. More than [`MAX_BODY_BYTES`] (announced or sent) is a bad
+/// body, a failure to read it a reset. A body that comes in one frame (a gateway's reply
+/// usually does: hyper hands over what arrived with the head) is returned as that frame,
+/// with no copy and no list of chunks.
+async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, Failure> {
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(Failure::Transport(TransportKind::BadBody));
+    }
+    let mut whole = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Failure::Transport(TransportKind::Reset))?;
+        // Trailers carry nothing the protocol uses.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        let len = joined.as_ref().map_or(whole.len(), BytesMut::len) + data.len();
+        if len > MAX_BODY_BYTES {
+            return Err(Failure::Transport(TransportKind::BadBody));
+        }
+        match &mut joined {
+            Some(buf) => buf.extend_from_slice(&data),
+            None if whole.is_empty() => whole = data,
+            None => {
+                let mut buf = BytesMut::with_capacity(len);
+                buf.extend_from_slice(&whole);
+                buf.extend_from_slice(&data);
+                joined = Some(buf);
+            }
+        }
+    }
+    Ok(joined.map_or(whole, BytesMut::freeze))
+}
+
 /// The future that runs one connection's I/O (hyper's `Connection`), boxed so the agent's
 /// state does not name the TLS stream type.
 type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>;
@@ -395,6 +436,8 @@ pub struct AgentConn {
     /// The last request path and its parsed URI: an agent asks for the same path over and
     /// over (its poll), so it is parsed once.
     last_uri: Option<(String, Uri)>,
+    /// The last `Guid` header value sent: an agent sends the same GUID for a whole session.
+    last_guid: Option<HeaderValue>,
     /// The call deadline's timer, kept between calls (see [`AgentConn::call`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -405,6 +448,7 @@ impl AgentConn {
             target,
             live: None,
             last_uri: None,
+            last_guid: None,
             timer: None,
         }
     }
@@ -458,7 +502,7 @@ impl AgentConn {
         guid: Option<&str>,
     ) -> Exchange {
         let sent_at = Instant::now();
-        let deadline = tokio::time::Instant::now() + self.target.timeout;
+        let deadline = tokio::time::Instant::from_std(sent_at) + self.target.timeout;
         // One timer per agent, moved to each call's deadline: a later deadline only updates
         // the registered timer (no wheel insert and removal per call, as a fresh
         // `tokio::time::timeout` costs), and it fires at most once per timeout between calls.
@@ -507,9 +551,16 @@ impl AgentConn {
             );
         }
         if let Some(g) = guid {
-            let value = HeaderValue::from_str(g)
-                .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
-            headers.insert(HeaderName::from_static(crate::protocol::HEADER_GUID), value);
+            let value = match &self.last_guid {
+                Some(v) if v.as_bytes() == g.as_bytes() => v.clone(),
+                _ => {
+                    let v = HeaderValue::from_str(g)
+                        .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
+                    self.last_guid = Some(v.clone());
+                    v
+                }
+            };
+            headers.insert(GUID, value);
         }
         Ok(req)
     }
@@ -531,19 +582,7 @@ impl AgentConn {
                     .await
                     .map_err(|e| Failure::Transport(classify_hyper(&e)))?;
                 let (parts, incoming) = resp.into_parts();
-                let bytes = Limited::new(incoming, MAX_BODY_BYTES)
-                    .collect()
-                    .await
-                    .map_err(|e| {
-                        if e.downcast_ref::<http_body_util::LengthLimitError>()
-                            .is_some()
-                        {
-                            Failure::Transport(TransportKind::BadBody)
-                        } else {
-                            Failure::Transport(TransportKind::Reset)
-                        }
-                    })?
-                    .to_bytes();
+                let bytes = read_body(incoming).await?;
                 Ok::<_, Failure>((parts, bytes))
             };
             Live::drive(&mut live.driver, &live.wake, exchange).await?
@@ -574,13 +613,7 @@ impl AgentConn {
             if resp.status() != http::StatusCode::OK {
                 return None;
             }
-            Some(
-                Limited::new(resp.into_body(), MAX_BODY_BYTES)
-                    .collect()
-                    .await
-                    .ok()?
-                    .to_bytes(),
-            )
+            read_body(resp.into_body()).await.ok()
         };
         tokio::time::timeout(timeout, Live::drive(&mut live.driver, &live.wake, fut))
             .await

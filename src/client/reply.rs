@@ -6,10 +6,15 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use http::HeaderName;
 use serde::{Deserialize, Deserializer};
 
 use crate::metrics::Retcode;
 use crate::protocol::{guid_from_set_guid, HEADER_GUID, HEADER_SET_GUID};
+
+/// The GUID headers' names, checked once at compile time rather than parsed per reply.
+const SET_GUID: HeaderName = HeaderName::from_static(HEADER_SET_GUID);
+const GUID: HeaderName = HeaderName::from_static(HEADER_GUID);
 
 /// What the harness needs from a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,14 +67,10 @@ fn retcode_str_or_num<'de, D: Deserializer<'de>>(d: D) -> Result<Retcode, D::Err
 /// Parses a 200 reply. Err means the body is not the protocol's JSON envelope.
 pub fn parse(headers: &http::HeaderMap, body: &[u8]) -> Result<GatewayReply, String> {
     let parsed: Body<'_> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let guid = header_str(HEADER_SET_GUID)
+    let header_str = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let guid = header_str(&SET_GUID)
         .and_then(guid_from_set_guid)
-        .or_else(|| {
-            header_str(HEADER_GUID)
-                .map(str::trim)
-                .filter(|g| !g.is_empty())
-        })
+        .or_else(|| header_str(&GUID).map(str::trim).filter(|g| !g.is_empty()))
         .map(str::to_string);
     let (event_type, event_gen_ms) = match parsed.event {
         Some(ev) => (

@@ -157,20 +157,24 @@ impl Recorder {
 
     fn with_shard<R>(&self, f: impl FnOnce(&mut Aggregate) -> R) -> R {
         let id = self.inner.id;
-        let shard = LOCAL.with(|local| {
+        LOCAL.with(|local| {
             let mut local = local.borrow_mut();
-            if let Some((_, s)) = local.iter().find(|(i, _)| *i == id) {
-                return s.clone();
-            }
-            // Forget shards of recorders that are gone (only this list still holds them).
-            local.retain(|(_, s)| Arc::strong_count(s) > 1);
-            let s: Shard = Arc::new(Mutex::new(Aggregate::default()));
-            lock(&self.inner.shards).push((s.clone(), Aggregate::default()));
-            local.push((id, s.clone()));
-            s
-        });
-        let mut guard = lock(&shard);
-        f(&mut guard)
+            let at = match local.iter().position(|(i, _)| *i == id) {
+                Some(at) => at,
+                None => {
+                    // Forget shards of recorders that are gone (only this list still holds
+                    // them).
+                    local.retain(|(_, s)| Arc::strong_count(s) > 1);
+                    let s: Shard = Arc::new(Mutex::new(Aggregate::default()));
+                    lock(&self.inner.shards).push((s.clone(), Aggregate::default()));
+                    local.push((id, s));
+                    local.len() - 1
+                }
+            };
+            // `f` only updates counts: it cannot reach this thread's list again.
+            let mut guard = lock(&local[at].1);
+            f(&mut guard)
+        })
     }
 
     pub fn record(&self, s: &Sample) {

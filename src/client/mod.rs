@@ -325,7 +325,13 @@ async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, Failure> {
     }
     let mut whole = Bytes::new();
     let mut joined: Option<BytesMut> = None;
-    while let Some(frame) = body.frame().await {
+    // A body of known length ends with its last byte: stop there rather than wait for the
+    // connection to signal the end as another frame (one more pass through hyper's
+    // connection per call).
+    while !body.is_end_stream() {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
         let frame = frame.map_err(|_| Failure::Transport(TransportKind::Reset))?;
         // Trailers carry nothing the protocol uses.
         let Ok(data) = frame.into_data() else {
@@ -382,11 +388,16 @@ impl Live {
             wake,
         } = self;
         std::future::poll_fn(|cx| {
-            wake.poll(cx, |cx| {
-                if let Poll::Ready(r) = sender.poll_ready(cx) {
-                    return Poll::Ready(r.is_ok());
+            wake.poll(cx, |pass| {
+                if let Some(mut cx) = pass.call() {
+                    if let Poll::Ready(r) = sender.poll_ready(&mut cx) {
+                        return Poll::Ready(r.is_ok());
+                    }
                 }
-                match driver.as_mut().map(|d| d.as_mut().poll(cx)) {
+                let Some(mut cx) = pass.conn() else {
+                    return Poll::Pending;
+                };
+                match driver.as_mut().map(|d| d.as_mut().poll(&mut cx)) {
                     Some(Poll::Pending) => Poll::Pending,
                     Some(Poll::Ready(_)) | None => {
                         *driver = None;
@@ -407,18 +418,20 @@ impl Live {
     ) -> F::Output {
         let mut work = std::pin::pin!(work);
         std::future::poll_fn(|cx| {
-            wake.poll(cx, |cx| {
-                if let Poll::Ready(out) = work.as_mut().poll(cx) {
-                    return Poll::Ready(out);
+            wake.poll(cx, |pass| {
+                if let Some(mut cx) = pass.call() {
+                    if let Poll::Ready(out) = work.as_mut().poll(&mut cx) {
+                        return Poll::Ready(out);
+                    }
                 }
-                if let Some(d) = driver.as_mut() {
-                    if let Poll::Ready(end) = d.as_mut().poll(cx) {
+                if let (Some(mut cx), Some(d)) = (pass.conn(), driver.as_mut()) {
+                    if let Poll::Ready(end) = d.as_mut().poll(&mut cx) {
                         if let Err(e) = end {
                             tracing::debug!("connection ended: {e}");
                         }
                         *driver = None;
                         // The connection's end fails or finishes `work`: poll it once more.
-                        return work.as_mut().poll(cx);
+                        return work.as_mut().poll(&mut pass.call_now());
                     }
                 }
                 Poll::Pending

@@ -42,6 +42,9 @@ use crate::protocol::CONTENT_TYPE_JSON;
 /// Largest reply body read; a gateway sending more is counted as a bad body.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// Largest header map (in headers) an agent keeps between calls for its next request.
+const SPARE_HEADERS_MAX: usize = 32;
+
 /// The `Guid` request header's name, checked once at compile time.
 const GUID: HeaderName = HeaderName::from_static(crate::protocol::HEADER_GUID);
 
@@ -451,6 +454,10 @@ pub struct AgentConn {
     last_uri: Option<(String, Uri)>,
     /// The last `Guid` header value sent: an agent sends the same GUID for a whole session.
     last_guid: Option<HeaderValue>,
+    /// The last reply's header map, emptied: the next request's headers go in it, so a call
+    /// allocates no header map (hyper parses each reply into the map its request was sent
+    /// with, and the map then comes back here).
+    spare_headers: Option<http::HeaderMap>,
     /// The call deadline's timer, kept between calls (see [`AgentConn::call`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -462,6 +469,7 @@ impl AgentConn {
             live: None,
             last_uri: None,
             last_guid: None,
+            spare_headers: None,
             timer: None,
         }
     }
@@ -555,6 +563,9 @@ impl AgentConn {
         let mut req = Request::new(Full::new(body.unwrap_or_default()));
         *req.method_mut() = method;
         *req.uri_mut() = uri;
+        if let Some(spare) = self.spare_headers.take() {
+            *req.headers_mut() = spare;
+        }
         let headers = req.headers_mut();
         headers.insert(header::HOST, self.target.host.clone());
         if has_body {
@@ -609,10 +620,19 @@ impl AgentConn {
         if !closes {
             self.live = Some(live);
         }
-        if parts.status != http::StatusCode::OK {
-            return Err(Failure::Http(parts.status.as_u16()));
+        let result = if parts.status != http::StatusCode::OK {
+            Err(Failure::Http(parts.status.as_u16()))
+        } else {
+            reply::parse(&parts.headers, &bytes)
+                .map_err(|_| Failure::Transport(TransportKind::BadBody))
+        };
+        // A reply with many headers is not worth its memory for the rest of the session.
+        let mut headers = parts.headers;
+        if headers.capacity() <= SPARE_HEADERS_MAX {
+            headers.clear();
+            self.spare_headers = Some(headers);
         }
-        reply::parse(&parts.headers, &bytes).map_err(|_| Failure::Transport(TransportKind::BadBody))
+        result
     }
 
     /// A plain GET returning the body of a 200 reply (for the simulator's stats).

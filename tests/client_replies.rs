@@ -5,7 +5,8 @@
 //! block longer than the buffer is a counted protocol error (the documented trade); and
 //! that a body that is not the gateway's JSON is a counted bad body, not a crash. A chunked
 //! body is joined whole, a body over the client's 1 MiB cap (announced or sent) is a bad
-//! body, and the `Guid` header sent follows the GUID the agent holds.
+//! body, and the `Guid` header sent follows the GUID the agent holds (and nothing of the
+//! previous reply's headers goes with it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -207,7 +208,9 @@ async fn a_chunked_body_is_joined_and_an_oversized_one_is_a_bad_body() {
 
 #[tokio::test]
 async fn the_guid_header_follows_the_guid_the_agent_holds() {
-    let ok = || reply("", r#"{"message":"","retcode":"0"}"#);
+    // Each reply's own headers must not leak into the next request (the client reuses the
+    // reply's emptied header map for it).
+    let ok = || reply("X-Reply: 1\r\n", r#"{"message":"","retcode":"0"}"#);
     let (url, mut heads) = serve_recording(vec![ok(), ok(), ok(), ok()]).await;
     let mut conn = AgentConn::new(target(url, None));
     let path = "/agentgateway/resource/agentevent/1001";
@@ -220,5 +223,8 @@ async fn the_guid_header_follows_the_guid_the_agent_holds() {
             .filter_map(|l| l.strip_prefix("guid: "))
             .collect();
         assert_eq!(sent, guid.into_iter().collect::<Vec<_>>(), "{head}");
+        for leaked in ["x-reply:", "content-length:", "content-type:"] {
+            assert!(!head.contains(leaked), "{leaked} in {head}");
+        }
     }
 }

@@ -452,12 +452,11 @@ pub struct AgentConn {
     /// The last request path and its parsed URI: an agent asks for the same path over and
     /// over (its poll), so it is parsed once.
     last_uri: Option<(String, Uri)>,
-    /// The last `Guid` header value sent: an agent sends the same GUID for a whole session.
-    last_guid: Option<HeaderValue>,
     /// The last reply's header map, emptied: the next request's headers go in it, so a call
     /// allocates no header map (hyper parses each reply into the map its request was sent
-    /// with, and the map then comes back here).
-    spare_headers: Option<http::HeaderMap>,
+    /// with, and the map then comes back here). Boxed: while a long poll waits it is None,
+    /// and every agent's task would otherwise carry the map's size.
+    spare_headers: Option<Box<http::HeaderMap>>,
     /// The call deadline's timer, kept between calls (see [`AgentConn::call`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -468,7 +467,6 @@ impl AgentConn {
             target,
             live: None,
             last_uri: None,
-            last_guid: None,
             spare_headers: None,
             timer: None,
         }
@@ -564,7 +562,7 @@ impl AgentConn {
         *req.method_mut() = method;
         *req.uri_mut() = uri;
         if let Some(spare) = self.spare_headers.take() {
-            *req.headers_mut() = spare;
+            *req.headers_mut() = *spare;
         }
         let headers = req.headers_mut();
         headers.insert(header::HOST, self.target.host.clone());
@@ -575,15 +573,8 @@ impl AgentConn {
             );
         }
         if let Some(g) = guid {
-            let value = match &self.last_guid {
-                Some(v) if v.as_bytes() == g.as_bytes() => v.clone(),
-                _ => {
-                    let v = HeaderValue::from_str(g)
-                        .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
-                    self.last_guid = Some(v.clone());
-                    v
-                }
-            };
+            let value = HeaderValue::from_str(g)
+                .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
             headers.insert(GUID, value);
         }
         Ok(req)
@@ -630,7 +621,7 @@ impl AgentConn {
         let mut headers = parts.headers;
         if headers.capacity() <= SPARE_HEADERS_MAX {
             headers.clear();
-            self.spare_headers = Some(headers);
+            self.spare_headers = Some(Box::new(headers));
         }
         result
     }

@@ -47,7 +47,7 @@ struct Inner {
 }
 
 impl Inner {
-    fn wake(&self, party: u8) {
+    fn mark(&self, party: u8) {
         // Outside a poll the task must run; inside one the pass loop sees the mark.
         if self.state.fetch_or(party, Ordering::AcqRel) & POLLING == 0 {
             self.task.wake();
@@ -55,19 +55,27 @@ impl Inner {
     }
 }
 
-/// The waker one party is polled with.
-struct PartyWaker {
-    inner: Arc<Inner>,
-    party: u8,
-}
-
-impl Wake for PartyWaker {
+/// The call is polled with a waker of the filter's own state (no allocation of its own)...
+impl Wake for Inner {
     fn wake(self: Arc<Self>) {
-        self.inner.wake(self.party);
+        self.mark(CALL);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.inner.wake(self.party);
+        self.mark(CALL);
+    }
+}
+
+/// ...and the connection with one that points to it.
+struct ConnWaker(Arc<Inner>);
+
+impl Wake for ConnWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.mark(CONN);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.mark(CONN);
     }
 }
 
@@ -115,15 +123,9 @@ impl SelfWake {
             state: AtomicU8::new(0),
             task: AtomicWaker::new(),
         });
-        let party = |party| {
-            Waker::from(Arc::new(PartyWaker {
-                inner: inner.clone(),
-                party,
-            }))
-        };
         SelfWake {
-            call: party(CALL),
-            conn: party(CONN),
+            call: Waker::from(inner.clone()),
+            conn: Waker::from(Arc::new(ConnWaker(inner.clone()))),
             inner,
         }
     }

@@ -328,9 +328,8 @@ async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, Failure> {
     }
     let mut whole = Bytes::new();
     let mut joined: Option<BytesMut> = None;
-    // A body of known length ends with its last byte: stop there rather than wait for the
-    // connection to signal the end as another frame (one more pass through hyper's
-    // connection per call).
+    // A body of known length ends with its last byte: stop there, without polling the body
+    // once more for its end.
     while !body.is_end_stream() {
         let Some(frame) = body.frame().await else {
             break;

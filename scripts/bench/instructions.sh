@@ -5,8 +5,13 @@
 # canned nginx gateway (nginx/canned-gateway.conf) twice, a short and a long run, and the
 # difference in instructions over the difference in requests is its cost per request:
 # start-up, report writing and once-a-second work cancel out. Kernel work (the socket
-# calls, the same for every client) is not counted; under valgrind every client runs
-# slower, so once-a-second costs weigh a little more than at full speed.
+# calls, the same for every client) is not counted. Under valgrind every client runs about
+# 40 times slower, so once-a-second work (agentstorm's collector: merging shards, interval
+# histograms, the HdrHistogram log) is shared among 40 times fewer requests than at full
+# speed and weighs far more than it does there. So agentstorm has a second row,
+# `agentstorm-agents`: the same difference counted in the threads it spawns only (the
+# tokio workers that run the agents and the arrival thread), without the main thread
+# where that collector runs.
 #
 # Clients: agentstorm (N agents polling with no gap, the engine scenario), oha (-c N) and
 # wrk (-c N), all on the same poll URL over keep-alive connections.
@@ -44,14 +49,23 @@ callgrind() {
     awk '/^(summary|totals):/ {print $2; exit}' "$out"
 }
 
+# spawned_ir OUT: instructions in the threads the program spawned (not its main thread).
+spawned_ir() {
+    callgrind_annotate --inclusive=yes --threshold=100 --auto=no "$1" |
+        awk '/std::sys::thread::unix::Thread>::new::thread_start/ && !n {gsub(",", "", $1); n = $1}
+             END {print n}'
+}
+
 # marginal NAME IR_SHORT REQ_SHORT IR_LONG REQ_LONG: one result row.
 marginal() {
     python3 - "$@" <<'EOF'
 import sys
 name, a_ir, a_n, b_ir, b_n = sys.argv[1], *map(int, sys.argv[2:])
+if a_n == 0:
+    sys.exit(f"bench: {name}: the short run made no requests (still starting); raise SHORT")
 if b_n <= a_n:
     sys.exit(f"bench: {name}: the long run made no more requests than the short one")
-print(f"{name:<11} {a_n:>9} {b_n:>9} {round((b_ir - a_ir) / (b_n - a_n)):>12}")
+print(f"{name:<17} {a_n:>9} {b_n:>9} {round((b_ir - a_ir) / (b_n - a_n)):>12}")
 EOF
 }
 
@@ -79,7 +93,7 @@ wrk_run() { # seconds tag
     echo "$ir $(awk '/requests in/ {print $1; exit}' "$WORK/cg-wrk-$2.stdout")"
 }
 
-printf '%-11s %9s %9s %12s\n' client 'req short' 'req long' 'instr/req'
+printf '%-17s %9s %9s %12s\n' client 'req short' 'req long' 'instr/req'
 for client in agentstorm oha wrk; do
     case $client in
     oha) [ "$OHA" = 1 ] || continue ;;
@@ -88,4 +102,9 @@ for client in agentstorm oha wrk; do
     read -r a_ir a_n < <("${client}_run" "$SHORT" short)
     read -r b_ir b_n < <("${client}_run" "$LONG" long)
     marginal "$client" "$a_ir" "$a_n" "$b_ir" "$b_n"
+    if [ "$client" = agentstorm ]; then
+        a_sp=$(spawned_ir "$WORK/cg-as-short") b_sp=$(spawned_ir "$WORK/cg-as-long")
+        [ -n "$a_sp" ] && [ -n "$b_sp" ] || die "no spawned-thread total in agentstorm's profile"
+        marginal agentstorm-agents "$a_sp" "$a_n" "$b_sp" "$b_n"
+    fi
 done

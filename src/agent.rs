@@ -57,6 +57,8 @@ pub struct AgentContext {
     pub run_start: Instant,
     /// Seed of every random draw (None: random).
     pub seed: Option<u64>,
+    /// The threads agents run on.
+    pub lanes: Arc<crate::lanes::Lanes>,
 }
 
 impl AgentContext {

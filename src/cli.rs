@@ -51,6 +51,10 @@ pub enum Command {
         /// Run N shard processes on this machine and merge their results into one report.
         #[arg(long, value_name = "N", conflicts_with = "shard")]
         processes: Option<u32>,
+        /// Threads the agents run on (default: one per CPU core; with --processes, per
+        /// process).
+        #[arg(long, value_name = "N")]
+        threads: Option<std::num::NonZeroUsize>,
     },
     /// Run the simulated gateway standalone.
     Gateway {

@@ -21,6 +21,7 @@ pub async fn dispatch(command: Command) -> i32 {
             shard,
             start_at,
             processes,
+            threads,
         } => match crate::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
             .and_then(|s| crate::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
         {
@@ -34,6 +35,7 @@ pub async fn dispatch(command: Command) -> i32 {
                 opts.overrides = overrides;
                 opts.start_at = start_at;
                 opts.quiet = quiet;
+                opts.threads = threads;
                 watch_signals(opts.stop.clone(), opts.hard_stop.clone());
                 crate::processes::run(opts).await
             }
@@ -46,6 +48,7 @@ pub async fn dispatch(command: Command) -> i32 {
                 opts.progress = crate::progress::Mode::detect(quiet);
                 opts.shard = shard;
                 opts.start_at = start_at;
+                opts.threads = threads;
                 run_command(opts, quiet).await
             }
         },

@@ -22,6 +22,7 @@ pub mod collector;
 pub mod commands;
 pub mod duration;
 pub mod exit;
+pub mod lanes;
 pub mod lease;
 pub mod limits;
 pub mod metrics;

@@ -12,7 +12,17 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let code = match tokio::runtime::Runtime::new() {
+    // `run --threads N` sizes the runtime's workers too: agents run on them when a run has
+    // few per thread (`agentstorm::lanes`).
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let agentstorm::cli::Command::Run {
+        threads: Some(n), ..
+    } = &cli.command
+    {
+        runtime.worker_threads(n.get());
+    }
+    let code = match runtime.build() {
         Ok(rt) => rt.block_on(agentstorm::commands::dispatch(cli.command)),
         Err(e) => {
             eprintln!("agentstorm: cannot start the async runtime: {e}");

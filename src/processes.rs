@@ -60,6 +60,8 @@ pub struct Options {
     pub start_at: Option<SystemTime>,
     /// Children run with `--quiet` (no progress lines).
     pub quiet: bool,
+    /// Each child's agent threads (`--threads`); None: the child's default.
+    pub threads: Option<std::num::NonZeroUsize>,
     /// The agentstorm binary to start; None: this process's own executable.
     pub exe: Option<PathBuf>,
     /// Cancelled on the first Ctrl-C / SIGTERM.
@@ -79,6 +81,7 @@ impl Options {
             overrides: Vec::new(),
             start_at: None,
             quiet: false,
+            threads: None,
             exe: None,
             stop: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
@@ -136,6 +139,9 @@ pub async fn run(opts: Options) -> Result<i32, Exit> {
         }
         if opts.quiet {
             cmd.arg("--quiet");
+        }
+        if let Some(t) = opts.threads {
+            cmd.arg("--threads").arg(t.to_string());
         }
         for var in SHARD_ENV {
             cmd.env_remove(var);

@@ -34,7 +34,7 @@ use crate::report::hlog::HlogWriter;
 use crate::scenario::{self, LoadModel, Loaded, Spacing};
 use crate::sim::SimGateway;
 use crate::stop::SignoutGate;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 
 /// Default length of one interval of the time series.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -63,6 +63,8 @@ pub struct RunOptions {
     pub shard: Option<crate::shard::ShardSpec>,
     /// Wait until this wall-clock time before starting (`--start-at`).
     pub start_at: Option<SystemTime>,
+    /// Threads the agents run on (`--threads`); None: one per core.
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 impl RunOptions {
@@ -79,6 +81,7 @@ impl RunOptions {
             hard_stop: CancellationToken::new(),
             shard: None,
             start_at: None,
+            threads: None,
         }
     }
 }
@@ -259,6 +262,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         None => None,
     };
 
+    // Started here, on a runtime thread of ordinary priority, before any arrival thread
+    // (see `crate::lanes` on why that matters).
+    let threads = opts.threads.unwrap_or_else(|| {
+        NonZeroUsize::new(tokio::runtime::Handle::current().metrics().num_workers())
+            .unwrap_or(NonZeroUsize::MIN)
+    });
+    let lanes = Arc::new(
+        crate::lanes::Lanes::for_run(peak_agents, threads)
+            .map_err(|e| Exit::cannot_measure(format!("cannot start the agent threads: {e}")))?,
+    );
+    tracing::debug!("agents on {lanes:?} ({threads} threads, peak {peak_agents} agents)");
     if let Err(reason) = target.preflight().await {
         status = RunStatus::Aborted { reason };
     } else {
@@ -280,6 +294,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
             push: push.clone(),
             run_start: start,
             seed: sc.load.seed,
+            lanes: lanes.clone(),
         });
         let pool = crate::scheduler::shared(IdPool::new(&sc.agents.ids, QUARANTINE));
         let max_lateness = sc.load.max_lateness.map(|d| d.get());

@@ -91,6 +91,23 @@ fn assert_matches_gateway(r: &Results) {
     assert_eq!(g.signouts.logout, r.sessions.signed_out_clean);
 }
 
+/// 300 agents on one thread run on a lane (`agentstorm::lanes`: at least 128 per thread);
+/// on three threads (100 each) they share the runtime's workers. Both ways every agent
+/// completes and the counts are the gateway's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_complete_on_lanes_and_on_shared_workers() {
+    for threads in [1, 3] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut opts = RunOptions::new(scenario(dir.path(), 300, 300, "embedded"));
+        opts.out = Some(dir.path().join("out"));
+        opts.threads = std::num::NonZeroUsize::new(threads);
+        let outcome = run(opts).await.expect("run");
+        assert_eq!(outcome.exit_code, 0, "{threads} threads");
+        assert_every_agent_completed(&outcome.results, 300);
+        assert_matches_gateway(&outcome.results);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_agents_against_the_embedded_gateway() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -62,9 +62,13 @@ pub async fn run_closed(
             let pool2 = pool.clone();
             let first = serial;
             serial += 1_000_000; // each worker numbers its own sessions from here
-            agents.spawn(async move {
-                worker(&ctx2, &pool2, token, now, first).await;
-            });
+            let lane = ctx.lanes.next();
+            agents.spawn_on(
+                async move {
+                    worker(&ctx2, &pool2, token, now, first).await;
+                },
+                lane,
+            );
         }
         while retire.len() > desired {
             if let Some(t) = retire.pop() {

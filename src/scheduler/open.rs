@@ -106,6 +106,10 @@ pub async fn run_open(
 /// 0.14-0.5 ms at SCHED_FIFO 1 (BENCHMARKS.md). The thread only sleeps, starts arrivals
 /// and waits for free slots, so it cannot hold a core. Without root or CAP_SYS_NICE it
 /// falls back to nice -10, then to the default; which one it got is logged at debug.
+///
+/// Either way with `SCHED_RESET_ON_FORK`: a thread this one starts (tokio may start one
+/// for it) runs at normal priority. Agent lanes that inherited SCHED_FIFO preempted the
+/// gateway on every wake-up and halved the request rate (`crate::lanes`).
 fn raise_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -114,11 +118,17 @@ fn raise_priority() {
         // the calling thread only.
         let fifo = unsafe {
             let param = libc::sched_param { sched_priority: 1 };
-            libc::sched_setscheduler(0, libc::SCHED_FIFO, &param)
+            libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
         };
         if fifo == 0 {
             tracing::debug!("arrival thread: real-time priority (SCHED_FIFO 1)");
             return;
+        }
+        // SAFETY: as above. The policy stays SCHED_OTHER; only the flag is added, so that
+        // a negative nice is not inherited either.
+        unsafe {
+            let param = libc::sched_param { sched_priority: 0 };
+            libc::sched_setscheduler(0, libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK, &param);
         }
         // SAFETY: as above.
         let nice = unsafe {
@@ -255,7 +265,7 @@ impl Pacing {
                 serial,
                 slot,
             };
-            agents.spawn(arrive(arrival, shared.clone()));
+            agents.spawn_on(arrive(arrival, shared.clone()), shared.ctx.lanes.next());
             // Reap finished agents so the set stays as small as the live population.
             while let Some(done) = agents.try_join_next() {
                 log_panic(done);
@@ -375,4 +385,43 @@ async fn arrive(arrival: Arrival, shared: Arc<Shared>) {
     release(pool, id, end);
     ctx.recorder.agent_finished();
     drop(permit);
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::raise_priority;
+
+    /// (policy without flags, nice) of the calling thread.
+    fn priority() -> (i32, i32) {
+        // SAFETY: queries of the calling thread only.
+        unsafe {
+            let policy = libc::sched_getscheduler(0) & !libc::SCHED_RESET_ON_FORK;
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            (policy, libc::getpriority(libc::PRIO_PROCESS, tid))
+        }
+    }
+
+    #[test]
+    fn a_raised_priority_is_not_passed_on_to_new_threads() {
+        let (raised, child) = std::thread::spawn(|| {
+            let before = priority();
+            raise_priority();
+            let raised = priority();
+            let child = std::thread::spawn(priority).join().expect("child thread");
+            (raised != before, (before, child))
+        })
+        .join()
+        .expect("thread");
+        let (before, child) = child;
+        if !raised {
+            eprintln!("no privilege to raise a thread's priority here; nothing to check");
+            return;
+        }
+        assert_eq!(child.0, libc::SCHED_OTHER, "the child inherited the policy");
+        assert!(
+            child.1 >= before.1.min(0),
+            "the child inherited nice {}",
+            child.1
+        );
+    }
 }

@@ -2,7 +2,8 @@
 # Request engine against wrk (issue 6 item 1). nginx (nginx/canned-gateway.conf, one
 # worker) answers sign-in, poll (at once, with one event) and logout with fixed JSON. For
 # each thread count T, connection count N and scheme: PAIRS pairs, each one agentstorm run
-# (N agents polling with no gap for SECONDS, T tokio workers) and one wrk run (-t T, N
+# (N agents polling with no gap for SECONDS on T threads: TOKIO_WORKER_THREADS sizes the
+# runtime, and the harness runs its agents on as many threads) and one wrk run (-t T, N
 # connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
 # --worker-threads T) runs beside each pair. Prints requests/s medians and the median of
 # the per-pair ratios agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS).

@@ -64,7 +64,7 @@ pub struct RunOptions {
     /// Wait until this wall-clock time before starting (`--start-at`).
     pub start_at: Option<SystemTime>,
     /// Threads the agents run on (`--threads`); None: one per core.
-    pub threads: Option<std::num::NonZeroUsize>,
+    pub threads: Option<NonZeroUsize>,
 }
 
 impl RunOptions {

@@ -3,9 +3,8 @@
 //!
 //! Each thread that runs agents (a runtime worker or a lane, `crate::lanes`) gets its own
 //! shard (an [`Aggregate`] behind a mutex that only that thread takes per sample, so it is
-//! never contended on the hot path). Once per
-//! interval, [`Recorder::collect`] swaps every shard for an empty spare and merges the full
-//! ones outside any lock. A sample is counted in exactly one interval, and memory does not
+//! never contended on the hot path). Once per interval, [`Recorder::collect`] swaps every
+//! shard for an empty spare and merges the full ones outside any lock. A sample is counted in exactly one interval, and memory does not
 //! grow with run length: the collector keeps totals and hands each interval out.
 //!
 //! Gauges that must be exact at any instant (agents alive, agents signed in) are shared

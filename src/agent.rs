@@ -416,6 +416,16 @@ impl Session<'_> {
         }
     }
 
+    /// An event the gateway stamped `gen_ms` (its `eventGenTime`) reached the harness at
+    /// `received`: the delivery latency, which is only as good as the two machines' clocks
+    /// agree (a gateway clock ahead of ours reads as 0).
+    fn delivered(&self, gen_ms: u64, received: SystemTime) {
+        if let Ok(r) = received.duration_since(SystemTime::UNIX_EPOCH) {
+            let us = (r.as_millis() as u64).saturating_sub(gen_ms) * 1000;
+            self.ctx.session_stats(|s| s.event_delivery.record_us(us));
+        }
+    }
+
     /// Handles an event (polled or pushed); true when the session has ended.
     fn on_event(&mut self, verdict: PollVerdict, at: Instant, rng: &mut SmallRng) -> bool {
         match verdict {
@@ -505,6 +515,9 @@ impl Session<'_> {
                 .await;
             record(self.ctx, Operation::Poll, next, &ex);
             self.adopt_guid(&ex);
+            if let Some(g) = ex.result.as_ref().ok().and_then(|r| r.event_gen_ms) {
+                self.delivered(g, SystemTime::now());
+            }
             let verdict = judge_poll(ex.result);
             let was_event = matches!(verdict, PollVerdict::Event { .. });
             if self.on_event(verdict, ex.done_at, rng) {
@@ -551,11 +564,8 @@ impl Session<'_> {
                 _ = self.ctx.gate.acquire(), if end.is_cancelled() => break,
                 ev = inbox.recv() => {
                     let Some(ev) = ev else { break };
-                    let delivery = ev
-                        .gen_ms
-                        .and_then(|g| ev.received.duration_since(SystemTime::UNIX_EPOCH).ok().map(|r| (r.as_millis() as u64).saturating_sub(g) * 1000));
-                    if let Some(us) = delivery {
-                        self.ctx.session_stats(|s| s.event_delivery.record_us(us));
+                    if let Some(g) = ev.gen_ms {
+                        self.delivered(g, ev.received);
                     }
                     if self.on_event(judge_event(Some(ev.event_type)), Instant::now(), rng) {
                         self.never_ready_check();

@@ -245,13 +245,67 @@ pub struct Event {
     pub work_no: String,
     #[serde(default)]
     pub content: Option<serde_json::Value>,
-    /// Milliseconds since the Unix epoch, as a string (newest documents only).
+    /// Milliseconds since the Unix epoch (newest documents only). The documents show a JSON
+    /// number (§3.5, §5.1); a string of digits is read too, and anything else as absent.
     #[serde(
         rename = "eventGenTime",
         default,
+        deserialize_with = "gen_time_lenient",
         skip_serializing_if = "Option::is_none"
     )]
-    pub event_gen_time: Option<String>,
+    pub event_gen_time: Option<u64>,
+}
+
+/// Reads `eventGenTime` as the documents write it (a JSON number of milliseconds) or as a
+/// string of digits; `null`, a negative, fractional or unreadable value is no time at all,
+/// never a failed reply: the time only feeds the event-delivery latency.
+pub fn gen_time_lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("milliseconds since the epoch, as a number or a string")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<u64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Option<u64>, E> {
+            Ok(u64::try_from(v).ok())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Option<u64>, E> {
+            Ok((v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 1e18).then_some(v as u64))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<u64>, E> {
+            Ok(v.trim().parse().ok())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Option<u64>, A::Error> {
+            while m
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut s: A,
+        ) -> Result<Option<u64>, A::Error> {
+            while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// The reply envelope every agent-operation call shares: `message`, `retcode`, optional

@@ -200,10 +200,7 @@ impl PushReceiver {
             Some(tx) => {
                 for ev in batch.event_list {
                     let pushed = PushedEvent {
-                        gen_ms: ev
-                            .event_gen_time
-                            .as_deref()
-                            .and_then(|t| t.trim().parse().ok()),
+                        gen_ms: ev.event_gen_time,
                         event_type: ev.event_type,
                         received,
                     };

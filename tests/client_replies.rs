@@ -118,6 +118,37 @@ async fn a_body_that_is_not_the_gateway_json_is_a_bad_body() {
         ex.result.expect_err("not JSON"),
         Failure::Transport(TransportKind::BadBody)
     );
+    // The reason and the body stay with the exchange, for the failure's exemplar.
+    let reason = ex.reason.expect("a reason");
+    assert!(
+        reason.contains("expected value at line 1 column 1"),
+        "{reason}"
+    );
+    assert_eq!(ex.body.len(), 5000);
+}
+
+#[tokio::test]
+async fn the_newest_documented_poll_reply_reads_with_its_number_time() {
+    let body = r#"{"message":"","retcode":"0","event":{"eventType":"AgentState_Ready","eventGenTime":1784529722590,"workNo":"1001","content":null}}"#;
+    let url = serve(vec![reply(
+        "Set-GUID: JSESSIONID=g2.AgentGateway1\r\n",
+        body,
+    )])
+    .await;
+    let mut conn = AgentConn::new(target(url, None));
+    let ex = conn
+        .call(
+            Method::GET,
+            "/agentgateway/resource/agentevent/1001",
+            None,
+            Some("g1"),
+        )
+        .await;
+    assert_eq!(ex.reason, None);
+    let r = ex.result.expect("read");
+    assert_eq!(r.event_type.as_deref(), Some("AgentState_Ready"));
+    assert_eq!(r.event_gen_ms, Some(1_784_529_722_590));
+    assert_eq!(r.guid.as_deref(), Some("g2.AgentGateway1"));
 }
 
 #[tokio::test]

@@ -62,6 +62,12 @@ pub struct Exchange {
     pub sent_at: Instant,
     pub done_at: Instant,
     pub result: Result<GatewayReply, Failure>,
+    /// The reply's body as it came (empty when none was read): a handle to the bytes the
+    /// connection already holds, kept so that a failure can be shown with what was said.
+    pub body: Bytes,
+    /// Why the call failed, in words (serde's reason for a bad body, the connection's root
+    /// cause, the status line): None for a reply the protocol allows.
+    pub reason: Option<String>,
 }
 
 /// How to reach the gateway.
@@ -194,12 +200,8 @@ impl Target {
                 .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// Opens one connection (TCP, and TLS for https), within the connect timeout.
-    async fn connect(&self) -> Result<Live, TransportKind> {
-        self.connect_explained().await.map_err(|(kind, _)| kind)
-    }
-
-    /// Like `connect`, with the failure's root cause in words.
+    /// Opens one connection (TCP, and TLS for https), within the connect timeout; a failure
+    /// comes with its root cause in words.
     async fn connect_explained(&self) -> Result<Live, (TransportKind, String)> {
         let uri: Uri = format!(
             "{}://{}/",
@@ -481,7 +483,7 @@ impl AgentConn {
     }
 
     /// The kept connection if it is still usable, else a new one.
-    async fn ready_live(&mut self) -> Result<Live, TransportKind> {
+    async fn ready_live(&mut self) -> Result<Live, (TransportKind, String)> {
         if let Some(mut live) = self.live.take() {
             if live.ready().await {
                 return Ok(live);
@@ -489,11 +491,14 @@ impl AgentConn {
         }
         // Boxed: opening a connection (TCP, TLS, handshake) is the largest state of a call;
         // unboxed it would size every agent's task, while it lasts only until connected.
-        let mut live = Box::pin(self.target.connect()).await?;
+        let mut live = Box::pin(self.target.connect_explained()).await?;
         if live.ready().await {
             Ok(live)
         } else {
-            Err(TransportKind::Reset)
+            Err((
+                TransportKind::Reset,
+                "the connection closed as soon as it opened".into(),
+            ))
         }
     }
 
@@ -531,10 +536,15 @@ impl AgentConn {
             }
             None => Box::pin(tokio::time::sleep_until(deadline)),
         };
-        let result = tokio::select! {
+        let timeout = self.target.timeout;
+        let (result, body, reason) = tokio::select! {
             biased;
             r = self.call_inner(method, path, body, guid) => r,
-            _ = timer.as_mut() => Err(Failure::Transport(TransportKind::Timeout)),
+            _ = timer.as_mut() => (
+                Err(Failure::Transport(TransportKind::Timeout)),
+                Bytes::new(),
+                Some(format!("no full reply within the {} call timeout", humantime::format_duration(timeout))),
+            ),
         };
         self.timer = Some(timer);
         if matches!(result, Err(Failure::Transport(_))) {
@@ -545,6 +555,8 @@ impl AgentConn {
             sent_at,
             done_at: Instant::now(),
             result,
+            body,
+            reason,
         }
     }
 
@@ -585,21 +597,52 @@ impl AgentConn {
         path: &str,
         body: Option<Bytes>,
         guid: Option<&str>,
-    ) -> Result<GatewayReply, Failure> {
-        let req = self.request(method, path, body, guid)?;
-        let mut live = self.ready_live().await.map_err(Failure::Transport)?;
-        let (parts, bytes) = {
+    ) -> (Result<GatewayReply, Failure>, Bytes, Option<String>) {
+        let failed = |f: Failure, reason: String| (Err(f), Bytes::new(), Some(reason));
+        let req = match self.request(method, path, body, guid) {
+            Ok(req) => req,
+            Err(f) => {
+                return failed(
+                    f,
+                    "the request could not be built (path or GUID not valid in HTTP)".into(),
+                )
+            }
+        };
+        let mut live = match self.ready_live().await {
+            Ok(live) => live,
+            Err((kind, cause)) => {
+                let reason = if cause.is_empty() {
+                    describe(kind).to_string()
+                } else {
+                    format!("{}: {cause}", describe(kind))
+                };
+                return failed(Failure::Transport(kind), reason);
+            }
+        };
+        let sent = {
             let sender = &mut live.sender;
             let exchange = async {
                 let resp = sender
                     .send_request(req)
                     .await
-                    .map_err(|e| Failure::Transport(classify_hyper(&e)))?;
+                    .map_err(|e| (Failure::Transport(classify_hyper(&e)), e.to_string()))?;
                 let (parts, incoming) = resp.into_parts();
-                let bytes = read_body(incoming).await?;
-                Ok::<_, Failure>((parts, bytes))
+                let bytes = read_body(incoming).await.map_err(|f| {
+                    let why = match f {
+                        Failure::Transport(TransportKind::BadBody) => {
+                            format!("reply body over the {} KiB limit", MAX_BODY_BYTES / 1024)
+                        }
+                        _ => "the connection ended while the reply body was read".to_string(),
+                    };
+                    (f, why)
+                })?;
+                Ok::<_, (Failure, String)>((parts, bytes))
             };
-            Live::drive(&mut live.driver, &live.wake, exchange).await?
+            Live::drive(&mut live.driver, &live.wake, exchange).await
+        };
+        let (parts, bytes) = match sent {
+            Ok(done) => done,
+            Err((f, reason)) => return failed(f, reason),
         };
         self.target.note_reachable();
         // Keep the connection for the next call unless the gateway said it closes it.
@@ -610,11 +653,24 @@ impl AgentConn {
         if !closes {
             self.live = Some(live);
         }
-        let result = if parts.status != http::StatusCode::OK {
-            Err(Failure::Http(parts.status.as_u16()))
+        let (result, reason) = if parts.status != http::StatusCode::OK {
+            let status = parts.status;
+            let words = status.canonical_reason().unwrap_or("");
+            (
+                Err(Failure::Http(status.as_u16())),
+                Some(
+                    format!(
+                        "HTTP {} {words} (the gateway answers 200 and puts the outcome in retcode)",
+                        status.as_u16()
+                    )
+                    .replace("  ", " "),
+                ),
+            )
         } else {
-            reply::parse(&parts.headers, &bytes)
-                .map_err(|_| Failure::Transport(TransportKind::BadBody))
+            match reply::parse(&parts.headers, &bytes) {
+                Ok(r) => (Ok(r), None),
+                Err(why) => (Err(Failure::Transport(TransportKind::BadBody)), Some(why)),
+            }
         };
         // A reply with many headers is not worth its memory for the rest of the session.
         let mut headers = parts.headers;
@@ -622,7 +678,7 @@ impl AgentConn {
             headers.clear();
             self.spare_headers = Some(Box::new(headers));
         }
-        result
+        (result, bytes, reason)
     }
 
     /// A plain GET returning the body of a 200 reply (for the simulator's stats).

@@ -1,7 +1,9 @@
 //! Reading a gateway's 200 reply: the retcode and event from the JSON body, and a new GUID
-//! from the `Guid` / `Set-GUID` headers. Lenient where real gateways differ (a retcode sent
-//! as a number, `event` absent or `null`), strict where it matters (no retcode at all, or
-//! not JSON, is a bad body).
+//! from the `Guid` / `Set-GUID` headers (header names in any letter case). Lenient where
+//! the vendor documents differ from one another (`eventGenTime` a number, a string or
+//! absent; `message` or `msg`; `result` and `content` of any shape; unknown fields
+//! anywhere; a retcode sent as a number; `event` absent or `null`), strict where it matters
+//! (no retcode at all, or not JSON, is a bad body, with serde's reason kept).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -40,8 +42,14 @@ struct Body<'a> {
 struct EventBody<'a> {
     #[serde(rename = "eventType", borrow)]
     event_type: Cow<'a, str>,
-    #[serde(rename = "eventGenTime", default, borrow)]
-    event_gen_time: Option<Cow<'a, str>>,
+    /// A JSON number in the newest documents, a string in some gateways, absent in older
+    /// ones: all three are read, and an unreadable time is no time, never a bad body.
+    #[serde(
+        rename = "eventGenTime",
+        default,
+        deserialize_with = "crate::protocol::gen_time_lenient"
+    )]
+    event_gen_time: Option<u64>,
 }
 
 fn retcode_str_or_num<'de, D: Deserializer<'de>>(d: D) -> Result<Retcode, D::Error> {
@@ -76,10 +84,7 @@ pub fn parse(headers: &http::HeaderMap, body: &[u8]) -> Result<GatewayReply, Str
         .or_else(|| header_str(&GUID).map(str::trim).filter(|g| !g.is_empty()))
         .map(str::to_string);
     let (event_type, event_gen_ms) = match parsed.event {
-        Some(ev) => (
-            Some(ev.event_type.into_owned()),
-            ev.event_gen_time.and_then(|t| t.trim().parse().ok()),
-        ),
+        Some(ev) => (Some(ev.event_type.into_owned()), ev.event_gen_time),
         None => (None, None),
     };
     Ok(GatewayReply {

@@ -155,7 +155,9 @@ pub struct SessionStats {
     /// "signin-again"`), µs since the run's start.
     #[serde(default)]
     pub back_at: Hist,
-    /// Push mode: `eventGenTime` → receipt at the harness's callback, µs.
+    /// `eventGenTime` → receipt at the harness (a poll reply, or the push callback), µs, for
+    /// events that carry the time. Depends on the gateway's and the harness's clocks
+    /// agreeing: a gateway clock ahead reads as 0.
     #[serde(default)]
     pub event_delivery: Hist,
 }

@@ -158,7 +158,7 @@ mod tests {
         let ev = reply.event.flatten().expect("event");
         assert_eq!(ev.event_type, event::SHUTDOWN_SERVICE);
         assert_eq!(ev.work_no, "291");
-        assert_eq!(ev.event_gen_time.as_deref(), Some("1784529722590"));
+        assert_eq!(ev.event_gen_time, Some(1_784_529_722_590));
         assert_eq!(
             ev.content,
             Some(serde_json::json!({"loginTime":"1471585949806"}))

@@ -19,6 +19,11 @@ pub const STATS_PATH: &str = "/agentstorm/v1/stats";
 pub const HEADER_GUID: &str = "guid";
 /// Response header that delivers a new GUID: `JSESSIONID=<guid>`.
 pub const HEADER_SET_GUID: &str = "set-guid";
+/// Response header by which agentstorm's simulated gateway names itself, on the replies
+/// that hand out a GUID: a harness reads the simulator's counters ([`STATS_PATH`]) only
+/// from a target that sent it (or the embedded one), so a real gateway is sent nothing
+/// but the agent interface.
+pub const HEADER_SIM_GATEWAY: &str = "x-agentstorm-gateway";
 /// Prefix of the `Set-GUID` value before the GUID itself.
 pub const SET_GUID_PREFIX: &str = "JSESSIONID=";
 /// Content type of every request and reply body.

@@ -397,7 +397,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let dropped_signed_in = recorder.signed_in();
     collector.finish();
     services.cancel();
-    let gateway = fetch_gateway_stats(&target).await;
+    // Only agentstorm's own gateway is asked for its counters: a real one is sent nothing
+    // but the agent interface.
+    let gateway = if embedded_wanted || target.is_simulator() {
+        fetch_gateway_stats(&target).await
+    } else {
+        None
+    };
     if let Some(emb) = embedded {
         emb.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), emb.task).await;

@@ -19,7 +19,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -47,6 +47,7 @@ const SPARE_HEADERS_MAX: usize = 32;
 
 /// The `Guid` request header's name, checked once at compile time.
 const GUID: HeaderName = HeaderName::from_static(crate::protocol::HEADER_GUID);
+const SIM_GATEWAY: HeaderName = HeaderName::from_static(crate::protocol::HEADER_SIM_GATEWAY);
 
 /// Why a call produced no reply the protocol allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,8 @@ pub struct Target {
     /// Milliseconds after `created` (plus one) since which every connect attempt failed;
     /// 0 while the target is reachable.
     failing_since_ms: AtomicU64,
+    /// A reply named the target agentstorm's simulated gateway.
+    is_simulator: AtomicBool,
 }
 
 impl std::fmt::Debug for Target {
@@ -160,6 +163,7 @@ impl Target {
             read_buffer_bytes: opts.read_buffer_bytes,
             created: Instant::now(),
             failing_since_ms: AtomicU64::new(0),
+            is_simulator: AtomicBool::new(false),
         }))
     }
 
@@ -174,6 +178,12 @@ impl Target {
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Whether a reply named the target agentstorm's simulated gateway (the
+    /// `x-agentstorm-gateway` header on a reply that hands out a GUID).
+    pub fn is_simulator(&self) -> bool {
+        self.is_simulator.load(Ordering::Relaxed)
     }
 
     /// How long every connect attempt has been failing, or None while reachable.
@@ -668,7 +678,16 @@ impl AgentConn {
             )
         } else {
             match reply::parse(&parts.headers, &bytes) {
-                Ok(r) => (Ok(r), None),
+                Ok(r) => {
+                    // Looked for only on replies that hand out a GUID (sign-in, rotation).
+                    if r.guid.is_some()
+                        && !self.target.is_simulator()
+                        && parts.headers.contains_key(SIM_GATEWAY)
+                    {
+                        self.target.is_simulator.store(true, Ordering::Relaxed);
+                    }
+                    (Ok(r), None)
+                }
                 Err(why) => (Err(Failure::Transport(TransportKind::BadBody)), Some(why)),
             }
         };

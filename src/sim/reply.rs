@@ -208,6 +208,10 @@ impl Answer {
                 h.insert(HEADER_GUID, g.guid);
             }
             h.insert(HEADER_SET_GUID, g.set_guid);
+            h.insert(
+                crate::protocol::HEADER_SIM_GATEWAY,
+                HeaderValue::from_static("agentstorm"),
+            );
         }
         if let Some(allow) = self.allow {
             h.insert(ALLOW, HeaderValue::from_static(allow));

@@ -21,6 +21,7 @@ use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{AgentConn, Exchange, Failure, GatewayReply, Target};
+use crate::metrics::exemplar;
 use crate::metrics::recorder::Recorder;
 use crate::metrics::sample::micros;
 use crate::metrics::{Operation, Outcome, PollResult, Sample, SessionStats};
@@ -214,7 +215,7 @@ fn outcome_of(ex: &Exchange) -> Outcome {
     }
 }
 
-fn record(ctx: &AgentContext, op: Operation, intended_at: Instant, ex: &Exchange) {
+fn record(ctx: &AgentContext, agent_id: u32, op: Operation, intended_at: Instant, ex: &Exchange) {
     let poll = match (&ex.result, op) {
         (Ok(r), Operation::Poll) if r.retcode.is_success() => Some(if r.event_type.is_some() {
             PollResult::Event
@@ -223,14 +224,29 @@ fn record(ctx: &AgentContext, op: Operation, intended_at: Instant, ex: &Exchange
         }),
         _ => None,
     };
+    let outcome = outcome_of(ex);
     ctx.record(&Sample {
         operation: op,
         intended_at,
         sent_at: ex.sent_at,
         done_at: ex.done_at,
-        outcome: outcome_of(ex),
+        outcome,
         poll,
     });
+    if !outcome.is_success() && ctx.recorder.wants_exemplar(op, &outcome) {
+        let at_s = ex
+            .done_at
+            .saturating_duration_since(ctx.run_start)
+            .as_secs_f64();
+        ctx.recorder.exemplar(exemplar::exemplar(
+            op,
+            &outcome,
+            agent_id,
+            at_s,
+            ex.reason.as_deref(),
+            &ex.body,
+        ));
+    }
 }
 
 /// One agent from its arrival until it is done. `end` asks it to finish early (the run's
@@ -318,7 +334,7 @@ async fn one_session(
         let ex = conn
             .call(Method::PUT, &path, Some(body.clone()), None)
             .await;
-        record(ctx, op, intended, &ex);
+        record(ctx, agent_id, op, intended, &ex);
         match judge_signin(&ex.result, ctx.session.on_already_signed_in, forced) {
             SigninVerdict::SignedIn { guid } => {
                 let took = micros(ex.done_at.saturating_duration_since(arrival));
@@ -368,7 +384,7 @@ async fn one_session(
         let ex = conn
             .call(Method::POST, &path, None, s.guid.as_deref())
             .await;
-        record(ctx, Operation::Resetskill, intended, &ex);
+        record(ctx, agent_id, Operation::Resetskill, intended, &ex);
         s.adopt_guid(&ex);
     }
     let end_state = match inbox.as_mut() {
@@ -513,7 +529,7 @@ impl Session<'_> {
             let ex = conn
                 .call(Method::GET, &poll_path, None, self.guid.as_deref())
                 .await;
-            record(self.ctx, Operation::Poll, next, &ex);
+            record(self.ctx, self.agent_id, Operation::Poll, next, &ex);
             self.adopt_guid(&ex);
             if let Some(g) = ex.result.as_ref().ok().and_then(|r| r.event_gen_ms) {
                 self.delivered(g, SystemTime::now());
@@ -576,7 +592,7 @@ impl Session<'_> {
                     if Instant::now() >= next_beat {
                         let intended = next_beat;
                         let ex = conn.call(Method::POST, &hs_path, None, self.guid.as_deref()).await;
-                        record(self.ctx, Operation::Handshake, intended, &ex);
+                        record(self.ctx, self.agent_id, Operation::Handshake, intended, &ex);
                         self.adopt_guid(&ex);
                         if let Ok(r) = &ex.result {
                             if session_gone(r) {
@@ -607,7 +623,7 @@ impl Session<'_> {
         let ex = conn
             .call(Method::DELETE, &path, None, self.guid.as_deref())
             .await;
-        record(self.ctx, op, intended, &ex);
+        record(self.ctx, self.agent_id, op, intended, &ex);
         judge_signout(&ex.result)
     }
 }

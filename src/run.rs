@@ -458,6 +458,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         recovery: crate::metrics::results::Recovery::from_sessions(&totals.sessions),
         capacity,
         drift: Vec::new(),
+        failures: totals.exemplars.clone(),
     };
     results.drift = crate::report::drift::analyse(&results.intervals);
     results.thresholds =

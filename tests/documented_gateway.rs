@@ -26,6 +26,9 @@ enum Dialect {
     /// Older pages: no `eventGenTime`, `vdnid` a string, only `SET-GUID`, an empty poll
     /// with no `event` key at all.
     Older,
+    /// Not a dialect: newest sign-in, but every poll reply has an `eventType` that is a
+    /// number and a GUID in its body (to see the failure's reason, masked).
+    Broken,
 }
 
 #[derive(Default)]
@@ -79,7 +82,7 @@ impl Gateway {
                     ),
                 );
                 let (headers, body) = match d {
-                    Dialect::Newest => (
+                    Dialect::Newest | Dialect::Broken => (
                         format!("Set-GUID: JSESSIONID={g}\r\nGuid: {g}\r\n"),
                         r#"{"message":"","retcode":"0","result":{"vdnid":1,"workno":"291","mediatype":"TTF","loginTime":"1471585949806","isForceChange":"false","serverName":"AgentGateway","timeRemaining":"9"}}"#.to_string(),
                     ),
@@ -115,6 +118,12 @@ impl Gateway {
                     Dialect::Devguide => "msg",
                     _ => "message",
                 };
+                if matches!(d, Dialect::Broken) {
+                    let body = format!(
+                        r#"{{"message":"","retcode":"0","guid":"{g}","event":{{"eventType":17,"workNo":"{agent}"}}}}"#
+                    );
+                    return (json_type.into(), body);
+                }
                 let body = match queue.pop() {
                     Some(t) => {
                         let content = if t == "AgentOther_PhoneAlerting" {
@@ -123,7 +132,7 @@ impl Gateway {
                             "null"
                         };
                         match d {
-                            Dialect::Newest => format!(
+                            Dialect::Newest | Dialect::Broken => format!(
                                 r#"{{"{key}":"","retcode":"0","event":{{"eventType":"{t}","eventGenTime":{},"workNo":"{agent}","content":{content}}}}}"#,
                                 now_ms()
                             ),
@@ -246,6 +255,10 @@ async fn start(dialect: Dialect) -> (Arc<Gateway>, String) {
 }
 
 fn scenario(dir: &Path, agents: u32) -> std::path::PathBuf {
+    scenario_with(dir, agents, "")
+}
+
+fn scenario_with(dir: &Path, agents: u32, session_extra: &str) -> std::path::PathBuf {
     let text = format!(
         r#"
 name = "documented"
@@ -255,6 +268,7 @@ phonenum = "7{{agentid}}"
 [session]
 hold = {{ min = "200ms", max = "300ms" }}
 poll_gap = {{ min = "10ms", max = "20ms" }}
+{session_extra}
 [load]
 stages = [{{ hold = "1s", rate = {agents} }}]
 "#,
@@ -332,5 +346,35 @@ async fn every_agent_reaches_ready_against_each_documented_dialect() {
             Dialect::Older => assert_eq!(delivered, 0, "{dialect:?}"),
             _ => assert_eq!(delivered, 3 * AGENTS, "{dialect:?}"),
         }
+    }
+}
+
+/// A gateway whose every poll reply is unreadable: the run says why, on the console and
+/// in every report, with the reply's GUID masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_reply_is_shown_with_its_reason_in_every_report() {
+    let (_gw, url) = start(Dialect::Broken).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = RunOptions::new(scenario_with(dir.path(), 3, "ready_timeout = \"1s\""));
+    opts.target = Some(url);
+    let out = dir.path().join("out");
+    opts.out = Some(out.clone());
+    let outcome = run(opts).await.expect("run");
+    let r = &outcome.results;
+    assert_eq!(r.sessions.ready, 0);
+    let cases = &r.failures.kinds["poll transport:bad_body"];
+    assert!(!cases.is_empty() && cases.len() <= agentstorm::metrics::exemplar::PER_KIND);
+    let e = &cases[0];
+    let why = "invalid type: integer `17`, expected";
+    assert!(e.reason.contains(why), "{}", e.reason);
+    assert!((1001..=1003).contains(&e.agent_id));
+    assert!(e.reply.contains(r#""eventType":17"#), "{}", e.reply);
+    assert!(!e.reply.contains("279fe21d"), "GUID masked: {}", e.reply);
+    let console = agentstorm::report::console_summary(r);
+    assert!(console.contains(why), "{console}");
+    for file in ["failures.csv", "report.html", "results.json"] {
+        let text = std::fs::read_to_string(out.join(file)).expect(file);
+        assert!(text.contains("invalid type: integer"), "{file}");
+        assert!(!text.contains("279fe21d-2caa"), "{file}: GUID masked");
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! Nothing here sends traffic or renders output.
 
+pub mod exemplar;
 pub mod histogram;
 pub mod process;
 pub mod recorder;

@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::exemplar::{Exemplar, Exemplars};
 use super::histogram::Hist;
 use super::results::{POLL_EMPTY, POLL_EVENT};
-use super::sample::{micros, Operation, PollResult, Sample};
+use super::sample::{micros, Operation, Outcome, PollResult, Sample};
 use super::stats::{OpStats, SessionStats};
 
 /// Series of latency/outcome stats: every operation, plus the two halves of successful
@@ -61,6 +62,8 @@ pub struct Aggregate {
     pub not_started: u64,
     /// Arrivals dropped because they could not start within `max_lateness`.
     pub dropped_late: u64,
+    /// The first few failures of each kind, in full.
+    pub exemplars: Exemplars,
 }
 
 impl Default for Aggregate {
@@ -73,6 +76,7 @@ impl Default for Aggregate {
             arrivals: 0,
             not_started: 0,
             dropped_late: 0,
+            exemplars: Exemplars::default(),
         }
     }
 }
@@ -117,6 +121,9 @@ impl Aggregate {
         self.arrivals += o.arrivals;
         self.not_started += o.not_started;
         self.dropped_late += o.dropped_late;
+        if !o.exemplars.is_empty() {
+            self.exemplars.add(&o.exemplars);
+        }
     }
 
     /// Empties it, with fresh histograms: they start at the smallest range (see
@@ -209,6 +216,16 @@ impl Recorder {
 
     pub fn record(&self, s: &Sample) {
         self.with_shard(|a| a.record_split(s));
+    }
+
+    /// Whether this thread's shard still keeps failures of this kind (asked before one is
+    /// built, so that a run of identical failures builds only the first few).
+    pub fn wants_exemplar(&self, op: Operation, outcome: &Outcome) -> bool {
+        self.with_shard(|a| a.exemplars.wants(op, outcome))
+    }
+
+    pub fn exemplar(&self, e: Exemplar) {
+        self.with_shard(|a| a.exemplars.offer(e));
     }
 
     pub fn session(&self, f: impl FnOnce(&mut SessionStats)) {

@@ -11,6 +11,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::exemplar::Exemplars;
+
 use super::histogram::Hist;
 use super::stats::{OpStats, SessionStats};
 use crate::protocol::GatewayStats;
@@ -66,6 +68,9 @@ pub struct Results {
     /// Trends of p99 and error rate per operation over the intervals (soak runs).
     #[serde(default)]
     pub drift: Vec<DriftFinding>,
+    /// The first few failures of each kind in full: agent, time, reason, reply snippet.
+    #[serde(default, skip_serializing_if = "Exemplars::is_empty")]
+    pub failures: Exemplars,
 }
 
 /// Which series a drift finding is about (analysis in `report::drift`).
@@ -383,6 +388,7 @@ impl Results {
             recovery: None,
             capacity: None,
             drift: vec![],
+            failures: Exemplars::default(),
         }
     }
 

@@ -223,6 +223,37 @@ fn failures(o: &mut String, r: &Results) {
     for (name, label, n) in rows {
         let _ = writeln!(o, "  {name:<14}{label:<26}{n:>10}");
     }
+    why(o, r);
+}
+
+/// The first case of each kind of failure, with its reason and what the gateway sent: the
+/// cause on the same screen as the count (every kept case is in failures.csv).
+fn why(o: &mut String, r: &Results) {
+    if r.failures.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\nWhy: the first failure of each kind (all kept cases in failures.csv; secrets masked)"
+    );
+    for (kind, list) in &r.failures.kinds {
+        let Some(e) = list.first() else { continue };
+        let _ = writeln!(o, "  {kind}: agent {} at {:.2} s", e.agent_id, e.at_s);
+        if !e.reason.is_empty() {
+            let _ = writeln!(o, "    reason: {}", e.reason);
+        }
+        if !e.reply.is_empty() {
+            let _ = writeln!(o, "    reply:  {}", e.reply.replace(['\r', '\n'], " "));
+        }
+    }
+    if r.failures.kinds_left_out > 0 {
+        let _ = writeln!(
+            o,
+            "  ({} failures of further kinds not kept: more than {} kinds)",
+            r.failures.kinds_left_out,
+            crate::metrics::exemplar::MAX_KINDS
+        );
+    }
 }
 
 fn sessions(o: &mut String, r: &Results) {

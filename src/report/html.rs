@@ -70,6 +70,7 @@ pub fn render(
     o.push_str(&timeline::section(r));
     o.push_str(&distribution::sessions_section(r));
     o.push_str(&distribution::operations_section(r));
+    o.push_str(&distribution::failures_section(r));
     o.push_str(&distribution::events_section(r));
     o.push_str(&overview::environment(r));
     o.push_str(&overview::scenario(r, scenario_text_redacted));
@@ -117,7 +118,7 @@ fn operation_order<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
     all
 }
 
-const NAV: &str = "<nav><a href=\"#overview\">Overview</a> <a href=\"#thresholds\">Thresholds</a> <a href=\"#over-time\">Over time</a> <a href=\"#sessions\">Sessions</a> <a href=\"#operations\">Operations</a> <a href=\"#outcomes\">Outcomes</a> <a href=\"#events\">Events</a> <a href=\"#environment\">Environment</a> <a href=\"#scenario\">Scenario</a></nav>\n";
+const NAV: &str = "<nav><a href=\"#overview\">Overview</a> <a href=\"#thresholds\">Thresholds</a> <a href=\"#over-time\">Over time</a> <a href=\"#sessions\">Sessions</a> <a href=\"#operations\">Operations</a> <a href=\"#outcomes\">Outcomes</a> <a href=\"#failures\">Why calls failed</a> <a href=\"#events\">Events</a> <a href=\"#environment\">Environment</a> <a href=\"#scenario\">Scenario</a></nav>\n";
 
 const CSS: &str = r#"
 :root { color-scheme: light; }

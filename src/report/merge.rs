@@ -351,7 +351,10 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
     out.sessions = Default::default();
     out.events = BTreeMap::new();
     out.scheduler = Default::default();
+    out.failures = Default::default();
     for (r, _) in inputs {
+        // Each shard's earliest cases of each kind, by its own clock (shards start together).
+        out.failures.add(&r.failures);
         for (k, v) in &r.operations {
             out.operations.entry(k.clone()).or_default().add(v);
         }

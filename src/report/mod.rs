@@ -32,6 +32,7 @@ pub use console::console_summary;
 pub const RESULTS_JSON: &str = "results.json";
 pub const SUMMARY_CSV: &str = "summary.csv";
 pub const RETCODES_CSV: &str = "retcodes.csv";
+pub const FAILURES_CSV: &str = "failures.csv";
 pub const TIMESERIES_CSV: &str = "timeseries.csv";
 pub const SESSIONS_CSV: &str = "sessions.csv";
 pub const EVENTS_CSV: &str = "events.csv";
@@ -86,6 +87,7 @@ pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
     out(TIMESERIES_CSV, &series::write_timeseries_csv)?;
     out(SESSIONS_CSV, &series::write_sessions_csv)?;
     out(EVENTS_CSV, &series::write_events_csv)?;
+    out(FAILURES_CSV, &tables::write_failures_csv)?;
     out(REPORT_HTML, &write_html)?;
     if !results.thresholds.is_empty() {
         out(THRESHOLDS_CSV, &|r, p| {

@@ -65,6 +65,34 @@ pub fn write_summary_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
 
 /// `poll_event` and `poll_empty` are left out: they split `poll`'s successes and would
 /// count the same replies twice.
+/// Columns of failures.csv: one row per kept failure case (the first few of each kind).
+pub const FAILURES_HEADER: [&str; 6] = [
+    "operation",
+    "outcome",
+    "agent_id",
+    "at_s",
+    "reason",
+    "reply",
+];
+
+/// failures.csv: every kept failure case, by kind, oldest first (header only when none).
+pub fn write_failures_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(FAILURES_HEADER)?;
+    for e in results.failures.all() {
+        w.write_record([
+            e.operation.as_str(),
+            e.outcome.as_str(),
+            e.agent_id.to_string().as_str(),
+            format!("{:.3}", e.at_s).as_str(),
+            e.reason.as_str(),
+            e.reply.as_str(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 pub fn write_retcodes_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(RETCODES_HEADER)?;

@@ -258,6 +258,44 @@ pub fn operations_section(r: &Results) -> String {
     o
 }
 
+/// The kept failure cases: for each kind, who, when, why and what the gateway sent
+/// (secrets masked), so the cause stands beside the counts.
+pub fn failures_section(r: &Results) -> String {
+    let mut o = String::from("<section id=\"failures\"><h2>Why calls failed</h2>\n");
+    if r.failures.is_empty() {
+        o.push_str("<p class=\"nodata\">No call failed.</p>\n");
+    } else {
+        o.push_str("<p>The first cases of each kind of failure (also in failures.csv). Passwords, tokens and GUIDs are masked.</p>\n");
+        let rows = r
+            .failures
+            .all()
+            .map(|e| {
+                vec![
+                    Cell::Text(e.operation.clone()),
+                    Cell::Text(e.outcome.clone()),
+                    Cell::Num(e.agent_id.to_string()),
+                    Cell::Num(format!("{:.2} s", e.at_s)),
+                    Cell::Text(e.reason.clone()),
+                    Cell::Text(e.reply.clone()),
+                ]
+            })
+            .collect();
+        o.push_str(&table(
+            "failures",
+            &["Operation", "Outcome", "Agent", "At", "Reason", "Reply"],
+            rows,
+        ));
+        if r.failures.kinds_left_out > 0 {
+            o.push_str(&format!(
+                "<p>{} failures of further kinds were counted but not kept.</p>\n",
+                r.failures.kinds_left_out
+            ));
+        }
+    }
+    o.push_str("</section>\n");
+    o
+}
+
 pub fn events_section(r: &Results) -> String {
     let mut o = String::from("<section id=\"events\"><h2>Events received</h2>\n");
     if r.events.is_empty() {

@@ -452,7 +452,7 @@ async fn d15_event_sequences_per_status_and_phone_linkage() {
                 break;
             }
             assert_eq!(p["event"]["workNo"], id.to_string());
-            assert!(p["event"]["eventGenTime"].is_string());
+            assert!(p["event"]["eventGenTime"].is_u64(), "D15: a JSON number");
             match p["event"]["eventType"].as_str() {
                 Some(event::LINKAGE_CAPABILITY) => assert_eq!(p["event"]["content"]["result"], 0),
                 Some(event::SET_REST_SUCCESS) => assert_eq!(p["event"]["content"]["reason"], "12"),

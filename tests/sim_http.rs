@@ -44,10 +44,8 @@ async fn sign_in_poll_sequence_empty_poll_logout_then_not_signed_in() {
         assert_eq!(j["event"]["workNo"], "101");
         assert!(j["event"]["content"].is_null());
         let gen: u64 = j["event"]["eventGenTime"]
-            .as_str()
-            .expect("eventGenTime is a string")
-            .parse()
-            .expect("ms epoch");
+            .as_u64()
+            .expect("eventGenTime is a JSON number of ms (protocol §5.1)");
         assert!(gen > 1_600_000_000_000, "{gen}");
     }
     // D1: nothing left → the empty reply after poll_wait.

@@ -22,6 +22,19 @@ pub enum AuthMode {
     Dynamic,
 }
 
+/// Which of the documents' reply shapes the gateway speaks (D18). The client must read all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// The newest API pages: `eventGenTime` a JSON number, `message`, sign-out `result: {}`.
+    #[default]
+    Newest,
+    /// The developer guide: `msg` instead of `message`, sign-out `result: null`.
+    Devguide,
+    /// Older API pages: events without `eventGenTime`.
+    Older,
+}
+
 /// The behaviour model. Every field has a serde default, so an empty table is a valid
 /// configuration that behaves like the documents' defaults.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +49,9 @@ pub struct GatewayConfig {
     /// `static` or `dynamic` GUIDs (D9, D10).
     #[serde(default)]
     pub auth_mode: AuthMode,
+    /// Reply shape: `newest` (default), `devguide` or `older` (D18).
+    #[serde(default)]
+    pub dialect: Dialect,
     /// Dynamic mode: a new GUID is issued this often (D10).
     #[serde(default = "default_guid_interval")]
     pub guid_interval: HumanDuration,
@@ -135,6 +151,7 @@ impl Default for GatewayConfig {
             poll_wait: default_poll_wait(),
             inactivity_timeout: default_inactivity_timeout(),
             auth_mode: AuthMode::default(),
+            dialect: Dialect::default(),
             guid_interval: default_guid_interval(),
             guid_grace: default_guid_grace(),
             max_agents: None,

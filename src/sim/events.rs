@@ -27,9 +27,28 @@ pub fn event_json(event_type: &str, work_no: u32, content: Option<&str>, gen_ms:
     // Writing into a Vec cannot fail.
     let _ = write!(
         out,
-        r#"{{"eventType":"{event_type}","workNo":"{work_no}","content":{},"eventGenTime":"{gen_ms}"}}"#,
+        r#"{{"eventType":"{event_type}","workNo":"{work_no}","content":{},"eventGenTime":{gen_ms}}}"#,
         content.unwrap_or("null")
     );
+    Bytes::from(out)
+}
+
+/// `bytes` without its `"eventGenTime":<number>` members (the older documents' events).
+pub fn without_gen_time(bytes: &[u8]) -> Bytes {
+    const KEY: &[u8] = br#","eventGenTime":"#;
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(KEY) {
+            i += KEY.len();
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
     Bytes::from(out)
 }
 

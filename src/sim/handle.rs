@@ -113,7 +113,11 @@ impl SimGateway {
         };
         let body = match read_body(&parts.headers, body).await {
             Ok(b) => b,
-            Err(answer) => return answer.into_response(&self.counters, endpoint),
+            Err(answer) => {
+                return answer
+                    .in_dialect(self.config.dialect, endpoint)
+                    .into_response(&self.counters, endpoint)
+            }
         };
         let answer = match route {
             Route::Stats => return self.stats_response(),
@@ -132,7 +136,9 @@ impl SimGateway {
                     .await
             }
         };
-        answer.into_response(&self.counters, endpoint)
+        answer
+            .in_dialect(self.config.dialect, endpoint)
+            .into_response(&self.counters, endpoint)
     }
 
     async fn agent_call(

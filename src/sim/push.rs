@@ -141,7 +141,10 @@ impl SimGateway {
                     _ = self.stop.cancelled() => return,
                 }
             }
-            let body = events::push_batch(session.agent_id, &batch);
+            let mut body = events::push_batch(session.agent_id, &batch);
+            if self.config.dialect == super::config::Dialect::Older {
+                body = events::without_gen_time(&body);
+            }
             if self.push_once(client, &uri, &guid, token, body).await {
                 final_attempts = 0;
                 continue;

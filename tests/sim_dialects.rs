@@ -46,8 +46,70 @@ fn guid_of(head: &str) -> String {
         .expect("Set-GUID header")
 }
 
+/// `got` has `doc`'s shape: the same keys at every level and the same JSON type for each
+/// value (values themselves may differ). `doc` is a body copied from the documents.
+fn assert_shape(doc: &str, got: &Value) {
+    fn walk(doc: &Value, got: &Value, at: &str) {
+        match (doc, got) {
+            (Value::Object(d), Value::Object(g)) => {
+                let mut dk: Vec<_> = d.keys().collect();
+                let mut gk: Vec<_> = g.keys().collect();
+                dk.sort();
+                gk.sort();
+                assert_eq!(dk, gk, "keys at {at}");
+                for (k, v) in d {
+                    walk(v, &g[k], &format!("{at}.{k}"));
+                }
+            }
+            (Value::Number(d), Value::Number(g)) => {
+                assert_eq!(d.is_u64(), g.is_u64(), "number kind at {at}")
+            }
+            (Value::String(_), Value::String(_))
+            | (Value::Bool(_), Value::Bool(_))
+            | (Value::Null, Value::Null)
+            | (Value::Array(_), Value::Array(_)) => {}
+            _ => panic!("at {at}: documents have {doc}, the simulator sent {got}"),
+        }
+    }
+    let doc: Value = serde_json::from_str(doc).expect("document example is JSON");
+    walk(&doc, got, "$");
+}
+
+/// Drains agent 1001's queued events, then one more poll: the empty reply.
+async fn empty_poll(url: &str, guid: &str) -> Value {
+    for _ in 0..10 {
+        let (_, r) = call(
+            url,
+            "GET",
+            "/agentgateway/resource/agentevent/1001",
+            Some(guid),
+            "",
+        )
+        .await;
+        if r["event"].is_null() {
+            return r;
+        }
+    }
+    panic!("no empty poll after 10 events");
+}
+
 /// Signs agent 1001 in, polls its first event, an unknown-GUID poll, and signs out.
 async fn exchanges(dialect: &str) -> (Value, Value, Value, Value) {
+    let all = exchanges_all(dialect).await;
+    (all.signin, all.event, all.refused, all.logout)
+}
+
+/// Every reply body of one exchange with agent 1001.
+struct Replies {
+    signin: Value,
+    event: Value,
+    refused: Value,
+    empty: Value,
+    not_found: Value,
+    logout: Value,
+}
+
+async fn exchanges_all(dialect: &str) -> Replies {
     let gw = support::gateway(&format!("dialect = \"{dialect}\"\npoll_wait = \"100ms\"")).await;
     let (head, signin) = call(
         &gw.url,
@@ -61,6 +123,8 @@ async fn exchanges(dialect: &str) -> (Value, Value, Value, Value) {
     let poll_path = "/agentgateway/resource/agentevent/1001";
     let (_, event) = call(&gw.url, "GET", poll_path, Some(&guid), "").await;
     let (_, refused) = call(&gw.url, "GET", poll_path, Some("wrong"), "").await;
+    let empty = empty_poll(&gw.url, &guid).await;
+    let (_, not_found) = call(&gw.url, "GET", "/agentgateway/resource/nowhere", None, "").await;
     let (_, logout) = call(
         &gw.url,
         "DELETE",
@@ -69,7 +133,79 @@ async fn exchanges(dialect: &str) -> (Value, Value, Value, Value) {
         "",
     )
     .await;
-    (signin, event, refused, logout)
+    Replies {
+        signin,
+        event,
+        refused,
+        empty,
+        not_found,
+        logout,
+    }
+}
+
+/// The documents' bodies, written out: newest API pages (§3.2, §5.1, logout).
+const NEWEST_SIGNIN: &str = r#"{"message":"","retcode":"0","result":{"vdnid":1,"workno":"291","mediatype":"TTF","loginTime":"1471585949806","isForceChange":"false","serverName":"AgentGateway","timeRemaining":"9"}}"#;
+const NEWEST_EVENT: &str = r#"{"message":"","retcode":"0","event":{"eventType":"AgentState_Ready","eventGenTime":1784529722590,"workNo":"1001","content":null}}"#;
+const NEWEST_EMPTY: &str = r#"{"message":"","retcode":"0","event":null}"#;
+const NEWEST_ERROR: &str = r#"{"message":"","retcode":"000-003"}"#;
+const NEWEST_LOGOUT: &str = r#"{"result":{},"message":"success","retcode":"0"}"#;
+/// The developer guide's: `msg`, and a null sign-out result.
+const DEVGUIDE_EVENT: &str = r#"{"msg":"","retcode":"0","event":{"eventType":"AgentState_Ready","eventGenTime":1784529722590,"workNo":"1001","content":null}}"#;
+const DEVGUIDE_EMPTY: &str = r#"{"msg":"","retcode":"0","event":null}"#;
+const DEVGUIDE_ERROR: &str = r#"{"msg":"","retcode":"000-003"}"#;
+const DEVGUIDE_LOGOUT: &str = r#"{"retcode":"0","msg":"","result":null}"#;
+/// The older pages': events without `eventGenTime`; sign-in `vdnid` a number.
+const OLDER_EVENT: &str = r#"{"message":"","retcode":"0","event":{"eventType":"AgentState_Ready","workNo":"1001","content":null}}"#;
+
+#[tokio::test]
+async fn each_dialect_has_the_documents_shapes() {
+    let r = exchanges_all("newest").await;
+    assert_shape(NEWEST_SIGNIN, &r.signin);
+    assert_shape(NEWEST_EVENT, &r.event);
+    assert_shape(NEWEST_EMPTY, &r.empty);
+    assert_shape(NEWEST_ERROR, &r.refused);
+    assert_shape(NEWEST_ERROR, &r.not_found);
+    assert_eq!(
+        r.logout,
+        serde_json::from_str::<Value>(NEWEST_LOGOUT).expect("json")
+    );
+
+    let r = exchanges_all("devguide").await;
+    for reply in [
+        &r.signin,
+        &r.event,
+        &r.empty,
+        &r.refused,
+        &r.not_found,
+        &r.logout,
+    ] {
+        assert!(reply.get("msg").is_some(), "msg: {reply}");
+        assert!(reply.get("message").is_none(), "no message: {reply}");
+    }
+    let mut signin = r.signin.clone();
+    signin["message"] = signin["msg"].take();
+    signin.as_object_mut().expect("object").remove("msg");
+    assert_shape(NEWEST_SIGNIN, &signin);
+    assert_shape(DEVGUIDE_EVENT, &r.event);
+    assert_shape(DEVGUIDE_EMPTY, &r.empty);
+    assert_shape(DEVGUIDE_ERROR, &r.refused);
+    assert_shape(DEVGUIDE_ERROR, &r.not_found);
+    assert_eq!(
+        r.logout,
+        serde_json::from_str::<Value>(DEVGUIDE_LOGOUT).expect("json")
+    );
+    assert!(r.logout["result"].is_null());
+
+    let r = exchanges_all("older").await;
+    assert_shape(NEWEST_SIGNIN, &r.signin);
+    assert!(r.signin["result"]["vdnid"].is_u64(), "{}", r.signin);
+    assert_shape(OLDER_EVENT, &r.event);
+    assert_shape(NEWEST_EMPTY, &r.empty);
+    assert_shape(NEWEST_ERROR, &r.refused);
+    assert_eq!(
+        r.logout,
+        serde_json::from_str::<Value>(NEWEST_LOGOUT).expect("json")
+    );
 }
 
 #[tokio::test]

@@ -161,6 +161,53 @@ async fn d16_events_are_pushed_oldest_first_and_polling_gives_000_001() {
     gw.stop().await;
 }
 
+/// D18 in push batches: each event of a batch has `eventGenTime` a JSON number (newest,
+/// devguide) or none (older), as in the documents' event object written out here.
+#[tokio::test]
+async fn d18_push_batches_carry_each_dialects_event_shape() {
+    let newest: serde_json::Value = serde_json::from_str(
+        r#"{"eventType":"AgentState_Ready","eventGenTime":1784529722590,"workNo":"1001","content":null}"#,
+    )
+    .expect("json");
+    for (i, dialect) in ["newest", "devguide", "older"].into_iter().enumerate() {
+        let (callback, mut rx, _) = callback_server(false, 0).await;
+        let gw = start(config(&format!(
+            "poll_wait = \"20ms\"\ndialect = \"{dialect}\""
+        )))
+        .await;
+        let mut c = gw.client().await;
+        let id = 3101 + i as u32;
+        let r = c.sign_in_with(id, &push_body(&callback)).await;
+        assert_eq!(r.retcode(), "0", "{dialect}");
+        let mut seen = 0;
+        while seen < 2 {
+            let p = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("a push arrives")
+                .expect("channel open");
+            for e in p.body["eventList"].as_array().expect("eventList") {
+                seen += 1;
+                let e = e.as_object().expect("event object");
+                let mut keys: Vec<_> = e.keys().map(String::as_str).collect();
+                keys.sort();
+                let mut want: Vec<_> = newest
+                    .as_object()
+                    .expect("object")
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| dialect != "older" || *k != "eventGenTime")
+                    .collect();
+                want.sort();
+                assert_eq!(keys, want, "{dialect}: {e:?}");
+                if dialect != "older" {
+                    assert!(e["eventGenTime"].is_u64(), "{dialect}: a JSON number");
+                }
+            }
+        }
+        gw.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn d16_heartbeat_keeps_alive_then_timeout_pushes_shutdown_service() {
     let (callback, mut rx, _) = callback_server(false, 0).await;

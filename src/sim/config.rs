@@ -179,6 +179,7 @@ pub const KEYS: &[&str] = &[
     "poll_wait",
     "inactivity_timeout",
     "auth_mode",
+    "dialect",
     "guid_interval",
     "guid_grace",
     "max_agents",
@@ -319,6 +320,20 @@ mod tests {
         let empty: GatewayConfig = toml::from_str("").expect("empty table is valid");
         assert_eq!(empty.inactivity_timeout.get().as_secs(), 120);
         assert_eq!(empty.auth_mode, AuthMode::Dynamic);
+        assert_eq!(empty.dialect, Dialect::Newest);
+        for (text, want) in [
+            ("newest", Dialect::Newest),
+            ("devguide", Dialect::Devguide),
+            ("older", Dialect::Older),
+        ] {
+            let c: GatewayConfig = toml::from_str(&format!("dialect = \"{text}\"")).expect(text);
+            assert_eq!(c.dialect, want);
+        }
+        let err = toml::from_str::<GatewayConfig>("dialect = \"bogus\"").expect_err("bogus");
+        let text = err.to_string();
+        for valid in ["bogus", "newest", "devguide", "older"] {
+            assert!(text.contains(valid), "{text}");
+        }
         assert!(toml::from_str::<GatewayConfig>("poll_wiat = \"1s\"").is_err());
         assert!(
             toml::from_str::<GatewayConfig>("faults = [{ kind = \"reset\", oops = 1 }]").is_err()

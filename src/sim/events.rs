@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::config::Dialect;
 use crate::protocol::event;
 
 /// Milliseconds since the Unix epoch, now (`eventGenTime`, `loginTime`).
@@ -21,42 +22,40 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// One event object. `content` is raw JSON (`null` when None).
-pub fn event_json(event_type: &str, work_no: u32, content: Option<&str>, gen_ms: u64) -> Bytes {
+/// The `eventGenTime` an event gets in `dialect` (D18): now, or none in the older shape.
+pub fn gen_time(dialect: Dialect) -> Option<u64> {
+    (dialect != Dialect::Older).then(now_ms)
+}
+
+/// One event object. `content` is raw JSON (`null` when None); `eventGenTime` is a JSON
+/// number (ms since the epoch), left out when `gen_ms` is None (the older documents).
+pub fn event_json(
+    event_type: &str,
+    work_no: u32,
+    content: Option<&str>,
+    gen_ms: Option<u64>,
+) -> Bytes {
     let mut out = Vec::with_capacity(128);
+    let content = content.unwrap_or("null");
     // Writing into a Vec cannot fail.
-    let _ = write!(
-        out,
-        r#"{{"eventType":"{event_type}","workNo":"{work_no}","content":{},"eventGenTime":{gen_ms}}}"#,
-        content.unwrap_or("null")
-    );
+    let _ = match gen_ms {
+        Some(ms) => write!(
+            out,
+            r#"{{"eventType":"{event_type}","eventGenTime":{ms},"workNo":"{work_no}","content":{content}}}"#
+        ),
+        None => write!(
+            out,
+            r#"{{"eventType":"{event_type}","workNo":"{work_no}","content":{content}}}"#
+        ),
+    };
     Bytes::from(out)
 }
 
-/// `bytes` without its `"eventGenTime":<number>` members (the older documents' events).
-pub fn without_gen_time(bytes: &[u8]) -> Bytes {
-    const KEY: &[u8] = br#","eventGenTime":"#;
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i..].starts_with(KEY) {
-            i += KEY.len();
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Bytes::from(out)
-}
-
-/// The poll reply carrying one event.
-pub fn poll_reply(event: &[u8]) -> Bytes {
-    const HEAD: &[u8] = br#"{"message":"","retcode":"0","event":"#;
-    let mut out = Vec::with_capacity(HEAD.len() + event.len() + 1);
-    out.extend_from_slice(HEAD);
+/// The poll reply carrying one event; `head` is the dialect's
+/// [`Replies::event_head`](super::reply::Replies::event_head).
+pub fn poll_reply(head: &[u8], event: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(head.len() + event.len() + 1);
+    out.extend_from_slice(head);
     out.extend_from_slice(event);
     out.push(b'}');
     Bytes::from(out)
@@ -87,7 +86,7 @@ pub struct SignInEvents {
 }
 
 /// The events queued after a successful sign-in, in order (§3.2).
-pub fn signin_sequence(what: SignInEvents, work_no: u32, gen_ms: u64) -> VecDeque<Bytes> {
+pub fn signin_sequence(what: SignInEvents, work_no: u32, gen_ms: Option<u64>) -> VecDeque<Bytes> {
     let mut q = VecDeque::with_capacity(4);
     q.push_back(event_json(event::IN_SERVICE, work_no, None, gen_ms));
     q.push_back(event_json(event::READY, work_no, None, gen_ms));
@@ -122,7 +121,7 @@ pub fn signin_sequence(what: SignInEvents, work_no: u32, gen_ms: u64) -> VecDequ
 }
 
 /// `AgentOther_ShutdownService` after a forced or timeout sign-out (D12).
-pub fn shutdown_event(work_no: u32, login_time_ms: u64, gen_ms: u64) -> Bytes {
+pub fn shutdown_event(work_no: u32, login_time_ms: u64, gen_ms: Option<u64>) -> Bytes {
     let content = format!(r#"{{"loginTime":"{login_time_ms}"}}"#);
     event_json(event::SHUTDOWN_SERVICE, work_no, Some(&content), gen_ms)
 }
@@ -150,17 +149,17 @@ mod tests {
             restcause: 7,
         };
         let base = [event::IN_SERVICE, event::READY];
-        assert_eq!(types(&signin_sequence(s(4, false), 291, 1)), base);
+        assert_eq!(types(&signin_sequence(s(4, false), 291, Some(1))), base);
         assert_eq!(
-            types(&signin_sequence(s(3, false), 291, 1)),
+            types(&signin_sequence(s(3, false), 291, Some(1))),
             [base[0], base[1], event::SET_NOT_READY_SUCCESS]
         );
         assert_eq!(
-            types(&signin_sequence(s(5, false), 291, 1)),
+            types(&signin_sequence(s(5, false), 291, Some(1))),
             [base[0], base[1], event::WORK]
         );
         assert_eq!(
-            types(&signin_sequence(s(8, true), 291, 1)),
+            types(&signin_sequence(s(8, true), 291, Some(1))),
             [
                 base[0],
                 base[1],
@@ -172,8 +171,9 @@ mod tests {
 
     #[test]
     fn poll_reply_and_batch_parse() {
-        let e = shutdown_event(291, 1471585949806, 1784529722590);
-        let reply: Reply = serde_json::from_slice(&poll_reply(&e)).expect("reply parses");
+        let e = shutdown_event(291, 1471585949806, Some(1784529722590));
+        let head = br#"{"message":"","retcode":"0","event":"#;
+        let reply: Reply = serde_json::from_slice(&poll_reply(head, &e)).expect("reply parses");
         let ev = reply.event.flatten().expect("event");
         assert_eq!(ev.event_type, event::SHUTDOWN_SERVICE);
         assert_eq!(ev.work_no, "291");
@@ -189,10 +189,35 @@ mod tests {
                 restcause: 0,
             },
             9,
-            5,
+            Some(5),
         );
         let v: serde_json::Value = serde_json::from_slice(&push_batch(9, &q)).expect("json");
         assert_eq!(v["workNo"], "9");
         assert_eq!(v["eventList"][1]["eventType"], event::READY);
+        assert!(
+            v["eventList"][1]["eventGenTime"].is_u64(),
+            "a JSON number: {v}"
+        );
+    }
+
+    /// The newest documents' event object, field for field; the older ones' without
+    /// `eventGenTime` (D15, D18).
+    #[test]
+    fn event_gen_time_is_a_json_number_or_absent() {
+        let newest = event_json(event::READY, 1001, None, Some(1784529722590));
+        let v: serde_json::Value = serde_json::from_slice(&newest).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"eventType":"AgentState_Ready","eventGenTime":1784529722590u64,"workNo":"1001","content":null})
+        );
+        let older = event_json(event::READY, 1001, None, None);
+        let v: serde_json::Value = serde_json::from_slice(&older).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"eventType":"AgentState_Ready","workNo":"1001","content":null})
+        );
+        assert!(gen_time(Dialect::Newest).is_some());
+        assert!(gen_time(Dialect::Devguide).is_some());
+        assert_eq!(gen_time(Dialect::Older), None);
     }
 }

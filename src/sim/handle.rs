@@ -115,7 +115,7 @@ impl SimGateway {
             Ok(b) => b,
             Err(answer) => {
                 return answer
-                    .in_dialect(self.config.dialect, endpoint)
+                    .in_dialect(self.config.dialect)
                     .into_response(&self.counters, endpoint)
             }
         };
@@ -137,7 +137,7 @@ impl SimGateway {
             }
         };
         answer
-            .in_dialect(self.config.dialect, endpoint)
+            .in_dialect(self.config.dialect)
             .into_response(&self.counters, endpoint)
     }
 

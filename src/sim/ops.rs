@@ -6,7 +6,7 @@
 use http::HeaderMap;
 use tokio::time::Instant;
 
-use super::reply::{Answer, LOGOUT_OK, PLAIN_OK};
+use super::reply::{message_key, Answer, Canned};
 use super::session::{lock, Auth, Mode};
 use super::stats::Outcome;
 use super::validate::is_valid_token;
@@ -44,7 +44,7 @@ impl SimGateway {
         }
         if !matches!(session.mode, Mode::Push { .. }) {
             // D11: in poll mode only polls keep the session alive.
-            return Answer::success(PLAIN_OK);
+            return Answer::success(Canned::PlainOk);
         }
         let mut st = lock(&session.state);
         st.last_activity = now;
@@ -52,7 +52,7 @@ impl SimGateway {
             .guids
             .on_reply(check, self.dynamic_guid(), &self.config.node_name, now);
         drop(st);
-        let answer = Answer::success(PLAIN_OK);
+        let answer = Answer::success(Canned::PlainOk);
         match guid {
             Some(g) => answer.with_guid(g),
             None => answer,
@@ -72,8 +72,9 @@ impl SimGateway {
             .replace(&self.config.node_name, now, self.config.guid_grace.get());
         let headers = st.guids.current.set_guid_headers();
         let body = format!(
-            r#"{{"result":{{"guid":"{}"}},"message":"success","retcode":"0"}}"#,
-            st.guids.current.as_str()
+            r#"{{"result":{{"guid":"{}"}},"{}":"success","retcode":"0"}}"#,
+            st.guids.current.as_str(),
+            message_key(self.config.dialect)
         );
         drop(st);
         Answer::ok_body(Outcome::of_retcode(retcode::SUCCESS), body.into()).with_guid(headers)
@@ -98,7 +99,7 @@ impl SimGateway {
             return Answer::code(retcode::BAD_URL);
         }
         match self.sessions.authenticate(id, presented, Instant::now()) {
-            Auth::Active(..) => Answer::success(LOGOUT_OK),
+            Auth::Active(..) => Answer::success(Canned::LogoutOk),
             Auth::NoPermission => Answer::code(retcode::NO_PERMISSION),
             Auth::Closing(_) | Auth::NotSignedIn => Answer::code(retcode::NOT_SIGNED_IN),
         }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::events;
-use super::reply::{Answer, EMPTY_POLL};
+use super::reply::{replies, Answer, Canned};
 use super::session::{lock, Auth, Phase, Session};
 use super::stats::Outcome;
 use super::SimGateway;
@@ -36,15 +36,16 @@ impl Drop for Waiting<'_> {
     }
 }
 
-fn event_answer(event: &[u8]) -> Answer {
+fn event_answer(gw: &SimGateway, event: &[u8]) -> Answer {
+    let head = replies(gw.config.dialect).event_head;
     Answer::ok_body(
         Outcome::of_retcode(retcode::SUCCESS),
-        events::poll_reply(event),
+        events::poll_reply(head, event),
     )
 }
 
 fn empty_answer() -> Answer {
-    Answer::success(EMPTY_POLL)
+    Answer::success(Canned::EmptyPoll)
 }
 
 /// A closing session's last poll: ShutdownService, then the session is gone (D12).
@@ -60,7 +61,7 @@ fn finish_closing(gw: &SimGateway, session: &Arc<Session>) -> Answer {
         gw.sessions.remove(session);
     }
     match event {
-        Some(e) => event_answer(&e),
+        Some(e) => event_answer(gw, &e),
         None => Answer::code(retcode::NOT_SIGNED_IN),
     }
 }
@@ -102,7 +103,7 @@ impl SimGateway {
                             let guid = st.guids.on_reply(check, dynamic, node, now);
                             drop(st);
                             let answer = match event {
-                                Some(e) => event_answer(&e),
+                                Some(e) => event_answer(self, &e),
                                 None => empty_answer(),
                             };
                             return match guid {

@@ -141,10 +141,8 @@ impl SimGateway {
                     _ = self.stop.cancelled() => return,
                 }
             }
-            let mut body = events::push_batch(session.agent_id, &batch);
-            if self.config.dialect == super::config::Dialect::Older {
-                body = events::without_gen_time(&body);
-            }
+            // The events were built in the dialect's shape when queued (D18).
+            let body = events::push_batch(session.agent_id, &batch);
             if self.push_once(client, &uri, &guid, token, body).await {
                 final_attempts = 0;
                 continue;

@@ -19,15 +19,128 @@ use super::config::Dialect;
 use super::stats::{Counters, Outcome};
 use crate::protocol::{retcode, Endpoint, CONTENT_TYPE_JSON, HEADER_GUID, HEADER_SET_GUID};
 
-/// The reply of an empty poll wait (D1).
-pub const EMPTY_POLL: &[u8] = br#"{"message":"","retcode":"0","event":null}"#;
-/// Success of logout (D13).
+/// Success of logout (D13), newest shape.
 pub const LOGOUT_OK: &[u8] = br#"{"message":"success","retcode":"0","result":{}}"#;
-/// Success of forcelogout, forcelogoutwithreason, handshake.
-pub const PLAIN_OK: &[u8] = br#"{"message":"success","retcode":"0"}"#;
-/// `100-003` when the gateway is full (D14).
-pub const MAX_AGENTS: &[u8] =
-    br#"{"message":"resource unavailable","retcode":"100-003","detailCode":"max-agents"}"#;
+/// Success of logout in the developer guide's shape (D18).
+pub const LOGOUT_OK_DEVGUIDE: &[u8] = br#"{"retcode":"0","msg":"","result":null}"#;
+
+/// The envelope's message key in `dialect` (D18): `msg` in the developer guide.
+pub fn message_key(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Devguide => "msg",
+        Dialect::Newest | Dialect::Older => "message",
+    }
+}
+
+/// A canned body, by what it is, so it can be taken from the table of any dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Canned {
+    /// The error or success body of `retcode::KNOWN[i]`.
+    Code(usize),
+    /// The reply of an empty poll wait (D1).
+    EmptyPoll,
+    /// Success of logout (D13).
+    LogoutOk,
+    /// Success of forcelogout, forcelogoutwithreason, handshake, resetskill.
+    PlainOk,
+    /// `100-003` with detailCode `max-agents` when the gateway is full (D14).
+    MaxAgents,
+    /// An HTTP error without a retcode (by status code).
+    Http(u16),
+}
+
+/// The statuses [`Answer::http_error`] has a body for; anything else is a 500.
+const HTTP_ERRORS: [(u16, &str); 5] = [
+    (413, "request body over 64 KiB"),
+    (400, "bad request"),
+    (408, "request body not received in time"),
+    (503, "service unavailable"),
+    (500, "internal server error"),
+];
+
+/// Every canned body of one dialect, built once (D18).
+#[derive(Debug)]
+pub struct Replies {
+    codes: Vec<Bytes>,
+    empty_poll: Bytes,
+    logout_ok: Bytes,
+    plain_ok: Bytes,
+    max_agents: Bytes,
+    http: Vec<Bytes>,
+    /// A retcode outside `retcode::KNOWN` (cannot happen from a validated config).
+    other: Bytes,
+    /// `{"message":"","retcode":"0","event":` — a poll reply up to its event object.
+    pub event_head: &'static [u8],
+}
+
+impl Replies {
+    fn build(dialect: Dialect) -> Replies {
+        let key = message_key(dialect);
+        let code = |message: &str, code: &str| {
+            Bytes::from(format!(r#"{{"{key}":"{message}","retcode":"{code}"}}"#))
+        };
+        Replies {
+            codes: retcode::KNOWN
+                .iter()
+                .map(|c| code(message_of(c), c))
+                .collect(),
+            empty_poll: Bytes::from(format!(r#"{{"{key}":"","retcode":"0","event":null}}"#)),
+            logout_ok: match dialect {
+                Dialect::Devguide => Bytes::from_static(LOGOUT_OK_DEVGUIDE),
+                Dialect::Newest | Dialect::Older => Bytes::from_static(LOGOUT_OK),
+            },
+            plain_ok: code("success", retcode::SUCCESS),
+            max_agents: Bytes::from(format!(
+                r#"{{"{key}":"resource unavailable","retcode":"100-003","detailCode":"max-agents"}}"#
+            )),
+            http: HTTP_ERRORS
+                .iter()
+                .map(|(_, m)| Bytes::from(format!(r#"{{"{key}":"{m}"}}"#)))
+                .collect(),
+            other: code("error", "000-006"),
+            event_head: match dialect {
+                Dialect::Devguide => br#"{"msg":"","retcode":"0","event":"#,
+                Dialect::Newest | Dialect::Older => br#"{"message":"","retcode":"0","event":"#,
+            },
+        }
+    }
+
+    /// The body of `canned` in this dialect (a reference count, no copy).
+    pub fn get(&self, canned: Canned) -> Bytes {
+        match canned {
+            Canned::Code(i) => self.codes.get(i).unwrap_or(&self.other).clone(),
+            Canned::EmptyPoll => self.empty_poll.clone(),
+            Canned::LogoutOk => self.logout_ok.clone(),
+            Canned::PlainOk => self.plain_ok.clone(),
+            Canned::MaxAgents => self.max_agents.clone(),
+            Canned::Http(status) => {
+                let i = HTTP_ERRORS
+                    .iter()
+                    .position(|(s, _)| *s == status)
+                    .unwrap_or(HTTP_ERRORS.len() - 1);
+                self.http[i].clone()
+            }
+        }
+    }
+}
+
+/// One table per dialect, in the order of [`Dialect`]'s variants.
+static REPLIES: LazyLock<[Replies; 3]> = LazyLock::new(|| {
+    [
+        Replies::build(Dialect::Newest),
+        Replies::build(Dialect::Devguide),
+        Replies::build(Dialect::Older),
+    ]
+});
+
+/// The canned replies of `dialect`.
+pub fn replies(dialect: Dialect) -> &'static Replies {
+    &REPLIES[match dialect {
+        Dialect::Newest => 0,
+        Dialect::Devguide => 1,
+        Dialect::Older => 2,
+    }]
+}
 
 fn message_of(code: &str) -> &'static str {
     match code {
@@ -59,20 +172,6 @@ fn message_of(code: &str) -> &'static str {
     }
 }
 
-/// `{"message":…,"retcode":…}` for every known code, built once.
-static CODE_BODIES: LazyLock<Vec<Bytes>> = LazyLock::new(|| {
-    retcode::KNOWN
-        .iter()
-        .map(|code| {
-            Bytes::from(format!(
-                r#"{{"message":"{}","retcode":"{}"}}"#,
-                message_of(code),
-                code
-            ))
-        })
-        .collect()
-});
-
 static CONTENT_TYPE_VALUE: HeaderValue = HeaderValue::from_static(CONTENT_TYPE_JSON);
 static CLOSE: HeaderValue = HeaderValue::from_static("close");
 
@@ -97,17 +196,22 @@ pub struct Answer {
     pub close: bool,
     /// Fault injection: send part of the body, then cut the connection.
     pub reset: bool,
+    /// Which canned body `body` is, if one: [`Answer::in_dialect`] swaps in that dialect's.
+    pub canned: Option<Canned>,
 }
 
 impl Answer {
     /// HTTP 200 with the canned body of a known retcode.
     pub fn code(code: &str) -> Answer {
         let outcome = Outcome::of_retcode(code);
-        let body = CODE_BODIES
-            .get(outcome.index())
-            .cloned()
-            .unwrap_or_else(|| Bytes::from_static(br#"{"message":"error","retcode":"000-006"}"#));
-        Answer::ok_body(outcome, body)
+        Answer::canned(outcome, Canned::Code(outcome.index()))
+    }
+
+    /// HTTP 200 with a canned body (newest shape until [`Answer::in_dialect`]).
+    pub fn canned(outcome: Outcome, canned: Canned) -> Answer {
+        let mut a = Answer::ok_body(outcome, replies(Dialect::Newest).get(canned));
+        a.canned = Some(canned);
+        a
     }
 
     /// HTTP 200 with a body whose retcode is `outcome`.
@@ -120,15 +224,13 @@ impl Answer {
             allow: None,
             close: false,
             reset: false,
+            canned: None,
         }
     }
 
-    /// HTTP 200 with a static success body.
-    pub fn success(body: &'static [u8]) -> Answer {
-        Answer::ok_body(
-            Outcome::of_retcode(retcode::SUCCESS),
-            Bytes::from_static(body),
-        )
+    /// HTTP 200 with a canned success body: [`Canned::EmptyPoll`], `LogoutOk`, `PlainOk`.
+    pub fn success(canned: Canned) -> Answer {
+        Answer::canned(Outcome::of_retcode(retcode::SUCCESS), canned)
     }
 
     /// D2: an unknown path.
@@ -148,21 +250,16 @@ impl Answer {
 
     /// An HTTP error without a retcode (413, 400, injected 500/503); JSON all the same.
     pub fn http_error(status: StatusCode) -> Answer {
-        let body: &'static [u8] = match status.as_u16() {
-            413 => br#"{"message":"request body over 64 KiB"}"#,
-            400 => br#"{"message":"bad request"}"#,
-            408 => br#"{"message":"request body not received in time"}"#,
-            503 => br#"{"message":"service unavailable"}"#,
-            _ => br#"{"message":"internal server error"}"#,
-        };
+        let canned = Canned::Http(status.as_u16());
         Answer {
             status,
             outcome: Outcome::of_status(status.as_u16()),
-            body: Bytes::from_static(body),
+            body: replies(Dialect::Newest).get(canned),
             guid: None,
             allow: None,
             close: false,
             reset: false,
+            canned: Some(canned),
         }
     }
 
@@ -171,27 +268,11 @@ impl Answer {
         self
     }
 
-    /// The answer in `dialect`'s shape (D18). The canned bodies are the newest shape, so
-    /// the default costs nothing; the others are rewritten here, the one place every reply
-    /// passes, and are for conformance runs rather than speed.
-    pub fn in_dialect(mut self, dialect: Dialect, endpoint: Option<Endpoint>) -> Answer {
-        match dialect {
-            Dialect::Newest => {}
-            Dialect::Devguide => {
-                if endpoint == Some(Endpoint::Logout) && self.body.as_ref() == LOGOUT_OK {
-                    self.body = Bytes::from_static(br#"{"retcode":"0","msg":"","result":null}"#);
-                } else if let Some(rest) = self.body.strip_prefix(br#"{"message":"#.as_slice()) {
-                    let mut b = Vec::with_capacity(self.body.len());
-                    b.extend_from_slice(br#"{"msg":"#);
-                    b.extend_from_slice(rest);
-                    self.body = Bytes::from(b);
-                }
-            }
-            Dialect::Older => {
-                if endpoint == Some(Endpoint::GetAgentEvent) {
-                    self.body = super::events::without_gen_time(&self.body);
-                }
-            }
+    /// The answer in `dialect`'s shape (D18): a canned body is taken from that dialect's
+    /// prebuilt table (a reference count, no copy); other bodies were built in it.
+    pub fn in_dialect(mut self, dialect: Dialect) -> Answer {
+        if let (Some(c), false) = (self.canned, dialect == Dialect::Newest) {
+            self.body = replies(dialect).get(c);
         }
         self
     }
@@ -309,6 +390,11 @@ impl Body for ReplyBody {
 mod tests {
     use super::*;
 
+    const EMPTY_POLL: &[u8] = br#"{"message":"","retcode":"0","event":null}"#;
+    const PLAIN_OK: &[u8] = br#"{"message":"success","retcode":"0"}"#;
+    const MAX_AGENTS: &[u8] =
+        br#"{"message":"resource unavailable","retcode":"100-003","detailCode":"max-agents"}"#;
+
     #[test]
     fn every_known_code_has_a_json_body_with_that_code() {
         for code in retcode::KNOWN {
@@ -317,8 +403,59 @@ mod tests {
             assert_eq!(v["retcode"], *code);
             assert_eq!(a.outcome.label(), *code);
         }
-        for body in [EMPTY_POLL, LOGOUT_OK, PLAIN_OK, MAX_AGENTS] {
+        for body in [
+            EMPTY_POLL,
+            LOGOUT_OK,
+            LOGOUT_OK_DEVGUIDE,
+            PLAIN_OK,
+            MAX_AGENTS,
+        ] {
             serde_json::from_slice::<serde_json::Value>(body).expect("canned body is json");
         }
+    }
+
+    /// Every canned body of every dialect is JSON with that dialect's message key (D18),
+    /// and the newest table holds the constants above.
+    #[test]
+    fn every_dialect_table_has_its_message_key() {
+        let mut all: Vec<Canned> = (0..retcode::KNOWN.len()).map(Canned::Code).collect();
+        all.extend([
+            Canned::EmptyPoll,
+            Canned::LogoutOk,
+            Canned::PlainOk,
+            Canned::MaxAgents,
+            Canned::Http(413),
+            Canned::Http(400),
+            Canned::Http(408),
+            Canned::Http(503),
+            Canned::Http(500),
+            Canned::Http(502),
+        ]);
+        for dialect in [Dialect::Newest, Dialect::Devguide, Dialect::Older] {
+            for c in &all {
+                let body = replies(dialect).get(*c);
+                let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+                let (has, lacks) = match dialect {
+                    Dialect::Devguide => ("msg", "message"),
+                    _ => ("message", "msg"),
+                };
+                assert!(
+                    v.get(has).is_some() && v.get(lacks).is_none(),
+                    "{dialect:?} {v}"
+                );
+            }
+        }
+        let newest = replies(Dialect::Newest);
+        assert_eq!(newest.get(Canned::EmptyPoll), EMPTY_POLL);
+        assert_eq!(newest.get(Canned::LogoutOk), LOGOUT_OK);
+        assert_eq!(newest.get(Canned::PlainOk), PLAIN_OK);
+        assert_eq!(newest.get(Canned::MaxAgents), MAX_AGENTS);
+        assert_eq!(
+            replies(Dialect::Devguide).get(Canned::LogoutOk),
+            LOGOUT_OK_DEVGUIDE
+        );
+        let a = Answer::code(retcode::NOT_SIGNED_IN).in_dialect(Dialect::Devguide);
+        let v: serde_json::Value = serde_json::from_slice(&a.body).expect("json");
+        assert_eq!(v["retcode"], retcode::NOT_SIGNED_IN);
     }
 }

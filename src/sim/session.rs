@@ -71,6 +71,8 @@ pub struct Session {
     pub agent_id: u32,
     pub login_time_ms: u64,
     pub mode: Mode,
+    /// Events carry `eventGenTime` (every dialect but `older`, D18).
+    pub gen_time: bool,
     pub state: Mutex<State>,
     /// Woken on every change a waiting poll (or the push task) must see.
     pub notify: Notify,
@@ -83,11 +85,13 @@ impl Session {
         guids: GuidState,
         events: VecDeque<Bytes>,
         now: Instant,
+        gen_time: bool,
     ) -> Arc<Session> {
         Arc::new(Session {
             agent_id,
             login_time_ms: events::now_ms(),
             mode,
+            gen_time,
             state: Mutex::new(State {
                 phase: Phase::Active,
                 guids,
@@ -117,7 +121,7 @@ impl Session {
         st.events.push_back(events::shutdown_event(
             self.agent_id,
             self.login_time_ms,
-            events::now_ms(),
+            self.gen_time.then(events::now_ms),
         ));
         drop(st);
         self.notify.notify_waiters();

@@ -10,21 +10,24 @@ use std::io::Write as _;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::config::Dialect;
 use super::events;
 use super::guid::GuidState;
-use super::reply::{Answer, MAX_AGENTS};
+use super::reply::{message_key, Answer, Canned};
 use super::session::{Mode, Refusal, Session};
 use super::stats::Outcome;
 use super::validate;
 use super::SimGateway;
 use crate::protocol::{retcode, Endpoint};
 
-/// The success body (§3.2).
-fn signin_ok(id: u32, mediatype: &str, login_time_ms: u64) -> Bytes {
+/// The success body (§3.2) in `dialect`'s envelope (D18); `vdnid` is a JSON number in
+/// every dialect, as the documents' examples show.
+fn signin_ok(dialect: Dialect, id: u32, mediatype: &str, login_time_ms: u64) -> Bytes {
+    let key = message_key(dialect);
     let mut out = Vec::with_capacity(200);
     let _ = write!(
         out,
-        r#"{{"message":"","retcode":"0","result":{{"vdnid":1,"workno":"{id}","mediatype":"{mediatype}","loginTime":"{login_time_ms}","isForceChange":"false","serverName":"AgentGateway","timeRemaining":""}}}}"#
+        r#"{{"{key}":"","retcode":"0","result":{{"vdnid":1,"workno":"{id}","mediatype":"{mediatype}","loginTime":"{login_time_ms}","isForceChange":"false","serverName":"AgentGateway","timeRemaining":""}}}}"#
     );
     Bytes::from(out)
 }
@@ -62,8 +65,16 @@ impl SimGateway {
             &self.counters,
             |slot| self.check_account(slot, id, &req.password, now),
             || {
-                let queue = events::signin_sequence(req.events, id, events::now_ms());
-                Session::new(id, mode, GuidState::new(node, now), queue, now)
+                let gen_ms = events::gen_time(self.config.dialect);
+                let queue = events::signin_sequence(req.events, id, gen_ms);
+                Session::new(
+                    id,
+                    mode,
+                    GuidState::new(node, now),
+                    queue,
+                    now,
+                    gen_ms.is_some(),
+                )
             },
         );
         match result {
@@ -81,14 +92,14 @@ impl SimGateway {
                 };
                 Answer::ok_body(
                     Outcome::of_retcode(retcode::SUCCESS),
-                    signin_ok(id, mediatype, session.login_time_ms),
+                    signin_ok(self.config.dialect, id, mediatype, session.login_time_ms),
                 )
                 .with_guid(guid)
             }
             Err(Refusal::AlreadySignedIn) => Answer::code(retcode::ALREADY_SIGNED_IN),
-            Err(Refusal::MaxAgents) => Answer::ok_body(
+            Err(Refusal::MaxAgents) => Answer::canned(
                 Outcome::of_retcode(retcode::RESOURCE_UNAVAILABLE),
-                Bytes::from_static(MAX_AGENTS),
+                Canned::MaxAgents,
             ),
             Err(Refusal::Code(code)) => Answer::code(code),
         }
@@ -102,7 +113,9 @@ mod tests {
 
     #[test]
     fn success_body_is_the_documented_shape() {
-        let r: Reply = serde_json::from_slice(&signin_ok(291, "TTF", 1471585949806)).expect("json");
+        let r: Reply =
+            serde_json::from_slice(&signin_ok(Dialect::Newest, 291, "TTF", 1471585949806))
+                .expect("json");
         assert_eq!(r.retcode, "0");
         let res = r.result.expect("result");
         assert_eq!(res["workno"], "291");

@@ -5,7 +5,7 @@
 
 use tokio::time::Instant;
 
-use super::reply::{Answer, LOGOUT_OK, PLAIN_OK};
+use super::reply::{Answer, Canned};
 use super::session::Auth;
 use super::SimGateway;
 use crate::protocol::{retcode, Endpoint};
@@ -31,9 +31,9 @@ impl SimGateway {
             Auth::Active(session, _) => {
                 if self.sessions.sign_out(&session, &self.counters) {
                     Answer::success(if endpoint == Endpoint::Logout {
-                        LOGOUT_OK
+                        Canned::LogoutOk
                     } else {
-                        PLAIN_OK
+                        Canned::PlainOk
                     })
                 } else {
                     Answer::code(retcode::NOT_SIGNED_IN)

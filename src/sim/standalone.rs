@@ -169,5 +169,13 @@ mod tests {
         let cfg = parse_config("poll_wait = \"250ms\"\nauth_mode = \"static\"\n", "gw.toml")
             .expect("valid");
         assert_eq!(cfg.poll_wait.get().as_millis(), 250);
+
+        let err = parse_config("poll_wait = \"1s\"\ndialect = \"bogus\"\n", "gw.toml")
+            .expect_err("unknown dialect");
+        let msg = err.to_string();
+        assert!(msg.starts_with("gw.toml:2:11: "), "{msg}");
+        for valid in ["`newest`", "`devguide`", "`older`"] {
+            assert!(msg.contains(valid), "{msg}");
+        }
     }
 }

@@ -665,16 +665,13 @@ impl AgentConn {
         }
         let (result, reason) = if parts.status != http::StatusCode::OK {
             let status = parts.status;
-            let words = status.canonical_reason().unwrap_or("");
+            // `StatusCode`'s Display is "503 Service Unavailable" (and
+            // "<unknown status code>" after the number for a non-standard status).
             (
                 Err(Failure::Http(status.as_u16())),
-                Some(
-                    format!(
-                        "HTTP {} {words} (the gateway answers 200 and puts the outcome in retcode)",
-                        status.as_u16()
-                    )
-                    .replace("  ", " "),
-                ),
+                Some(format!(
+                    "HTTP {status} (the gateway answers 200 and puts the outcome in retcode)"
+                )),
             )
         } else {
             match reply::parse(&parts.headers, &bytes) {

@@ -36,8 +36,10 @@ struct Counts {
     signin: AtomicU64,
     poll: AtomicU64,
     logout: AtomicU64,
-    /// Requests outside the agent interface, or with a wrong `Guid`.
+    /// Requests outside the agent interface.
     other: AtomicU64,
+    /// Of those, asks for agentstorm's simulator counters.
+    stats: AtomicU64,
     wrong_guid: AtomicU64,
 }
 
@@ -176,6 +178,9 @@ impl Gateway {
             }
             _ => {
                 self.counts.other.fetch_add(1, Ordering::Relaxed);
+                if path == agentstorm::protocol::STATS_PATH {
+                    self.counts.stats.fetch_add(1, Ordering::Relaxed);
+                }
                 (
                     json_type.into(),
                     r#"{"message":"","retcode":"000-002"}"#.into(),
@@ -376,5 +381,28 @@ async fn an_unreadable_reply_is_shown_with_its_reason_in_every_report() {
         let text = std::fs::read_to_string(out.join(file)).expect(file);
         assert!(text.contains("invalid type: integer"), "{file}");
         assert!(!text.contains("279fe21d-2caa"), "{file}: GUID masked");
+    }
+}
+
+/// `target.reconcile`: a foreign gateway is asked for the simulator's counters only when
+/// the scenario says so, once, at the end; what it answers is not taken for counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counters_are_asked_of_a_foreign_gateway_only_when_the_scenario_says_so() {
+    for (reconcile, asked) in [("auto", 0), ("never", 0), ("always", 1)] {
+        let (gw, url) = start(Dialect::Newest).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut opts = RunOptions::new(scenario(dir.path(), 3));
+        opts.target = Some(url);
+        opts.overrides = vec![format!("target.reconcile=\"{reconcile}\"")];
+        opts.out = Some(dir.path().join("out"));
+        let outcome = run(opts).await.expect("run");
+        assert_eq!(outcome.results.sessions.ready, 3, "{reconcile}");
+        let c = &gw.counts;
+        assert_eq!(c.stats.load(Ordering::Relaxed), asked, "{reconcile}");
+        assert_eq!(c.other.load(Ordering::Relaxed), asked, "{reconcile}");
+        assert!(
+            outcome.results.gateway.is_none(),
+            "{reconcile}: not counters"
+        );
     }
 }

@@ -168,6 +168,36 @@ pub struct TargetSpec {
     /// this is then a protocol error.
     #[serde(default)]
     pub read_buffer_bytes: Option<u32>,
+    /// Whether the run reads the gateway's own counters at its end (agentstorm's simulated
+    /// gateway serves them outside the agent interface) to reconcile them with its own.
+    #[serde(default)]
+    pub reconcile: Reconcile,
+}
+
+/// When a run asks the target for the simulated gateway's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reconcile {
+    /// The embedded gateway, or a target whose replies name it agentstorm's simulated
+    /// gateway; a foreign gateway is sent nothing but the agent interface.
+    #[default]
+    Auto,
+    /// Always (a simulated gateway behind a proxy that drops its identifying header).
+    Always,
+    /// Never, not even the embedded gateway.
+    Never,
+}
+
+impl Reconcile {
+    /// Whether to read the counters, knowing whether the target is the embedded gateway
+    /// and whether it named itself agentstorm's.
+    pub fn wanted(self, embedded: bool, identified: bool) -> bool {
+        match self {
+            Reconcile::Auto => embedded || identified,
+            Reconcile::Always => true,
+            Reconcile::Never => false,
+        }
+    }
 }
 
 impl Default for TargetSpec {
@@ -180,6 +210,7 @@ impl Default for TargetSpec {
             connect_timeout: default_connect_timeout(),
             source_addresses: SourceAddresses::default(),
             read_buffer_bytes: None,
+            reconcile: Reconcile::Auto,
         }
     }
 }
@@ -457,4 +488,34 @@ pub struct Stage {
     pub hold: Option<HumanDuration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_read_from_the_simulator_or_when_asked_only() {
+        use Reconcile::*;
+        // (setting, embedded, identified) → asked
+        let cases = [
+            (Auto, false, false, false),
+            (Auto, true, false, true),
+            (Auto, false, true, true),
+            (Always, false, false, true),
+            (Never, true, true, false),
+        ];
+        for (r, embedded, identified, asked) in cases {
+            assert_eq!(
+                r.wanted(embedded, identified),
+                asked,
+                "{r:?} {embedded} {identified}"
+            );
+        }
+        let t: TargetSpec = toml::from_str("reconcile = \"always\"").expect("parses");
+        assert_eq!(t.reconcile, Always);
+        assert_eq!(TargetSpec::default().reconcile, Auto);
+        let e = toml::from_str::<TargetSpec>("reconcile = \"yes\"").expect_err("not a mode");
+        assert!(e.to_string().contains("auto"), "{e}");
+    }
 }

@@ -6,6 +6,20 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// `probe --help`'s examples and exit codes.
+const PROBE_HELP: &str = "Examples:
+  agentstorm probe
+      probe the embedded simulated gateway (nothing to set up)
+  agentstorm probe --target https://gw.example:8043 --agent 1001 --password-env GW_PASSWORD
+      one agent against a real gateway, its password from $GW_PASSWORD
+  agentstorm probe scenarios/shift-start.toml --target https://10.0.0.5:8043 --ca-file gw.pem
+      with a scenario's agent settings, trusting a self-signed certificate
+
+Exit codes:
+  0  the agent signed in, became ready and signed out: ready to load-test
+  2  bad usage, bad scenario or bad input file (nothing was sent)
+  3  not ready: the verdict says what is wrong and what to change";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "agentstorm",
@@ -55,6 +69,33 @@ pub enum Command {
         /// process).
         #[arg(long, value_name = "N")]
         threads: Option<std::num::NonZeroUsize>,
+    },
+    /// Preflight before a storm: one agent signs in, polls until ready, signs out, and
+    /// every exchange is shown with what was understood of it and a verdict.
+    #[command(after_help = PROBE_HELP)]
+    Probe {
+        /// Scenario file whose target, agents (password, phone number, status) and session
+        /// settings the probe uses; without it, the defaults of an empty scenario.
+        scenario: Option<PathBuf>,
+        /// Gateway base URL (http:// or https://); default: the scenario's target, or the
+        /// embedded simulated gateway.
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// PEM file of the CA that signed the gateway's certificate, or the gateway's own
+        /// self-signed certificate (as with curl --cacert).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+        /// Agent id to sign in (default: the scenario's first, else 101).
+        #[arg(long, value_name = "ID")]
+        agent: Option<u32>,
+        /// Environment variable holding the agent's password (default: the scenario's
+        /// agents.password, else an empty password).
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+        /// Override a scenario value by its dotted path, as `run --set` does; repeat it for
+        /// more than one.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
     },
     /// Run the simulated gateway standalone.
     Gateway {

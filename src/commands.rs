@@ -70,6 +70,24 @@ pub async fn dispatch(command: Command) -> i32 {
             })
             .await
         }
+        Command::Probe {
+            scenario,
+            target,
+            ca_file,
+            agent,
+            password_env,
+            overrides,
+        } => {
+            probe_command(crate::probe::Options {
+                scenario,
+                target,
+                ca_file,
+                agent,
+                password_env,
+                overrides,
+            })
+            .await
+        }
         Command::Validate {
             scenarios,
             overrides,
@@ -120,6 +138,19 @@ async fn run_command(opts: RunOptions, quiet: bool) -> Result<i32, Exit> {
         eprintln!("agentstorm: {reason}");
     }
     Ok(outcome.exit_code)
+}
+
+async fn probe_command(opts: crate::probe::Options) -> Result<i32, Exit> {
+    let probe = crate::probe::run(&opts).await?;
+    print!(
+        "{}",
+        crate::probe::render::render(&probe, std::time::SystemTime::now())
+    );
+    Ok(if probe.is_ready() {
+        exit::OK
+    } else {
+        exit::CANNOT_MEASURE
+    })
 }
 
 async fn gateway_command(opts: crate::sim::standalone::Options) -> Result<i32, Exit> {

@@ -7,6 +7,7 @@
 //! session over `client`) → `metrics` (samples into per-worker histograms, merged per
 //! interval, `Results`) → `report` (console, CSV, JSON). `run` wires one run together;
 //! `sim` is the simulated gateway and shares only `protocol` with the client side.
+//! `probe` is the preflight: one agent through the same `client`, each exchange explained.
 //!
 //! Glossary: *agent* — one simulated call-center agent (one id, one session at a time);
 //! *arrival* — the moment the plan starts an agent; *stage* — a part of the load plan as
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod offline;
 pub mod pacer;
 pub mod plan;
+pub mod probe;
 pub mod processes;
 pub mod progress;
 pub mod protocol;

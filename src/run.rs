@@ -96,9 +96,17 @@ pub struct RunOutcome {
 }
 
 /// The embedded gateway, while it runs.
-struct Embedded {
+pub(crate) struct Embedded {
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Embedded {
+    /// Stops the gateway and waits (at most 5 s) for it to close.
+    pub(crate) async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
 }
 
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
@@ -397,16 +405,19 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let dropped_signed_in = recorder.signed_in();
     collector.finish();
     services.cancel();
-    // Only agentstorm's own gateway is asked for its counters: a real one is sent nothing
-    // but the agent interface.
-    let gateway = if embedded_wanted || target.is_simulator() {
+    // Only agentstorm's own gateway is asked for its counters (or a target the scenario
+    // says to ask): a real one is sent nothing but the agent interface.
+    let gateway = if sc
+        .target
+        .reconcile
+        .wanted(embedded_wanted, target.is_simulator())
+    {
         fetch_gateway_stats(&target).await
     } else {
         None
     };
     if let Some(emb) = embedded {
-        emb.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), emb.task).await;
+        emb.stop().await;
     }
 
     let ended_wall = SystemTime::now();
@@ -490,7 +501,11 @@ fn status_reason(s: &RunStatus) -> &str {
     }
 }
 
-async fn start_embedded(loaded: &Loaded) -> Result<(SocketAddr, String, Embedded), Exit> {
+/// Starts the scenario's simulated gateway on a free loopback port (TLS, with a generated
+/// certificate): its address, the certificate's PEM, and the handle that stops it.
+pub(crate) async fn start_embedded(
+    loaded: &Loaded,
+) -> Result<(SocketAddr, String, Embedded), Exit> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| Exit::cannot_measure(format!("cannot start the embedded gateway: {e}")))?;

@@ -9,6 +9,7 @@
 //! headers, event type) or a failure kept as data (HTTP status or transport kind). It never
 //! panics on what a gateway sends, and knows nothing of agents' state or of metrics.
 
+pub mod certs;
 pub mod connect;
 pub mod reply;
 pub mod tls;
@@ -277,12 +278,16 @@ pub fn describe(kind: TransportKind) -> &'static str {
     }
 }
 
-/// The innermost cause of a connect error, for people (`invalid peer certificate:
-/// UnknownIssuer`, `Connection refused (os error 111)`).
+/// The cause of a connect error, for people: a TLS failure in words ([`certs::explain`]:
+/// `the gateway's certificate is not signed by a CA you trust: …`), else the innermost
+/// cause (`Connection refused (os error 111)`).
 fn root_cause(e: &(dyn StdError + 'static)) -> String {
     let mut last = e.to_string();
-    let mut cur = next_cause(e);
+    let mut cur = Some(e);
     while let Some(err) = cur {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return certs::explain(tls);
+        }
         last = err.to_string();
         cur = next_cause(err);
     }

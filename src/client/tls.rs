@@ -1,7 +1,8 @@
 //! Which server certificates the harness trusts, turned into a rustls client config.
 //!
 //! Verification is on by default: the system's roots for real gateways, or exactly the CA
-//! file a scenario names (like `curl --cacert`), or the embedded gateway's own generated
+//! file a scenario names (like `curl --cacert`: a certificate of that file presented by the
+//! gateway is trusted as it is, [`super::certs`]), or the embedded gateway's own generated
 //! certificate. Skipping verification must be asked for and is reported in the results.
 //! A chain that verified is taken as verified for a second ([`super::verify`]); the
 //! gateway's handshake signature is checked on every connection.
@@ -13,6 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
+use super::certs::DirectTrust;
 use super::verify::ChainCache;
 
 /// Where trust comes from.
@@ -66,39 +68,28 @@ pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, Stri
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
-    let roots = match trust {
-        Trust::Native => Some(native_roots()?),
+    let verifier: Arc<dyn ServerCertVerifier> = match trust {
+        Trust::Native => Arc::new(ChainCache::new(chains(native_roots()?)?)),
         Trust::Pem(pem) => {
             let mut roots = rustls::RootCertStore::empty();
-            let mut n = 0;
+            let mut ca_file = Vec::new();
             for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
                 let cert = cert.map_err(|e| format!("CA file: not valid PEM: {e}"))?;
                 roots
-                    .add(cert)
+                    .add(cert.clone())
                     .map_err(|e| format!("CA file: certificate not usable: {e}"))?;
-                n += 1;
+                ca_file.push(cert);
             }
-            if n == 0 {
+            if ca_file.is_empty() {
                 return Err(
                     "CA file: no certificate found (expected PEM \"BEGIN CERTIFICATE\" blocks)"
                         .into(),
                 );
             }
-            Some(roots)
+            let direct = DirectTrust::new(ca_file, chains(roots)?);
+            Arc::new(ChainCache::new(Arc::new(direct)))
         }
-        Trust::Insecure => None,
-    };
-    let verifier: Arc<dyn ServerCertVerifier> = match roots {
-        Some(roots) => {
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider(),
-            )
-            .build()
-            .map_err(|e| format!("TLS setup: {e}"))?;
-            Arc::new(ChainCache::new(webpki))
-        }
-        None => Arc::new(NoVerification(provider())),
+        Trust::Insecure => Arc::new(NoVerification(provider())),
     };
     let mut config = builder
         .dangerous()
@@ -106,6 +97,15 @@ pub fn client_config(trust: &Trust) -> Result<Option<rustls::ClientConfig>, Stri
         .with_no_client_auth();
     config.resumption = rustls::client::Resumption::disabled();
     Ok(Some(config))
+}
+
+/// webpki's chain check against `roots`, with the harness's algorithms.
+fn chains(roots: rustls::RootCertStore) -> Result<Arc<dyn ServerCertVerifier>, String> {
+    let webpki =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| format!("TLS setup: {e}"))?;
+    Ok(webpki)
 }
 
 /// The operating system's root certificates (as hyper-rustls loads them); an error when

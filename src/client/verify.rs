@@ -1,5 +1,5 @@
-//! The harness's server-certificate check: webpki's, with the chain result kept for a
-//! second.
+//! The harness's server-certificate check: webpki's (or, for a CA file's own certificate,
+//! [`super::certs::DirectTrust`]'s), with the chain result kept for a second.
 //!
 //! Each TLS handshake checks two signatures on the client side: the certificate chain (the
 //! issuer's signature on the gateway's certificate, up to a trusted root) and the

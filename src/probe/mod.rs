@@ -8,21 +8,21 @@
 //! certificate, [`render`] prints a [`Probe`]; this file runs the calls.
 
 pub mod advice;
+mod course;
 pub mod render;
 pub mod tls_facts;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::Method;
 
 use crate::client::{AgentConn, Exchange, Failure, Target, TargetOptions, Trust};
 use crate::exit::Exit;
 use crate::metrics::exemplar::redact;
-use crate::protocol::{self, event};
+use crate::protocol;
 use crate::scenario::{self, AlreadySignedIn};
-use advice::{Advice, Aim, Step};
+use advice::{Advice, Aim};
 
 /// Polls shown one by one; later ones are only counted.
 pub const MAX_SHOWN_POLLS: usize = 30;
@@ -219,7 +219,7 @@ pub async fn run(opts: &Options) -> Result<Probe, Exit> {
         .map(Bytes::from)
         .map_err(|e| Exit::bad_input(format!("sign-in body: {e}")))?;
     let mut conn = AgentConn::new(target.clone());
-    let course = Course {
+    let course = course::Course {
         conn: &mut conn,
         probe: &mut probe,
         aim: &aim,
@@ -233,239 +233,13 @@ pub async fn run(opts: &Options) -> Result<Probe, Exit> {
     Ok(probe)
 }
 
-/// The calls of one probe, in order.
-struct Course<'a> {
-    conn: &'a mut AgentConn,
-    probe: &'a mut Probe,
-    aim: &'a Aim,
-    ready_timeout: Duration,
-    forcelogin: bool,
-}
-
-impl Course<'_> {
-    async fn run(mut self, agent: u32, body: Bytes) {
-        let started = Instant::now();
-        let Some(mut guid) = self.sign_in(agent, body).await else {
-            return;
-        };
-        let ready = self.poll_until_ready(agent, &mut guid, started).await;
-        let signed_out = self.sign_out(agent, guid.as_deref()).await;
-        self.probe.verdict = match (ready, signed_out) {
-            (Err(a), _) | (Ok(_), Err(a)) => Verdict::NotReady(a),
-            (Ok(ready_after), Ok(())) => Verdict::Ready { ready_after },
-        };
-    }
-
-    /// Signs in (and forces the sign-in on `100-002` when the scenario does); the GUID
-    /// handed out (None: none was) when signed in, None on failure with the verdict set.
-    async fn sign_in(&mut self, agent: u32, body: Bytes) -> Option<Option<String>> {
-        let mut forced = false;
-        loop {
-            let path = if forced {
-                protocol::forcelogin_path(agent)
-            } else {
-                protocol::signin_path(agent)
-            };
-            let ex = self
-                .conn
-                .call(Method::PUT, &path, Some(body.clone()), None)
-                .await;
-            let mut shown = exchanged("PUT", &path, Some(&body), &ex);
-            let outcome = match &ex.result {
-                Ok(r) if r.retcode.is_success() => {
-                    shown.understood.push("retcode 0: signed in".into());
-                    match &r.guid {
-                        Some(g) => shown.understood.push(format!(
-                            "GUID handed out ({}): sent as the Guid header on every later call",
-                            mask_guid(g)
-                        )),
-                        None => {
-                            shown
-                                .understood
-                                .push("no GUID in the reply's headers (Set-GUID or Guid)".into());
-                            self.probe.warnings.push("the sign-in reply handed out no GUID (no Set-GUID or Guid header): later calls go without one".into());
-                        }
-                    }
-                    Some(Ok(r.guid.clone()))
-                }
-                Ok(r)
-                    if r.retcode.as_str() == protocol::retcode::ALREADY_SIGNED_IN
-                        && self.forcelogin
-                        && !forced =>
-                {
-                    shown.understood.push(
-                        "retcode 100-002: already signed in; forcing the sign-in (session.on_already_signed_in = \"forcelogin\")".into(),
-                    );
-                    None
-                }
-                Ok(r) => {
-                    let a =
-                        advice::for_retcode(Step::Signin, r.retcode.as_str(), &message(&ex.body));
-                    shown.understood.push(a.problem.clone());
-                    Some(Err(a))
-                }
-                Err(f) => {
-                    let a = advice::for_failure(
-                        Step::Signin,
-                        *f,
-                        ex.reason.as_deref().unwrap_or(""),
-                        self.aim,
-                    );
-                    shown.understood.push(a.problem.clone());
-                    Some(Err(a))
-                }
-            };
-            self.probe.exchanges.push(shown);
-            match outcome {
-                None => forced = true,
-                Some(Ok(guid)) => return Some(guid),
-                Some(Err(a)) => {
-                    self.probe.verdict = Verdict::NotReady(a);
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// Polls until `AgentState_Ready`; how long after the sign-in began it came, or why
-    /// not.
-    async fn poll_until_ready(
-        &mut self,
-        agent: u32,
-        guid: &mut Option<String>,
-        started: Instant,
-    ) -> Result<Duration, Advice> {
-        let path = protocol::poll_path(agent);
-        let mut events: Vec<String> = Vec::new();
-        let mut failures_in_a_row = 0;
-        for n in 0..MAX_POLLS {
-            if started.elapsed() >= self.ready_timeout {
-                break;
-            }
-            let ex = self
-                .conn
-                .call(Method::GET, &path, None, guid.as_deref())
-                .await;
-            let received = SystemTime::now();
-            let mut shown = exchanged("GET", &path, None, &ex);
-            let mut verdict = None;
-            match &ex.result {
-                Ok(r) if r.retcode.is_success() => {
-                    failures_in_a_row = 0;
-                    match &r.event_type {
-                        None => shown
-                            .understood
-                            .push("retcode 0, no event (the wait ended empty)".into()),
-                        Some(t) => {
-                            shown.understood.push(format!("retcode 0, event {t}"));
-                            if let Some(ms) = r.event_gen_ms {
-                                shown.understood.push(gen_time_words(ms, received));
-                            }
-                            if !events.contains(t) {
-                                events.push(t.clone());
-                            }
-                            if t == event::READY {
-                                let after = ex.done_at.saturating_duration_since(started);
-                                shown.understood.push(format!(
-                                    "ready {} after the sign-in began",
-                                    ms_text(after)
-                                ));
-                                verdict = Some(Ok(after));
-                            } else if t == event::SHUTDOWN_SERVICE {
-                                verdict = Some(Err(Advice {
-                                    problem: "the gateway ended the session (AgentOther_ShutdownService) before the agent was ready".into(),
-                                    fix: "check the gateway's log for this agent, and that no other client signs it in".into(),
-                                }));
-                            }
-                        }
-                    }
-                    if let Some(g) = &r.guid {
-                        if guid.as_deref() != Some(g) {
-                            shown.understood.push(format!(
-                                "GUID rotated ({}): adopted for every later call",
-                                mask_guid(g)
-                            ));
-                            *guid = Some(g.clone());
-                        }
-                    }
-                }
-                Ok(r) => {
-                    let a = advice::for_retcode(Step::Poll, r.retcode.as_str(), &message(&ex.body));
-                    shown.understood.push(a.problem.clone());
-                    failures_in_a_row += 1;
-                    if matches!(
-                        r.retcode.as_str(),
-                        protocol::retcode::NO_PERMISSION | protocol::retcode::NOT_SIGNED_IN
-                    ) || failures_in_a_row >= 3
-                    {
-                        verdict = Some(Err(a));
-                    }
-                }
-                Err(f) => {
-                    let a = advice::for_failure(
-                        Step::Poll,
-                        *f,
-                        ex.reason.as_deref().unwrap_or(""),
-                        self.aim,
-                    );
-                    shown.understood.push(a.problem.clone());
-                    failures_in_a_row += 1;
-                    if failures_in_a_row >= 3 {
-                        verdict = Some(Err(a));
-                    }
-                }
-            }
-            let failed = failures_in_a_row > 0;
-            if n < MAX_SHOWN_POLLS || verdict.is_some() {
-                self.probe.exchanges.push(shown);
-            } else {
-                self.probe.polls_not_shown += 1;
-            }
-            if let Some(v) = verdict {
-                return v;
-            }
-            if failed {
-                // A failing gateway is not hammered.
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-        Err(advice::never_ready(
-            &humantime::format_duration(self.ready_timeout).to_string(),
-            &events,
-        ))
-    }
-
-    async fn sign_out(&mut self, agent: u32, guid: Option<&str>) -> Result<(), Advice> {
-        let path = protocol::logout_path(agent);
-        let ex = self.conn.call(Method::DELETE, &path, None, guid).await;
-        let mut shown = exchanged("DELETE", &path, None, &ex);
-        let result = match &ex.result {
-            Ok(r) if r.retcode.is_success() => {
-                shown.understood.push("retcode 0: signed out".into());
-                Ok(())
-            }
-            Ok(r) => Err(advice::for_retcode(
-                Step::Signout,
-                r.retcode.as_str(),
-                &message(&ex.body),
-            )),
-            Err(f) => Err(advice::for_failure(
-                Step::Signout,
-                *f,
-                ex.reason.as_deref().unwrap_or(""),
-                self.aim,
-            )),
-        };
-        if let Err(a) = &result {
-            shown.understood.push(a.problem.clone());
-        }
-        self.probe.exchanges.push(shown);
-        result
-    }
-}
-
 /// One exchange as shown: status, latency, the bodies masked.
-fn exchanged(method: &'static str, path: &str, sent: Option<&Bytes>, ex: &Exchange) -> Exchanged {
+pub(crate) fn exchanged(
+    method: &'static str,
+    path: &str,
+    sent: Option<&Bytes>,
+    ex: &Exchange,
+) -> Exchanged {
     let status = match &ex.result {
         Ok(_) => "200 OK".to_string(),
         Err(Failure::Http(s)) => match http::StatusCode::from_u16(*s) {
@@ -489,7 +263,7 @@ fn exchanged(method: &'static str, path: &str, sent: Option<&Bytes>, ex: &Exchan
 }
 
 /// The reply's own words (`message`, or `msg` as the developer guide writes it), masked.
-fn message(body: &[u8]) -> String {
+pub(crate) fn message(body: &[u8]) -> String {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         return String::new();
     };
@@ -509,7 +283,7 @@ pub fn mask_guid(guid: &str) -> String {
 }
 
 /// `eventGenTime` and how long before receipt it was, by this machine's clock.
-fn gen_time_words(gen_ms: u64, received: SystemTime) -> String {
+pub(crate) fn gen_time_words(gen_ms: u64, received: SystemTime) -> String {
     let stamped = UNIX_EPOCH + Duration::from_millis(gen_ms);
     let at = humantime::format_rfc3339_millis(stamped);
     match received.duration_since(stamped) {
@@ -524,7 +298,7 @@ fn gen_time_words(gen_ms: u64, received: SystemTime) -> String {
     }
 }
 
-fn ms_text(d: Duration) -> String {
+pub(crate) fn ms_text(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 

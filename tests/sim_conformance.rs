@@ -3,6 +3,9 @@
 //! is named after the decision row or call it pins; rows pinned elsewhere:
 //! D1, D3, D9, D11, D13 and D2's 404/405 in `sim_http.rs`; D16 in `sim_push.rs`;
 //! D17 with faults in `sim_behaviour.rs`; the other calls in `sim_calls.rs`. Timing uses millisecond knobs, never seconds.
+//!
+//! Every row holds in every reply dialect (D18): each test runs three times, as
+//! `newest::…`, `devguide::…` and `older::…`, against a gateway speaking that dialect.
 
 #[path = "sim_support.rs"]
 mod support;
@@ -10,14 +13,51 @@ mod support;
 use std::time::{Duration, Instant};
 
 use agentstorm::protocol::{event, retcode};
+use agentstorm::sim::config::Dialect;
+use agentstorm::sim::GatewayConfig;
 use http::Method;
 use support::{config, count, fast_config, start, start_with};
 
+/// `config` with the gateway speaking `dialect`.
+fn spoken(dialect: Dialect, mut config: GatewayConfig) -> GatewayConfig {
+    config.dialect = dialect;
+    config
+}
+
+/// Each row as one test per dialect.
+macro_rules! in_every_dialect {
+    ($($row:ident),* $(,)?) => {
+        mod newest {
+            $(#[tokio::test] async fn $row() { super::$row(super::Dialect::Newest).await })*
+        }
+        mod devguide {
+            $(#[tokio::test] async fn $row() { super::$row(super::Dialect::Devguide).await })*
+        }
+        mod older {
+            $(#[tokio::test] async fn $row() { super::$row(super::Dialect::Older).await })*
+        }
+    };
+}
+
+in_every_dialect!(
+    d2_body_over_64_kib_is_413_and_64_kib_is_read,
+    d4_calls_while_a_sign_in_is_pending_get_000_007,
+    d5_sign_in_body_codes_over_http,
+    d6_configured_agent_id_range,
+    d7_wrong_password_then_lockout_then_expiry,
+    d8_forcelogin_replaces_the_session_over_http_and_https,
+    d10_dynamic_guid_rotates_on_poll_with_grace_and_static_never_does,
+    d12_forced_sign_out_queues_shutdown_service_then_100_006,
+    d12_failover_at_forces_everyone_out,
+    d14_max_agents_is_100_003_with_detail_code,
+    d14_full_sign_in_queue_is_100_007_and_waiting_adds_latency,
+    d15_event_sequences_per_status_and_phone_linkage,
+);
+
 const BODY: &str = r#"{"password":"","phonenum":"40038"}"#;
 
-#[tokio::test]
-async fn d2_body_over_64_kib_is_413_and_64_kib_is_read() {
-    let gw = start(fast_config()).await;
+async fn d2_body_over_64_kib_is_413_and_64_kib_is_read(dialect: Dialect) {
+    let gw = start(spoken(dialect, fast_config())).await;
     let mut c = gw.client().await;
     let big = format!(
         r#"{{"password":"","phonenum":"1","pad":"{}"}}"#,
@@ -40,11 +80,13 @@ async fn d2_body_over_64_kib_is_413_and_64_kib_is_read() {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d4_calls_while_a_sign_in_is_pending_get_000_007() {
-    let gw = start(config(
-        r#"poll_wait = "20ms"
+async fn d4_calls_while_a_sign_in_is_pending_get_000_007(dialect: Dialect) {
+    let gw = start(spoken(
+        dialect,
+        config(
+            r#"poll_wait = "20ms"
 service_time.login = { fixed = "300ms" }"#,
+        ),
     ))
     .await;
     let mut first = gw.client().await;
@@ -73,9 +115,8 @@ service_time.login = { fixed = "300ms" }"#,
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d5_sign_in_body_codes_over_http() {
-    let gw = start(fast_config()).await;
+async fn d5_sign_in_body_codes_over_http(dialect: Dialect) {
+    let gw = start(spoken(dialect, fast_config())).await;
     let mut c = gw.client().await;
     let cases = [
         ("{not json", retcode::MESSAGE_PARAM),
@@ -122,9 +163,8 @@ async fn d5_sign_in_body_codes_over_http() {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d6_configured_agent_id_range() {
-    let gw = start(config("agent_id_max = 59999")).await;
+async fn d6_configured_agent_id_range(dialect: Dialect) {
+    let gw = start(spoken(dialect, config("agent_id_max = 59999"))).await;
     let mut c = gw.client().await;
     assert_eq!(
         c.sign_in_with(60000, BODY).await.retcode(),
@@ -134,12 +174,14 @@ async fn d6_configured_agent_id_range() {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d7_wrong_password_then_lockout_then_expiry() {
-    let gw = start(config(
-        r#"lockout_after = 3
+async fn d7_wrong_password_then_lockout_then_expiry(dialect: Dialect) {
+    let gw = start(spoken(
+        dialect,
+        config(
+            r#"lockout_after = 3
 lockout_for = "300ms"
 accounts = [{ ids = "1001-1002", password = "Pw-test-1" }, { ids = [1500], password = "other" }]"#,
+        ),
     ))
     .await;
     let mut c = gw.client().await;
@@ -185,10 +227,9 @@ accounts = [{ ids = "1001-1002", password = "Pw-test-1" }, { ids = [1500], passw
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d8_forcelogin_replaces_the_session_over_http_and_https() {
+async fn d8_forcelogin_replaces_the_session_over_http_and_https(dialect: Dialect) {
     for https in [false, true] {
-        let gw = start_with(config(r#"poll_wait = "2s""#), https).await;
+        let gw = start_with(spoken(dialect, config(r#"poll_wait = "2s""#)), https).await;
         let mut c = gw.client().await;
         // forcelogin with nobody signed in is a plain sign-in.
         let r = c.forcelogin(1101).await;
@@ -223,13 +264,15 @@ async fn d8_forcelogin_replaces_the_session_over_http_and_https() {
     }
 }
 
-#[tokio::test]
-async fn d10_dynamic_guid_rotates_on_poll_with_grace_and_static_never_does() {
-    let gw = start(config(
-        r#"poll_wait = "10ms"
+async fn d10_dynamic_guid_rotates_on_poll_with_grace_and_static_never_does(dialect: Dialect) {
+    let gw = start(spoken(
+        dialect,
+        config(
+            r#"poll_wait = "10ms"
 auth_mode = "dynamic"
 guid_interval = "100ms"
 guid_grace = "300ms""#,
+        ),
     ))
     .await;
     let mut c = gw.client().await;
@@ -263,10 +306,13 @@ guid_grace = "300ms""#,
     );
     gw.stop().await;
 
-    let gw = start(config(
-        r#"poll_wait = "10ms"
+    let gw = start(spoken(
+        dialect,
+        config(
+            r#"poll_wait = "10ms"
 auth_mode = "static"
 guid_interval = "50ms""#,
+        ),
     ))
     .await;
     let mut c = gw.client().await;
@@ -280,10 +326,9 @@ guid_interval = "50ms""#,
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d12_forced_sign_out_queues_shutdown_service_then_100_006() {
+async fn d12_forced_sign_out_queues_shutdown_service_then_100_006(dialect: Dialect) {
     for https in [false, true] {
-        let gw = start_with(config(r#"poll_wait = "2s""#), https).await;
+        let gw = start_with(spoken(dialect, config(r#"poll_wait = "2s""#)), https).await;
         let mut c = gw.client().await;
         let r = c.sign_in_with(1401, BODY).await;
         let login_time = r.json()["result"]["loginTime"]
@@ -337,11 +382,13 @@ async fn d12_forced_sign_out_queues_shutdown_service_then_100_006() {
     }
 }
 
-#[tokio::test]
-async fn d12_failover_at_forces_everyone_out() {
-    let gw = start(config(
-        r#"poll_wait = "20ms"
+async fn d12_failover_at_forces_everyone_out(dialect: Dialect) {
+    let gw = start(spoken(
+        dialect,
+        config(
+            r#"poll_wait = "20ms"
 failover_at = "150ms""#,
+        ),
     ))
     .await;
     let mut c = gw.client().await;
@@ -362,9 +409,8 @@ failover_at = "150ms""#,
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d14_max_agents_is_100_003_with_detail_code() {
-    let gw = start(config("max_agents = 2")).await;
+async fn d14_max_agents_is_100_003_with_detail_code(dialect: Dialect) {
+    let gw = start(spoken(dialect, config("max_agents = 2"))).await;
     let mut c = gw.client().await;
     let g = c.sign_in(1601).await;
     c.sign_in(1602).await;
@@ -380,11 +426,13 @@ async fn d14_max_agents_is_100_003_with_detail_code() {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d14_full_sign_in_queue_is_100_007_and_waiting_adds_latency() {
-    let gw = start(config(
-        r#"signin_capacity_per_s = 10
+async fn d14_full_sign_in_queue_is_100_007_and_waiting_adds_latency(dialect: Dialect) {
+    let gw = start(spoken(
+        dialect,
+        config(
+            r#"signin_capacity_per_s = 10
 signin_queue = 1"#,
+        ),
     ))
     .await;
     let mut tasks = Vec::new();
@@ -413,9 +461,8 @@ signin_queue = 1"#,
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn d15_event_sequences_per_status_and_phone_linkage() {
-    let gw = start(fast_config()).await;
+async fn d15_event_sequences_per_status_and_phone_linkage(dialect: Dialect) {
+    let gw = start(spoken(dialect, fast_config())).await;
     let mut c = gw.client().await;
     let cases: [(&str, &[&str]); 4] = [
         (
@@ -452,7 +499,10 @@ async fn d15_event_sequences_per_status_and_phone_linkage() {
                 break;
             }
             assert_eq!(p["event"]["workNo"], id.to_string());
-            assert!(p["event"]["eventGenTime"].is_u64(), "D15: a JSON number");
+            match dialect {
+                Dialect::Older => assert!(p["event"].get("eventGenTime").is_none(), "older: none"),
+                _ => assert!(p["event"]["eventGenTime"].is_u64(), "D15: a JSON number"),
+            }
             match p["event"]["eventType"].as_str() {
                 Some(event::LINKAGE_CAPABILITY) => assert_eq!(p["event"]["content"]["result"], 0),
                 Some(event::SET_REST_SUCCESS) => assert_eq!(p["event"]["content"]["reason"], "12"),

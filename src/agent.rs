@@ -435,10 +435,11 @@ impl Session<'_> {
     /// An event the gateway stamped `gen_ms` (its `eventGenTime`) reached the harness at
     /// `received`: the delivery latency, which is only as good as the two machines' clocks
     /// agree (a gateway clock ahead of ours reads as 0).
-    fn delivered(&self, gen_ms: u64, received: SystemTime) {
+    fn delivered(&self, event_type: &str, gen_ms: u64, received: SystemTime) {
         if let Ok(r) = received.duration_since(SystemTime::UNIX_EPOCH) {
             let us = (r.as_millis() as u64).saturating_sub(gen_ms) * 1000;
-            self.ctx.session_stats(|s| s.event_delivery.record_us(us));
+            self.ctx
+                .session_stats(|s| s.record_delivery(event_type, us));
         }
     }
 
@@ -531,8 +532,13 @@ impl Session<'_> {
                 .await;
             record(self.ctx, self.agent_id, Operation::Poll, next, &ex);
             self.adopt_guid(&ex);
-            if let Some(g) = ex.result.as_ref().ok().and_then(|r| r.event_gen_ms) {
-                self.delivered(g, SystemTime::now());
+            if let Ok(GatewayReply {
+                event_type: Some(t),
+                event_gen_ms: Some(g),
+                ..
+            }) = &ex.result
+            {
+                self.delivered(t, *g, SystemTime::now());
             }
             let verdict = judge_poll(ex.result);
             let was_event = matches!(verdict, PollVerdict::Event { .. });
@@ -581,7 +587,7 @@ impl Session<'_> {
                 ev = inbox.recv() => {
                     let Some(ev) = ev else { break };
                     if let Some(g) = ev.gen_ms {
-                        self.delivered(g, ev.received);
+                        self.delivered(&ev.event_type, g, ev.received);
                     }
                     if self.on_event(judge_event(Some(ev.event_type)), Instant::now(), rng) {
                         self.never_ready_check();

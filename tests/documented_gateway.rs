@@ -347,9 +347,34 @@ async fn every_agent_reaches_ready_against_each_documented_dialect() {
         // Delivery latency where the events carry their time (newest: a number; devguide
         // here: a string), none where they do not.
         let delivered = r.sessions.event_delivery.count();
+        let by_type = &r.sessions.event_delivery_by_type;
         match dialect {
-            Dialect::Older => assert_eq!(delivered, 0, "{dialect:?}"),
-            _ => assert_eq!(delivered, 3 * AGENTS, "{dialect:?}"),
+            Dialect::Older => assert_eq!((delivered, by_type.len()), (0, 0), "{dialect:?}"),
+            _ => {
+                assert_eq!(delivered, 3 * AGENTS, "{dialect:?}");
+                for t in [
+                    "AgentOther_InService",
+                    "AgentState_Ready",
+                    "AgentOther_PhoneAlerting",
+                ] {
+                    assert_eq!(by_type[t].count(), AGENTS, "{dialect:?} {t}");
+                }
+                let csv = std::fs::read_to_string(dir.path().join("out/events.csv")).expect("csv");
+                let ready = csv
+                    .lines()
+                    .find(|l| l.starts_with("AgentState_Ready,"))
+                    .expect("row");
+                assert!(
+                    ready.starts_with(&format!("AgentState_Ready,{AGENTS},{AGENTS},")),
+                    "{ready}"
+                );
+                let console = agentstorm::report::console_summary(r);
+                assert!(console.contains("event delivery"), "{console}");
+                assert!(console.contains("clocks agree"), "{console}");
+                let html =
+                    std::fs::read_to_string(dir.path().join("out/report.html")).expect("html");
+                assert!(html.contains("Delivery p99") && html.contains("clocks agree"));
+            }
         }
     }
 }

@@ -312,7 +312,17 @@ fn sessions_and_events_csv() {
     assert_eq!(by["time_to_ready"]["p50_ms"], "");
 
     let (header, rows) = read_csv(&dir.path().join("events.csv"));
-    assert_eq!(header, ["event_type", "count"]);
+    assert_eq!(
+        header,
+        [
+            "event_type",
+            "count",
+            "delivery_count",
+            "delivery_p50_ms",
+            "delivery_p99_ms",
+            "delivery_max_ms"
+        ]
+    );
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1]["event_type"], "AgentState_Ready");
     assert_eq!(rows[1]["count"], "97");

@@ -160,6 +160,33 @@ pub struct SessionStats {
     /// agreeing: a gateway clock ahead reads as 0.
     #[serde(default)]
     pub event_delivery: Hist,
+    /// The same by event type: at most [`DELIVERY_TYPES_MAX`] types, later ones together
+    /// under [`DELIVERY_OTHER`], so a gateway inventing types cannot grow memory.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub event_delivery_by_type: BTreeMap<String, Hist>,
+}
+
+/// Most event types whose delivery latency is kept apart.
+pub const DELIVERY_TYPES_MAX: usize = 16;
+/// Where the delivery latency of further event types goes.
+pub const DELIVERY_OTHER: &str = "(other types)";
+
+impl SessionStats {
+    /// One event's delivery latency (`eventGenTime` → receipt), overall and by type.
+    pub fn record_delivery(&mut self, event_type: &str, us: u64) {
+        self.event_delivery.record_us(us);
+        delivery_slot(&mut self.event_delivery_by_type, event_type).record_us(us);
+    }
+}
+
+/// The histogram for `event_type`, or the shared one once the map is full.
+fn delivery_slot<'a>(map: &'a mut BTreeMap<String, Hist>, event_type: &str) -> &'a mut Hist {
+    let key = if map.contains_key(event_type) || map.len() < DELIVERY_TYPES_MAX {
+        event_type
+    } else {
+        DELIVERY_OTHER
+    };
+    map.entry(key.to_string()).or_default()
 }
 
 impl SessionStats {
@@ -178,6 +205,9 @@ impl SessionStats {
         self.lost_at.add(&o.lost_at);
         self.back_at.add(&o.back_at);
         self.event_delivery.add(&o.event_delivery);
+        for (t, h) in &o.event_delivery_by_type {
+            delivery_slot(&mut self.event_delivery_by_type, t).add(h);
+        }
     }
 }
 
@@ -192,6 +222,28 @@ mod tests {
     use super::*;
     use crate::metrics::sample::{Operation, PollResult};
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn delivery_by_type_is_capped_and_merges_exactly() {
+        let mut a = SessionStats::default();
+        for n in 0..DELIVERY_TYPES_MAX + 5 {
+            a.record_delivery(&format!("Type{n}"), 1_000);
+        }
+        a.record_delivery("Type0", 3_000);
+        assert_eq!(a.event_delivery.count(), DELIVERY_TYPES_MAX as u64 + 6);
+        assert_eq!(a.event_delivery_by_type.len(), DELIVERY_TYPES_MAX + 1);
+        assert_eq!(a.event_delivery_by_type[DELIVERY_OTHER].count(), 5);
+        assert_eq!(a.event_delivery_by_type["Type0"].count(), 2);
+        // A shard's new types join the merged run's "other" once it is full.
+        let mut b = SessionStats::default();
+        b.record_delivery("Type0", 2_000);
+        b.record_delivery("Fresh", 2_000);
+        a.add(&b);
+        assert_eq!(a.event_delivery_by_type.len(), DELIVERY_TYPES_MAX + 1);
+        assert_eq!(a.event_delivery_by_type["Type0"].count(), 3);
+        assert_eq!(a.event_delivery_by_type[DELIVERY_OTHER].count(), 6);
+        assert_eq!(a.event_delivery.count(), DELIVERY_TYPES_MAX as u64 + 8);
+    }
 
     fn sample(outcome: Outcome) -> Sample {
         let t = Instant::now();

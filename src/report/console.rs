@@ -288,6 +288,18 @@ fn sessions(o: &mut String, r: &Results) {
             with_ms(h.percentile_ms(99.0)),
         );
     }
+    let d = &s.event_delivery;
+    if d.count() > 0 {
+        let _ = writeln!(
+            o,
+            "  {:<22} p50 {}, p99 {} over {} events, from their eventGenTime\n  {:<22} (only as exact as the gateway's and this machine's clocks agree)",
+            "event delivery",
+            with_ms(d.percentile_ms(50.0)),
+            with_ms(d.percentile_ms(99.0)),
+            d.count(),
+            "",
+        );
+    }
 }
 
 fn scheduler(o: &mut String, r: &Results) {

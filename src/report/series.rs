@@ -40,7 +40,14 @@ pub const SESSIONS_HEADER: [&str; 10] = [
     "mean_ms",
 ];
 
-pub const EVENTS_HEADER: [&str; 2] = ["event_type", "count"];
+pub const EVENTS_HEADER: [&str; 6] = [
+    "event_type",
+    "count",
+    "delivery_count",
+    "delivery_p50_ms",
+    "delivery_p99_ms",
+    "delivery_max_ms",
+];
 
 /// An interval in which no operation finished still gets one row (empty operation, zero
 /// counts) so that the agent and harness columns have no gaps.
@@ -135,8 +142,31 @@ pub fn write_sessions_csv(results: &Results, path: &Path) -> anyhow::Result<()> 
 pub fn write_events_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(EVENTS_HEADER)?;
+    let by_type = &results.sessions.event_delivery_by_type;
+    let delivery = |h: Option<&Hist>| match h.filter(|h| h.count() > 0) {
+        Some(h) => [
+            h.count().to_string(),
+            ms_cell(h.percentile_ms(50.0)),
+            ms_cell(h.percentile_ms(99.0)),
+            ms_cell(h.max_ms()),
+        ],
+        None => ["0".into(), String::new(), String::new(), String::new()],
+    };
     for (event, count) in &results.events {
-        w.write_record([event.as_str(), count.to_string().as_str()])?;
+        let [n, p50, p99, max] = delivery(by_type.get(event));
+        w.write_record([event.clone(), count.to_string(), n, p50, p99, max])?;
+    }
+    // Types past the cap share one row (their counts are in the rows above).
+    if let Some(h) = by_type.get(crate::metrics::stats::DELIVERY_OTHER) {
+        let [n, p50, p99, max] = delivery(Some(h));
+        w.write_record([
+            crate::metrics::stats::DELIVERY_OTHER.to_string(),
+            String::new(),
+            n,
+            p50,
+            p99,
+            max,
+        ])?;
     }
     w.flush()?;
     Ok(())

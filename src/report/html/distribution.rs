@@ -304,6 +304,11 @@ pub fn events_section(r: &Results) -> String {
         let total: u64 = r.events.values().sum();
         let mut by_count: Vec<(&String, &u64)> = r.events.iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let by_type = &r.sessions.event_delivery_by_type;
+        let delivery = |name: &str, q: f64| {
+            let h = by_type.get(name).filter(|h| h.count() > 0);
+            Cell::Num(fmt_ms_opt(h.and_then(|h| h.percentile_ms(q))))
+        };
         let rows = by_count
             .into_iter()
             .map(|(name, n)| {
@@ -311,10 +316,30 @@ pub fn events_section(r: &Results) -> String {
                     Cell::Text(name.clone()),
                     Cell::Num(fmt_count(*n)),
                     Cell::Num(fmt_pct(*n, total)),
+                    delivery(name, 50.0),
+                    delivery(name, 99.0),
                 ]
             })
             .collect();
-        o.push_str(&table("events", &["Event", "Count", "% of events"], rows));
+        o.push_str(&table(
+            "events",
+            &[
+                "Event",
+                "Count",
+                "% of events",
+                "Delivery p50",
+                "Delivery p99",
+            ],
+            rows,
+        ));
+        if r.sessions.event_delivery.count() > 0 {
+            o.push_str(
+                "<p class=\"note\">Delivery: from the event's <code>eventGenTime</code> (the \
+                 gateway's clock) to its receipt here (this machine's clock), so only as exact \
+                 as the two clocks agree; a gateway clock ahead reads as 0. Empty where the \
+                 gateway sends no <code>eventGenTime</code>.</p>\n",
+            );
+        }
     }
     o.push_str("</section>\n");
     o

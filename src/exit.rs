@@ -1,4 +1,4 @@
-//! Exit codes: a public contract (design.md §4), the same for every subcommand.
+//! Exit codes: a public contract, the same for every subcommand.
 
 /// Ran, and every threshold held (or there were none).
 pub const OK: i32 = 0;

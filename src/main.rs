@@ -13,7 +13,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     // `run --threads N` sizes the runtime's workers too: agents run on them when a run has
-    // few per thread (`agentstorm::lanes`).
+    // few per thread (`agentstorm::agent::lanes`).
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let agentstorm::cli::Command::Run {
@@ -23,7 +23,7 @@ fn main() {
         runtime.worker_threads(n.get());
     }
     let code = match runtime.build() {
-        Ok(rt) => rt.block_on(agentstorm::commands::dispatch(cli.command)),
+        Ok(rt) => rt.block_on(agentstorm::cli::dispatch::dispatch(cli.command)),
         Err(e) => {
             eprintln!("agentstorm: cannot start the async runtime: {e}");
             agentstorm::exit::CANNOT_MEASURE

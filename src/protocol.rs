@@ -1,6 +1,6 @@
 //! Wire types of the CC-Gateway agent interface, shared by the client side (harness) and the
 //! simulated gateway (`sim`): paths, header names, request and reply bodies, retcodes and
-//! event types (../shared/protocol.md §2–§6).
+//! event types, as the vendor documents show them (decisions where they are silent: docs/gateway.md).
 //!
 //! This module owns *only* what travels on the wire. It knows nothing of scenarios,
 //! metrics or the simulator's behaviour model, so that the simulator stays an honest other
@@ -33,7 +33,7 @@ pub const CONTENT_TYPE_JSON: &str = "application/json; charset=UTF-8";
 pub const AGENT_ID_MIN: u32 = 101;
 pub const AGENT_ID_MAX: u32 = 999_999;
 
-/// Business result codes (protocol.md §6). The gateway answers HTTP 200 and puts the
+/// Business result codes (the documents' error table). The gateway answers HTTP 200 and puts the
 /// outcome here; `"0"` is success.
 pub mod retcode {
     pub const SUCCESS: &str = "0";
@@ -91,7 +91,7 @@ pub mod retcode {
     ];
 }
 
-/// Event types relevant to sign-in and sign-out (protocol.md §5.2).
+/// Event types relevant to sign-in and sign-out.
 pub mod event {
     pub const IN_SERVICE: &str = "AgentOther_InService";
     pub const READY: &str = "AgentState_Ready";
@@ -216,7 +216,7 @@ pub fn set_guid_value(guid: &str) -> String {
     format!("{SET_GUID_PREFIX}{guid}")
 }
 
-/// The sign-in body (protocol.md §3.2), as the harness sends it. Only the fields the
+/// The sign-in body, as the harness sends it. Only the fields the
 /// harness sets are here; the simulator parses requests leniently from raw JSON instead,
 /// because real clients send scalars as strings too (D5).
 #[derive(Debug, Clone, Serialize)]
@@ -241,7 +241,7 @@ pub struct SignInRequest<'a> {
     pub service_token: Option<&'a str>,
 }
 
-/// An agent event as it appears in a poll reply or a push batch (protocol.md §5.1).
+/// An agent event as it appears in a poll reply or a push batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     #[serde(rename = "eventType")]

@@ -265,7 +265,7 @@ fn report_re_renders_and_compare_gates_on_a_tolerance() {
 fn a_peak_that_cannot_fit_the_open_file_limit_is_refused_before_any_traffic() {
     // Only meaningful where the hard limit is below the need (20,000 on these machines);
     // elsewhere this scenario would really run, so it is not started at all.
-    let limit = agentstorm::limits::raise_nofile().expect("limit");
+    let limit = agentstorm::util::limits::raise_nofile().expect("limit");
     if limit >= 38_064 {
         eprintln!(
             "open-file hard limit {limit} fits 19,000 embedded agents: nothing to refuse here"

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use agentstorm::metrics::Results;
-use agentstorm::shard::{self, ShardSpec};
+use agentstorm::run::shard::{self, ShardSpec};
 use serde_json::Value;
 
 const BIN_IN_IMAGE: &str = "/usr/local/bin/agentstorm";
@@ -307,7 +307,7 @@ poll_wait = "1s"
         assert!(collected.join(format!("shard-{k}/latency.hlog")).is_file());
     }
     let merged_dir = d.join("merged");
-    let code = agentstorm::offline::merge(&inputs, &merged_dir).expect("merges");
+    let code = agentstorm::cli::offline::merge(&inputs, &merged_dir).expect("merges");
     assert_eq!(code, 0);
     let merged = Results::load(&merged_dir.join("results.json")).expect("merged");
     let info = merged.shard.as_ref().expect("shard record");

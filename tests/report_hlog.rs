@@ -3,8 +3,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use agentstorm::metrics::hlog::{self, read_hlog, read_hlog_filtered, HlogWriter, LatencyKind};
 use agentstorm::metrics::Hist;
-use agentstorm::report::hlog::{self, read_hlog, read_hlog_filtered, HlogWriter, LatencyKind};
 use hdrhistogram::serialization::interval_log::{
     IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
 };

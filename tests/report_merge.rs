@@ -4,11 +4,11 @@
 #[path = "report_fixture.rs"]
 mod fixture;
 
+use agentstorm::analysis::merge::{merge, MergeError};
+use agentstorm::metrics::hlog::HlogInterval;
 use agentstorm::metrics::results::{IntervalOp, IntervalSnapshot, RunStatus};
 use agentstorm::metrics::{Hist, OpStats, Operation, Results};
 use agentstorm::protocol::GatewayStats;
-use agentstorm::report::hlog::HlogInterval;
-use agentstorm::report::merge::{merge, MergeError};
 
 /// A shard whose sign-ins took `latencies_ms`, started at `started_at`, with two 10 s
 /// intervals (the first holding every sign-in) and the matching hlog.

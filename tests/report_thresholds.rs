@@ -7,12 +7,12 @@ mod fixture;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use agentstorm::metrics::results::{IntervalOp, IntervalSnapshot};
-use agentstorm::metrics::{Hist, OpStats, Operation};
-use agentstorm::report::hlog::{HlogInterval, LatencyKind};
-use agentstorm::report::thresholds::{
+use agentstorm::analysis::thresholds::{
     self, evaluate, parse_all, parse_one, Cmp, Limit, Metric, SessionField, Stat,
 };
+use agentstorm::metrics::hlog::{HlogInterval, LatencyKind};
+use agentstorm::metrics::results::{IntervalOp, IntervalSnapshot};
+use agentstorm::metrics::{Hist, OpStats, Operation};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -192,18 +192,18 @@ fn whole_run_verdicts() {
     );
     assert!(verdict_of(&vs, "forcelogin.errors").passed);
 
-    let text = thresholds::render(&vs);
+    let text = agentstorm::report::thresholds::render(&vs);
     assert!(text.contains("FAILED signin.p50"), "{text}");
     assert!(text.contains("allowed < 10ms"), "{text}");
     assert!(!thresholds::all_passed(&vs));
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join(thresholds::THRESHOLDS_CSV);
-    thresholds::write_csv(&vs, &path).expect("writes");
+    let path = dir.path().join(agentstorm::report::THRESHOLDS_CSV);
+    agentstorm::report::thresholds::write_csv(&vs, &path).expect("writes");
     let mut rd = csv::Reader::from_path(&path).expect("opens");
     assert_eq!(
         rd.headers().expect("header").iter().collect::<Vec<_>>(),
-        thresholds::THRESHOLDS_HEADER
+        agentstorm::report::thresholds::THRESHOLDS_HEADER
     );
     let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.expect("row")).collect();
     assert_eq!(rows.len(), 12);
@@ -339,7 +339,7 @@ fn streaming_from_the_hlog_file_gives_the_same_verdicts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("latency.hlog");
     let mut w =
-        agentstorm::report::hlog::HlogWriter::create(&path, 1_767_225_600.0).expect("create");
+        agentstorm::metrics::hlog::HlogWriter::create(&path, 1_767_225_600.0).expect("create");
     for iv in &hlog {
         w.write(&iv.tag, iv.start_s, iv.end_s, &iv.hist)
             .expect("write");
@@ -403,7 +403,7 @@ fn drift_threshold_fails_a_significant_rise_and_passes_a_looser_limit() {
         );
         r.intervals.push(s);
     }
-    r.drift = agentstorm::report::drift::analyse(&r.intervals);
+    r.drift = agentstorm::analysis::drift::analyse(&r.intervals);
     let strict =
         thresholds::parse_all(&[("signin.p99.drift".to_string(), "< 20%".to_string())].into())
             .expect("parses");

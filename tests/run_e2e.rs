@@ -91,7 +91,7 @@ fn assert_matches_gateway(r: &Results) {
     assert_eq!(g.signouts.logout, r.sessions.signed_out_clean);
 }
 
-/// 300 agents on one thread run on a lane (`agentstorm::lanes`: at least 128 per thread);
+/// 300 agents on one thread run on a lane (`agentstorm::agent::lanes`: at least 128 per thread);
 /// on three threads (100 each) they share the runtime's workers. Both ways every agent
 /// completes and the counts are the gateway's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,11 +6,11 @@
 #[path = "report_fixture.rs"]
 mod fixture;
 
+use agentstorm::analysis::merge::{check_shards, merge, MergeError, MergeInput};
 use agentstorm::metrics::results::ShardInfo;
 use agentstorm::metrics::Results;
-use agentstorm::report::merge::{check_shards, merge, MergeError, MergeInput};
+use agentstorm::run::shard::{self, ShardSpec};
 use agentstorm::scenario::values::IdRanges;
-use agentstorm::shard::{self, ShardSpec};
 
 const SCENARIO: &str = r#"name = "sharded"
 [agents]

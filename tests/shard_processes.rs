@@ -137,7 +137,7 @@ async fn four_shard_processes_merge_into_the_one_process_run() {
 
     // Merged with `agentstorm merge`'s code.
     let merged_dir = dir.path().join("merged");
-    let code = agentstorm::offline::merge(&shard_files, &merged_dir).expect("merges");
+    let code = agentstorm::cli::offline::merge(&shard_files, &merged_dir).expect("merges");
     assert_eq!(code, 0);
     let merged = Results::load(&merged_dir.join("results.json")).expect("merged results");
     let shards: Vec<Results> = shard_files

@@ -1,4 +1,4 @@
-//! Conformance of the simulated gateway with protocol.md §10, over real HTTP (and HTTPS
+//! Conformance of the simulated gateway with its decisions (docs/gateway.md), over real HTTP (and HTTPS
 //! where a row involves session identity) on port 0 with a plain hyper client. Each test
 //! is named after the decision row or call it pins; rows pinned elsewhere:
 //! D1, D3, D9, D11, D13 and D2's 404/405 in `sim_http.rs`; D16 in `sim_push.rs`;

@@ -214,7 +214,7 @@ fn bind_source(socket: &TcpSocket, source: IpAddr) -> io::Result<()> {
 }
 
 /// Sets `IP_BIND_ADDRESS_NO_PORT` (Linux 4.2+): `bind()` takes the address only, the port
-/// is chosen at `connect()` for the 4-tuple. socket2 0.5 does not expose the option.
+/// is chosen at `connect()` for the 4-tuple. Neither tokio nor socket2 exposes the option.
 #[cfg(target_os = "linux")]
 fn bind_address_no_port(socket: &TcpSocket) -> io::Result<()> {
     use std::os::fd::AsRawFd;

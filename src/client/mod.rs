@@ -37,7 +37,7 @@ pub use connect::TcpConnector;
 pub use reply::GatewayReply;
 pub use tls::Trust;
 
-use crate::metrics::TransportKind;
+use crate::outcome::TransportKind;
 use crate::protocol::CONTENT_TYPE_JSON;
 
 /// Largest reply body read; a gateway sending more is counted as a bad body.

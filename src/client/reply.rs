@@ -11,7 +11,7 @@ use std::fmt;
 use http::HeaderName;
 use serde::{Deserialize, Deserializer};
 
-use crate::metrics::Retcode;
+use crate::outcome::Retcode;
 use crate::protocol::{guid_from_set_guid, HEADER_GUID, HEADER_SET_GUID};
 
 /// The GUID headers' names, checked once at compile time rather than parsed per reply.

@@ -10,7 +10,7 @@
 //! worker thread is woken to steal it (a futex wake and a context switch). The request
 //! engine benchmark counted 0.14-0.26 futex calls and up to 0.36 context switches per
 //! request from this alone; oha, whose runtimes never hand tasks across threads, makes
-//! almost none. On a lane's current-thread runtime (`crate::lanes`) such a wake is no
+//! almost none. On a lane's current-thread runtime (`crate::agent::lanes`) such a wake is no
 //! cheaper: the task waits until the runtime has polled its I/O driver once more. Here a
 //! wake during the poll only sets a flag and the poll runs once more; a wake from anywhere
 //! else (the I/O driver, a timer, another thread) goes to the task's real waker as before.

@@ -1,11 +1,12 @@
 //! Measurement: the `Sample` record agents emit, the recorder that accumulates samples into
 //! per-worker shards and merges them every interval, and the `Results` document every
-//! report reads (design.md §3, §7).
+//! report reads (docs/architecture.md).
 //!
 //! Nothing here sends traffic or renders output.
 
 pub mod exemplar;
 pub mod histogram;
+pub mod hlog;
 pub mod process;
 pub mod recorder;
 pub mod results;

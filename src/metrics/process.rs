@@ -2,7 +2,7 @@
 //! `/proc/self` (Linux). Elsewhere both read as 0, which reports show as "unknown".
 //!
 //! Recorded per interval so a soak run shows whether the harness itself stayed within
-//! bounds (design.md §3 "harness health").
+//! bounds ("harness health").
 
 use std::time::Instant;
 

@@ -1,7 +1,7 @@
 //! The recorder: where agents put samples, without a shared lock or a channel message per
-//! sample on the hot path (design.md §7, wrk2's per-thread histograms).
+//! sample on the hot path (as wrk2's per-thread histograms).
 //!
-//! Each thread that runs agents (a runtime worker or a lane, `crate::lanes`) gets its own
+//! Each thread that runs agents (a runtime worker or a lane, `crate::agent::lanes`) gets its own
 //! shard (an [`Aggregate`] behind a mutex that only that thread takes per sample, so it is
 //! never contended on the hot path). Once per interval, [`Recorder::collect`] swaps every
 //! shard for an empty spare and merges the full ones outside any lock. A sample is counted in exactly one interval, and memory does not

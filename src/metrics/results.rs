@@ -1,4 +1,4 @@
-//! `Results`: the versioned document a run produces (design.md §3), written as
+//! `Results`: the versioned document a run produces (docs/architecture.md), written as
 //! `results.json`. It is the only input of every report writer, so any report can be
 //! re-rendered later from this file alone, and results from shards merge exactly.
 //!

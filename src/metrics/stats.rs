@@ -3,7 +3,7 @@
 //!
 //! The same types serve as the recorder's per-worker shards, as per-interval deltas and as
 //! the run totals inside Results, so merging shards, intervals or whole runs is one `add`.
-//! Reconciliation (design.md §8) holds by construction: every recorded sample increments
+//! Reconciliation holds by construction: every recorded sample increments
 //! `count` and exactly one of `ok`, `retcode_failures`, `http_errors`, `transport_errors`.
 
 use std::collections::BTreeMap;
@@ -121,7 +121,7 @@ impl OpStats {
     }
 }
 
-/// Session outcomes (design.md §3): the agent, not the request, is the unit of success.
+/// Session outcomes: the agent, not the request, is the unit of success.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionStats {
     /// Agents that began a session (made a first sign-in attempt).

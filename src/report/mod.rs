@@ -1,5 +1,5 @@
 //! Report writers: everything a run leaves behind for people and scripts, rendered from a
-//! [`Results`] document alone (design.md §3) so that `agentstorm report results.json`
+//! [`Results`] document alone so that `agentstorm report results.json`
 //! re-renders any report later. Writers never see samples, the recorder or the clock; the
 //! one exception is `latency.hlog`, which [`hlog::HlogWriter`] streams during the run
 //! because interval histograms would grow `results.json` without bound on a long soak.
@@ -9,6 +9,7 @@
 //! `events.csv` — and `report.html` once the HTML writer lands. Thresholds, comparisons and
 //! merges are separate steps ([`thresholds`], [`compare`], [`merge`]).
 
+use crate::metrics::hlog;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -18,10 +19,7 @@ use crate::metrics::Results;
 
 pub mod compare;
 pub mod console;
-pub mod drift;
-pub mod hlog;
 pub mod html;
-pub mod merge;
 pub mod series;
 pub mod tables;
 pub mod thresholds;

@@ -1,4 +1,4 @@
-//! The scenario file's serde model (design.md §5): what a user may write, with defaults.
+//! The scenario file's serde model (docs/scenarios.md): what a user may write, with defaults.
 //!
 //! Field names and types here are the contract with the rest of the harness (plan,
 //! scheduler, agent). Validation that needs the source text (positions, nearest key) lives
@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::source_addresses::SourceAddresses;
 use super::values::{DurationRange, IdRanges, PhoneTemplate, Secret};
-use crate::duration::HumanDuration;
 use crate::sim::GatewayConfig;
+use crate::util::duration::HumanDuration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,8 +60,11 @@ impl Default for StopSpec {
     }
 }
 
+/// Default sign-outs per second during the stop phase.
+pub const DEFAULT_SIGNOUT_RATE: u32 = 200;
+
 fn default_signout_rate() -> u32 {
-    crate::stop::DEFAULT_SIGNOUT_RATE
+    DEFAULT_SIGNOUT_RATE
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

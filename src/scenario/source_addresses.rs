@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::limits::CONNECTIONS_PER_SOURCE;
+use crate::util::limits::CONNECTIONS_PER_SOURCE;
 
 /// Most source addresses a scenario may list (ranges expanded); far more than the load of
 /// one machine needs, and keeps a typo like `127.0.0.2-127.9.0.0` from expanding to millions.

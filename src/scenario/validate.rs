@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::model::{AgentStatus, LoadModel, Scenario, Stage};
 use super::tree::{KeyPath, Node, Seg, Value};
-use crate::duration::HumanDuration;
+use crate::util::duration::HumanDuration;
 
 /// Longest duration accepted anywhere in a scenario; longer is surely a typo, and keeps
 /// clock arithmetic far from overflow.
@@ -116,7 +116,7 @@ fn check_gateway(s: &Scenario) -> Result<(), Problem> {
 /// any traffic instead of after an hour-long run.
 fn check_thresholds(s: &Scenario) -> Result<(), Problem> {
     for (key, value) in &s.thresholds {
-        if let Err(message) = crate::report::thresholds::parse_one(key, value) {
+        if let Err(message) = crate::analysis::thresholds::parse_one(key, value) {
             return Err(Problem {
                 path: KeyPath(vec![Seg::Key("thresholds".into()), Seg::Key(key.clone())]),
                 message,
@@ -211,7 +211,7 @@ fn check_target(s: &Scenario) -> Result<(), Problem> {
             v.get("poll_wait")
                 .and_then(|p| p.as_str().map(str::to_string))
         })
-        .and_then(|p| crate::duration::parse(&p).ok());
+        .and_then(|p| crate::util::duration::parse(&p).ok());
     if let Some(wait) = poll_wait {
         if t.timeout.get() <= wait {
             return Err(problem(

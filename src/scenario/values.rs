@@ -13,8 +13,8 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::duration::HumanDuration;
 use crate::protocol::{AGENT_ID_MAX, AGENT_ID_MIN};
+use crate::util::duration::HumanDuration;
 
 /// A set of agent ids written as comma-separated ids and inclusive ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +23,24 @@ pub struct IdRanges {
     text: String,
 }
 
+/// `1001-1250,2001` from inclusive ranges.
+pub fn ranges_text(parts: &[(u32, u32)]) -> String {
+    parts
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl IdRanges {
     /// Parses `"1001-2000"`, `"1001"`, `"1001-1500, 2001-2500"`. Every id must be within
-    /// 101–999999 (protocol.md §3) and no id may appear twice.
+    /// 101–999999 (the documents' range) and no id may appear twice.
     pub fn parse(text: &str) -> Result<IdRanges, String> {
         let mut ranges: Vec<(u32, u32)> = Vec::new();
         for part in text.split(',') {
@@ -60,6 +75,11 @@ impl IdRanges {
             ranges,
             text: text.to_string(),
         })
+    }
+
+    /// The inclusive ranges, in the order written.
+    pub fn ranges(&self) -> &[(u32, u32)] {
+        &self.ranges
     }
 
     /// How many ids there are.
@@ -252,7 +272,7 @@ impl<'de> Deserialize<'de> for DurationRange {
                 f.write_str("a duration like \"3s\" or a range like { min = \"2s\", max = \"5s\" }")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DurationRange, E> {
-                crate::duration::parse(v)
+                crate::util::duration::parse(v)
                     .map(|d| DurationRange::fixed(HumanDuration(d)))
                     .map_err(E::custom)
             }

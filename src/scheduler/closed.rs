@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{lease, log_panic, release, Pool, ScheduleReport};
 use crate::agent::{self, AgentContext};
-use crate::plan::Plan;
+use crate::scheduler::plan::Plan;
 
 /// How often the closed model's controller compares the population with the plan.
 const CONTROL_TICK: Duration = Duration::from_millis(50);

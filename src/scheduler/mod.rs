@@ -11,12 +11,21 @@
 //!
 //! At the end of the plan (or on stop) the scheduler asks every agent still signed in to
 //! sign out — at the sign-out gate's bounded rate — and returns once all have finished.
+//!
+//! Its parts: [`plan`] (stages as phases, pure), [`pacer`] (intended arrival times, pure),
+//! [`lease`] (agent id leases, pure), the open and closed models, and [`capacity`] (the
+//! capacity search's steps and verdicts).
+
+pub mod capacity;
+pub mod lease;
+pub mod pacer;
+pub mod plan;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::agent;
-use crate::lease::IdPool;
+use crate::scheduler::lease::IdPool;
 
 mod closed;
 mod open;

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{lease, log_panic, release, Pool, ScheduleReport};
 use crate::agent::{self, AgentContext};
-use crate::pacer::Arrivals;
+use crate::scheduler::pacer::Arrivals;
 
 /// Open model: runs every arrival from `start`; returns when every agent has finished.
 ///
@@ -109,7 +109,7 @@ pub async fn run_open(
 ///
 /// Either way with `SCHED_RESET_ON_FORK`: a thread this one starts (tokio may start one
 /// for it) runs at normal priority. Agent lanes that inherited SCHED_FIFO preempted the
-/// gateway on every wake-up and halved the request rate (`crate::lanes`).
+/// gateway on every wake-up and halved the request rate (`crate::agent::lanes`).
 fn raise_priority() {
     #[cfg(target_os = "linux")]
     {

@@ -8,10 +8,10 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::model::{Account, Dist, Fault, FaultKind, ForcedSignouts, IdSet, ServiceTimes};
-use crate::duration::HumanDuration;
 use crate::protocol::{AGENT_ID_MAX, AGENT_ID_MIN};
+use crate::util::duration::HumanDuration;
 
-/// How GUIDs behave after sign-in (protocol.md §2.2, decisions D9/D10).
+/// How GUIDs behave after sign-in (decisions D9/D10, docs/gateway.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {

@@ -1,4 +1,4 @@
-//! Agent events as JSON (protocol.md §5): the sequences queued after sign-in per `status`
+//! Agent events as JSON, as the vendor documents show them: the sequences queued after sign-in per `status`
 //! and phone linkage (§3.2, D15), `AgentOther_ShutdownService` (D12), and the poll reply
 //! and push batch that carry them.
 //!

@@ -1,5 +1,6 @@
 //! The simulated CC-Gateway: a faithful other side for agent sign-in, event polling and
-//! sign-out (protocol.md §2–§6 with the decisions of §10), driven by a behaviour model
+//! sign-out (the vendor documents, with the decisions of docs/gateway.md where they are
+//! silent), driven by a behaviour model
 //! ([`GatewayConfig`]) for timing, capacity and faults.
 //!
 //! It shares only `crate::protocol` with the harness, never harness internals. Layout:

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::duration::HumanDuration;
 use crate::protocol::{retcode, Endpoint};
+use crate::util::duration::HumanDuration;
 
 /// A service-time distribution: `{ fixed = "20ms" }`, `{ min = "10ms", max = "50ms" }`
 /// (uniform) or `{ p50 = "40ms", p99 = "300ms" }` (lognormal with that median and 99th

@@ -51,7 +51,7 @@ pub fn check_callback(uri: &str) -> Result<Uri, &'static str> {
 /// the system roots.
 pub fn build_client(ca_file: Option<&std::path::Path>) -> anyhow::Result<PushClient> {
     use hyper_rustls::ConfigBuilderExt as _;
-    let provider = Arc::new(crate::client::tls::crypto());
+    let provider = Arc::new(crate::util::tls::crypto());
     let builder = || {
         rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()

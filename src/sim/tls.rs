@@ -77,7 +77,7 @@ fn server_config(
     Ok(Arc::new(config))
 }
 
-/// The gateway's algorithms ([`crate::client::tls::crypto`]):
+/// The gateway's algorithms ([`crate::util::tls::crypto`]):
 /// - cipher suites with AES-128-GCM (SHA-256) first, the rest in the provider's order.
 ///   Clients such as rustls list TLS13_AES_256_GCM_SHA384 first; its SHA-384 key schedule
 ///   ran without hardware help (SHA-512 compression was 10 % of the gateway's CPU in a
@@ -89,7 +89,7 @@ fn server_config(
 ///   every client's handshake costs the gateway the same.
 fn provider() -> rustls::crypto::CryptoProvider {
     use rustls::crypto::aws_lc_rs::kx_group;
-    let mut provider = crate::client::tls::crypto();
+    let mut provider = crate::util::tls::crypto();
     provider.cipher_suites.sort_by_key(|suite| {
         suite
             .suite()

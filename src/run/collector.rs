@@ -7,11 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::metrics::hlog::{self, HlogWriter, LatencyKind};
 use crate::metrics::process;
 use crate::metrics::recorder::{Aggregate, Recorder};
 use crate::metrics::results::{IntervalOp, IntervalSnapshot};
-use crate::progress::Progress;
-use crate::report::hlog::{self, HlogWriter, LatencyKind};
+use crate::run::progress::Progress;
 
 pub struct Collector {
     start: Instant,

@@ -1,5 +1,5 @@
 //! The harness's push-mode callback receiver: an HTTP/1.1 listener where the gateway POSTs
-//! event batches (`{"workNo":…,"eventList":[…]}`, protocol.md §5.3). Each batch is routed to
+//! event batches (`{"workNo":…,"eventList":[…]}`, as the vendor documents show them). Each batch is routed to
 //! the inbox of the agent it names, stamped with its receipt time so agents can measure
 //! delivery latency (`eventGenTime` → receipt).
 //!

@@ -16,9 +16,9 @@ use crate::agent::AgentContext;
 use crate::metrics::recorder::{Aggregate, Recorder};
 use crate::metrics::results::{CapacityResult, CapacityStep};
 use crate::metrics::Operation;
-use crate::pacer::{Arrivals, Pacer};
-use crate::plan::{Phase, Plan};
 use crate::scenario::model::CapacitySpec;
+use crate::scheduler::pacer::{Arrivals, Pacer};
+use crate::scheduler::plan::{Phase, Plan};
 use crate::scheduler::{self, Pool, ScheduleReport};
 
 /// An arrival later than this counts as late when judging a step.
@@ -198,8 +198,8 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::duration::HumanDuration;
     use crate::scenario::model::SloSpec;
+    use crate::util::duration::HumanDuration;
 
     fn spec() -> CapacitySpec {
         CapacitySpec {

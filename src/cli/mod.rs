@@ -1,5 +1,13 @@
-//! Command-line definitions (clap) and nothing else: raw arguments, kept apart from the
+//! The command line. This file: the definitions (clap), raw arguments kept apart from the
 //! resolved configuration so the parser could be replaced without touching the rest.
+//! [`dispatch`]: one function per subcommand, printing what the user reads and returning
+//! the exit code; [`offline`]: the commands on results already written (`report`,
+//! `compare`, `merge`); [`processes`]: `run --processes N`, shard processes on one machine
+//! merged into one report.
+
+pub mod dispatch;
+pub mod offline;
+pub mod processes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! `agentstorm merge`: combines the Results (and `latency.hlog` interval histograms) of
 //! shards that ran the same scenario at the same time — several harness processes, needed
-//! past ~19,000 agents (design.md §7) — into one document, exactly: histograms add,
+//! past ~19,000 agents (the open-file and port limits) — into one document, exactly: histograms add,
 //! counters add, sessions and events add, intervals are aligned on wall-clock time.
 //!
 //! Alignment: each shard's intervals are placed on one timeline starting at the earliest
@@ -27,12 +27,12 @@
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
+use crate::metrics::hlog::{self, HlogInterval, LatencyKind};
 use crate::metrics::results::{IntervalOp, IntervalSnapshot, RunStatus, ShardInfo};
 use crate::metrics::{Hist, Results};
 use crate::protocol::GatewayStats;
-use crate::report::hlog::{self, HlogInterval, LatencyKind};
+use crate::scenario::values::ranges_text;
 use crate::scenario::values::IdRanges;
-use crate::shard::{id_ranges, ranges_text};
 
 /// One shard: its Results and, when `latency.hlog` was found next to it, its intervals.
 pub type MergeInput = (Results, Option<Vec<HlogInterval>>);
@@ -170,7 +170,7 @@ fn checked_shard_set(inputs: &[MergeInput]) -> Result<Option<ShardInfo>, MergeEr
             index,
             message: format!("its shard record's ids: {e}"),
         })?;
-        slices.extend(id_ranges(&ids).into_iter().map(|(a, b)| (a, b, index)));
+        slices.extend(ids.ranges().iter().copied().map(|(a, b)| (a, b, index)));
     }
     slices.sort_unstable();
     for pair in slices.windows(2) {
@@ -187,7 +187,7 @@ fn checked_shard_set(inputs: &[MergeInput]) -> Result<Option<ShardInfo>, MergeEr
         }
     }
     let union = coalesce(slices.iter().map(|&(a, b, _)| (a, b)).collect());
-    let expected = coalesce(id_ranges(&whole));
+    let expected = coalesce(whole.ranges().to_vec());
     if union != expected {
         let (missing, extra) = (difference(&expected, &union), difference(&union, &expected));
         let shown = |r: &[(u32, u32)]| match r.len() {

@@ -121,7 +121,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::duration::HumanDuration;
+    use crate::util::duration::HumanDuration;
 
     fn ramp(secs: u64, to: f64) -> Stage {
         Stage {

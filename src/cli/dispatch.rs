@@ -22,13 +22,13 @@ pub async fn dispatch(command: Command) -> i32 {
             start_at,
             processes,
             threads,
-        } => match crate::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
-            .and_then(|s| crate::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
+        } => match crate::run::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
+            .and_then(|s| crate::run::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
         {
             Err(e) => Err(Exit::bad_input(e)),
             Ok((_, start_at)) if processes.is_some() => {
                 let mut opts =
-                    crate::processes::Options::new(scenario, processes.unwrap_or_default());
+                    crate::cli::processes::Options::new(scenario, processes.unwrap_or_default());
                 opts.target = target;
                 opts.ca_file = ca_file;
                 opts.out = out;
@@ -37,7 +37,7 @@ pub async fn dispatch(command: Command) -> i32 {
                 opts.quiet = quiet;
                 opts.threads = threads;
                 watch_signals(opts.stop.clone(), opts.hard_stop.clone());
-                crate::processes::run(opts).await
+                crate::cli::processes::run(opts).await
             }
             Ok((shard, start_at)) => {
                 let mut opts = RunOptions::new(scenario);
@@ -45,7 +45,7 @@ pub async fn dispatch(command: Command) -> i32 {
                 opts.ca_file = ca_file;
                 opts.out = out;
                 opts.overrides = overrides;
-                opts.progress = crate::progress::Mode::detect(quiet);
+                opts.progress = crate::run::progress::Mode::detect(quiet);
                 opts.shard = shard;
                 opts.start_at = start_at;
                 opts.threads = threads;
@@ -92,7 +92,7 @@ pub async fn dispatch(command: Command) -> i32 {
             scenarios,
             overrides,
         } => validate_command(&scenarios, &overrides),
-        Command::Report { results, out } => crate::offline::report(&results, out.as_deref()),
+        Command::Report { results, out } => crate::cli::offline::report(&results, out.as_deref()),
         Command::Compare {
             baseline,
             candidate,
@@ -109,9 +109,9 @@ pub async fn dispatch(command: Command) -> i32 {
                 min_samples,
                 ..Default::default()
             };
-            crate::offline::compare(&baseline, &candidate, out.as_deref(), &tolerance)
+            crate::cli::offline::compare(&baseline, &candidate, out.as_deref(), &tolerance)
         }
-        Command::Merge { results, out } => crate::offline::merge(&results, &out),
+        Command::Merge { results, out } => crate::cli::offline::merge(&results, &out),
     };
     match result {
         Ok(code) => code,
@@ -169,7 +169,7 @@ fn validate_command(scenarios: &[std::path::PathBuf], overrides: &[String]) -> R
             if l.scenario.load.model == crate::scenario::LoadModel::CapacitySearch {
                 return Ok(l); // plans its own steps from [capacity]
             }
-            crate::plan::Plan::from_stages(&l.scenario.load.stages)
+            crate::scheduler::plan::Plan::from_stages(&l.scenario.load.stages)
                 .map(|_| l)
                 .map_err(|message| crate::scenario::ScenarioError {
                     file: path.display().to_string(),

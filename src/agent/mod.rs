@@ -1,7 +1,7 @@
 //! One simulated agent's life: sign in (forced sign-in on `100-002` if the policy says
 //! so), optionally sign in to skill queues, receive events (long poll, or pushed to the
 //! harness's callback with heartbeats) until `AgentState_Ready`, hold, sign out — emitting
-//! exactly one Sample per operation and the session's outcome (design.md §3). When the
+//! exactly one Sample per operation and the session's outcome. When the
 //! gateway ends a session and the policy says so, the agent signs in again, recording when
 //! it was lost and when it was back (failover drills).
 //!
@@ -10,6 +10,13 @@
 //! An agent never aborts a call it started. Asked to end early (stop, or a shrinking
 //! closed-model population), it keeps its session alive until the sign-out gate gives it a
 //! turn, then signs out.
+//!
+//! Beside the session: [`lanes`] (the threads agents run on), [`push`] (the push-mode
+//! callback receiver) and [`signout_gate`] (the stop phase's paced sign-outs).
+
+pub mod lanes;
+pub mod push;
+pub mod signout_gate;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -20,18 +27,18 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent::push::{Inbox, PushReceiver};
+use crate::agent::signout_gate::SignoutGate;
 use crate::client::{AgentConn, Exchange, Failure, GatewayReply, Target};
 use crate::metrics::exemplar;
 use crate::metrics::recorder::Recorder;
 use crate::metrics::sample::micros;
 use crate::metrics::{Operation, Outcome, PollResult, Sample, SessionStats};
 use crate::protocol::{self, event, retcode};
-use crate::push::{Inbox, PushReceiver};
 use crate::scenario::values::PhoneTemplate;
 use crate::scenario::{
     AgentStatus, AlreadySignedIn, OnUnexpectedSignout, SessionSpec, SignoutMode,
 };
-use crate::stop::SignoutGate;
 
 /// What every agent of a run shares.
 #[derive(Clone)]
@@ -59,7 +66,7 @@ pub struct AgentContext {
     /// Seed of every random draw (None: random).
     pub seed: Option<u64>,
     /// The threads agents run on.
-    pub lanes: Arc<crate::lanes::Lanes>,
+    pub lanes: Arc<crate::agent::lanes::Lanes>,
 }
 
 impl AgentContext {

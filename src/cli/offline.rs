@@ -7,9 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::analysis::{merge, thresholds};
 use crate::exit::{self, Exit};
+use crate::metrics::hlog;
 use crate::metrics::Results;
-use crate::report::{self, compare, hlog, merge, thresholds};
+use crate::report::{self, compare};
 
 fn load(path: &Path) -> Result<Results, Exit> {
     Results::load(path).map_err(|e| Exit::bad_input(e.to_string()))
@@ -40,7 +42,7 @@ pub fn report(results_path: &Path, out: Option<&Path>) -> Result<i32, Exit> {
         })?;
     }
     print!("{}", report::console_summary(&results));
-    print!("{}", thresholds::render(&results.thresholds));
+    print!("{}", report::thresholds::render(&results.thresholds));
     println!("wrote {} files to {}", written.len(), out_dir.display());
     Ok(verdict_code(&results))
 }
@@ -118,7 +120,7 @@ pub fn merge(inputs: &[PathBuf], out_dir: &Path) -> Result<i32, Exit> {
     let written =
         report::write_all(&merged, out_dir).map_err(|e| Exit::cannot_measure(format!("{e:#}")))?;
     print!("{}", report::console_summary(&merged));
-    print!("{}", thresholds::render(&merged.thresholds));
+    print!("{}", report::thresholds::render(&merged.thresholds));
     println!(
         "merged {} results into {} ({} files)",
         inputs.len(),

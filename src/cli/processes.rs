@@ -1,5 +1,5 @@
 //! `run SCENARIO --processes N`: one machine, N shard processes, one report. The answer
-//! when one process's open-file limit (20,000 here, design.md §7) caps the agents one
+//! when one process's open-file limit (20,000 on these machines, hard) caps the agents one
 //! harness process can hold.
 //!
 //! The parent checks the scenario and every shard's slice first (exit 2 before any
@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 use crate::exit::{self, Exit};
 use crate::metrics::results::RunStatus;
 use crate::metrics::Results;
+use crate::run::shard::{self, ShardSpec};
 use crate::scenario::{self, Loaded};
-use crate::shard::{self, ShardSpec};
 use crate::sim::SimGateway;
 
 /// Most processes `--processes` starts.
@@ -248,7 +248,7 @@ fn prepare(opts: &Options) -> Result<(Loaded, PathBuf), Exit> {
     let loaded = scenario::load_file(&opts.scenario, &overrides)
         .map_err(|e| Exit::bad_input(e.to_string()))?;
     let shown = opts.scenario.display();
-    crate::plan::Plan::from_stages(&loaded.scenario.load.stages)
+    crate::scheduler::plan::Plan::from_stages(&loaded.scenario.load.stages)
         .map_err(|e| Exit::bad_input(format!("{shown}: {e}")))?;
     // The children inherit this environment: a missing password fails here, once.
     if let Some(secret) = &loaded.scenario.agents.password {
@@ -380,7 +380,7 @@ fn finish(children: &[Child], out_dir: &Path) -> Result<i32, Exit> {
             out_dir.join("shard-*").display()
         )));
     }
-    let verdict = crate::offline::merge(&inputs, out_dir)?;
+    let verdict = crate::cli::offline::merge(&inputs, out_dir)?;
     let merged_path = out_dir.join("results.json");
     let merged = Results::load(&merged_path).map_err(|e| Exit::cannot_measure(e.to_string()))?;
     println!("reports: {}", out_dir.display());

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::plan::Plan;
+use crate::scheduler::plan::Plan;
 
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -121,7 +121,7 @@ impl Iterator for Arrivals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Phase;
+    use crate::scheduler::plan::Phase;
 
     fn plan(phases: &[(f64, f64, f64)]) -> Pacer {
         Pacer::new(Plan {

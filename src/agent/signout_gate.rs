@@ -21,9 +21,6 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-/// Default sign-outs per second during the stop phase.
-pub const DEFAULT_SIGNOUT_RATE: u32 = 200;
-
 /// governor's clock, read from tokio's: time since the gate was made.
 #[derive(Debug, Clone)]
 struct TokioClock {

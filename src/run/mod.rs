@@ -6,6 +6,14 @@
 //! This file only wires the parts together; it owns the run's lifecycle and its exit code,
 //! not any measurement or rendering. Signals are not handled here: the caller passes stop
 //! tokens, so tests can stop a run the same way Ctrl-C does.
+//!
+//! Beside it: [`collector`] (merges the recorders each interval, streams the hlog, feeds
+//! [`progress`], the live line) and [`shard`] (a shard's slice of the scenario and the
+//! agreed start).
+
+pub mod collector;
+pub mod progress;
+pub mod shard;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,26 +22,26 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::agent::push::PushReceiver;
+use crate::agent::signout_gate::SignoutGate;
 use crate::agent::AgentContext;
 use crate::client::{AgentConn, Target, TargetOptions, Trust};
-use crate::collector::Collector;
 use crate::exit::{self, Exit};
-use crate::lease::{IdPool, QUARANTINE};
+use crate::metrics::hlog::HlogWriter;
 use crate::metrics::recorder::Recorder;
 use crate::metrics::results::{
     RunStatus, ScenarioInfo, SchedulerStats, TargetInfo, SCHEMA_NAME, SCHEMA_VERSION,
 };
 use crate::metrics::Results;
-use crate::pacer::Arrivals;
-use crate::pacer::Pacer;
-use crate::plan::Plan;
-use crate::progress::{self, Progress};
 use crate::protocol::{GatewayStats, STATS_PATH};
-use crate::push::PushReceiver;
-use crate::report::hlog::HlogWriter;
+use crate::run::collector::Collector;
+use crate::run::progress::Progress;
 use crate::scenario::{self, LoadModel, Loaded, Spacing};
+use crate::scheduler::lease::{IdPool, QUARANTINE};
+use crate::scheduler::pacer::Arrivals;
+use crate::scheduler::pacer::Pacer;
+use crate::scheduler::plan::Plan;
 use crate::sim::SimGateway;
-use crate::stop::SignoutGate;
 use std::num::{NonZeroU32, NonZeroUsize};
 
 /// Default length of one interval of the time series.
@@ -60,7 +68,7 @@ pub struct RunOptions {
     /// still written.
     pub hard_stop: CancellationToken,
     /// Run only this shard's slice of the scenario (`--shard K/N`).
-    pub shard: Option<crate::shard::ShardSpec>,
+    pub shard: Option<crate::run::shard::ShardSpec>,
     /// Wait until this wall-clock time before starting (`--start-at`).
     pub start_at: Option<SystemTime>,
     /// Threads the agents run on (`--threads`); None: one per core.
@@ -135,13 +143,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
             )))
         }
         Some(spec) => Some(
-            crate::shard::apply(&mut loaded.scenario, spec)
+            crate::run::shard::apply(&mut loaded.scenario, spec)
                 .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?,
         ),
         None => None,
     };
     let sc = &loaded.scenario;
-    let thresholds = crate::report::thresholds::parse_all(&sc.thresholds)
+    let thresholds = crate::analysis::thresholds::parse_all(&sc.thresholds)
         .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
     let password = match &sc.agents.password {
         Some(secret) => secret.resolve().map_err(Exit::bad_input)?,
@@ -159,7 +167,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let embedded_wanted = sc.target.is_embedded();
     // One connection per agent (two files against the embedded gateway): raise the
     // open-file limit, and refuse a peak that cannot fit before any traffic.
-    let file_limit = crate::limits::raise_nofile().unwrap_or(u64::MAX);
+    let file_limit = crate::util::limits::raise_nofile().unwrap_or(u64::MAX);
     let ids = sc.agents.ids.len();
     let peak_agents = match (&plan, sc.load.model) {
         (Some(p), LoadModel::Closed) => (p.peak_level().ceil() as u64).min(ids),
@@ -167,7 +175,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         (None, _) => ids,
     }
     .min(u64::from(sc.load.max_in_flight));
-    crate::limits::check_fit(peak_agents, if embedded_wanted { 2 } else { 1 }, file_limit)
+    crate::util::limits::check_fit(peak_agents, if embedded_wanted { 2 } else { 1 }, file_limit)
         .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
     // Source addresses must be this machine's: checked before anything starts.
     let sources = sc.target.source_addresses.addrs();
@@ -179,7 +187,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
                 opts.scenario.display()
             ))
         })?;
-    if let Some(w) = crate::limits::port_warning(peak_agents, sources.len()) {
+    if let Some(w) = crate::util::limits::port_warning(peak_agents, sources.len()) {
         tracing::warn!("{}: {w}", opts.scenario.display());
     }
     let out_dir = opts.out.clone().unwrap_or_else(|| match &shard {
@@ -224,7 +232,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     .map_err(Exit::bad_input)?;
 
     let late_start = match opts.start_at {
-        Some(at) => crate::shard::wait_for_start(at, &opts.stop).await,
+        Some(at) => crate::run::shard::wait_for_start(at, &opts.stop).await,
         None => Duration::ZERO,
     };
     let started_wall = SystemTime::now();
@@ -271,13 +279,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     };
 
     // Started here, on a runtime thread of ordinary priority, before any arrival thread
-    // (see `crate::lanes` on why that matters).
+    // (see `crate::agent::lanes` on why that matters).
     let threads = opts.threads.unwrap_or_else(|| {
         NonZeroUsize::new(tokio::runtime::Handle::current().metrics().num_workers())
             .unwrap_or(NonZeroUsize::MIN)
     });
     let lanes = Arc::new(
-        crate::lanes::Lanes::for_run(peak_agents, threads)
+        crate::agent::lanes::Lanes::for_run(peak_agents, threads)
             .map_err(|e| Exit::cannot_measure(format!("cannot start the agent threads: {e}")))?,
     );
     tracing::debug!("agents on {lanes:?} ({threads} threads, peak {peak_agents} agents)");
@@ -321,7 +329,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
                     None,
                 ),
                 (LoadModel::CapacitySearch, _, Some(spec)) => {
-                    let (report, result) = crate::capacity::run(
+                    let (report, result) = crate::scheduler::capacity::run(
                         spec,
                         ctx.clone(),
                         pool,
@@ -471,9 +479,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         drift: Vec::new(),
         failures: totals.exemplars.clone(),
     };
-    results.drift = crate::report::drift::analyse(&results.intervals);
-    results.thresholds =
-        crate::report::thresholds::evaluate_with_hlog_file(&thresholds, &results, Some(&hlog_path));
+    results.drift = crate::analysis::drift::analyse(&results.intervals);
+    results.thresholds = crate::analysis::thresholds::evaluate_with_hlog_file(
+        &thresholds,
+        &results,
+        Some(&hlog_path),
+    );
     let written = crate::report::write_all(&results, &out_dir).map_err(|e| {
         Exit::cannot_measure(format!(
             "cannot write reports to {}: {e:#}",
@@ -483,7 +494,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let exit_code = match &results.status {
         RunStatus::Aborted { .. } => exit::CANNOT_MEASURE,
         RunStatus::Interrupted if results.operations.is_empty() => exit::CANNOT_MEASURE,
-        _ if !crate::report::thresholds::all_passed(&results.thresholds) => exit::FAILED,
+        _ if !crate::analysis::thresholds::all_passed(&results.thresholds) => exit::FAILED,
         _ => exit::OK,
     };
     Ok(RunOutcome {

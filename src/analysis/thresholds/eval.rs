@@ -12,9 +12,9 @@ use std::path::Path;
 
 use super::window::{Slide, Slider, Worst};
 use super::{Limit, Metric, SessionField, SessionTiming, Stat, Threshold, Verdict};
+use crate::metrics::hlog::{self, HlogInterval};
 use crate::metrics::results::{IntervalOp, POLL_EMPTY, POLL_EVENT};
 use crate::metrics::{Hist, OpStats, Results};
-use crate::report::hlog::{self, HlogInterval};
 
 /// Evaluates every threshold. `hlog` (the intervals of `latency.hlog`) is needed only by
 /// windowed latency thresholds; without it they fail with a message saying so.
@@ -152,7 +152,7 @@ fn verdict(t: &Threshold, measured: Result<Worst, String>) -> Verdict {
 
 fn show(value: f64, limit: Limit) -> String {
     match limit {
-        Limit::Ms(_) => format!("{} ms", crate::report::console::fmt_ms(Some(value))),
+        Limit::Ms(_) => format!("{} ms", crate::util::fmt::fmt_ms(Some(value))),
         Limit::Percent(_) => format!("{value:.4}%"),
         Limit::Number(_) if value.fract() == 0.0 => format!("{value:.0}"),
         Limit::Number(_) => format!("{value:.3}"),
@@ -242,13 +242,13 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
                 .ok_or_else(|| {
                     format!(
                         "too few intervals to judge a trend (needs {})",
-                        crate::report::drift::MIN_POINTS
+                        crate::analysis::drift::MIN_POINTS
                     )
                 })?;
             Ok(match (f.significant, measure) {
                 (false, _) => 0.0,
-                (true, crate::report::drift::DriftMeasure::P99) => f.change_pct.unwrap_or(0.0),
-                (true, crate::report::drift::DriftMeasure::ErrorRate) => f.end - f.start,
+                (true, crate::analysis::drift::DriftMeasure::P99) => f.change_pct.unwrap_or(0.0),
+                (true, crate::analysis::drift::DriftMeasure::ErrorRate) => f.end - f.start,
             })
         }
         Metric::Sessions { field } => {

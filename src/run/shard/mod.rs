@@ -22,10 +22,10 @@
 use std::fmt;
 
 use crate::metrics::results::ShardInfo;
-use crate::pacer::Pacer;
-use crate::plan::Plan;
-use crate::scenario::values::IdRanges;
+use crate::scenario::values::{ranges_text, IdRanges};
 use crate::scenario::{Scenario, Stage};
+use crate::scheduler::pacer::Pacer;
+use crate::scheduler::plan::Plan;
 
 mod start;
 pub use start::*;
@@ -151,7 +151,7 @@ pub fn slice_ids(ids: &IdRanges, spec: &ShardSpec) -> Result<IdRanges, String> {
     }
     let mut parts: Vec<(u32, u32)> = Vec::new();
     let (mut skip, mut take) = (start, len);
-    for (a, b) in id_ranges(ids) {
+    for &(a, b) in ids.ranges() {
         let size = u64::from(b - a) + 1;
         if skip >= size {
             skip -= size;
@@ -168,34 +168,6 @@ pub fn slice_ids(ids: &IdRanges, spec: &ShardSpec) -> Result<IdRanges, String> {
         }
     }
     IdRanges::parse(&ranges_text(&parts))
-}
-
-/// The inclusive ranges of `ids`, in the order written. `IdRanges` keeps them private, so
-/// they are read back from its text, which [`IdRanges::parse`] has already checked.
-pub fn id_ranges(ids: &IdRanges) -> Vec<(u32, u32)> {
-    let id = |s: &str| s.trim().parse::<u32>().ok();
-    ids.as_text()
-        .split(',')
-        .filter_map(|part| match part.split_once('-') {
-            Some((a, b)) => id(a).zip(id(b)),
-            None => id(part).map(|x| (x, x)),
-        })
-        .collect()
-}
-
-/// `1001-1250,2001` from inclusive ranges.
-pub fn ranges_text(parts: &[(u32, u32)]) -> String {
-    parts
-        .iter()
-        .map(|(a, b)| {
-            if a == b {
-                a.to_string()
-            } else {
-                format!("{a}-{b}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Scales every stage number (`to`, `rate`) by `factor`.
@@ -372,7 +344,7 @@ mod tests {
             })
             .collect();
         assert_eq!(all, ids.iter().collect::<Vec<_>>());
-        assert_eq!(id_ranges(&ids), [(2001, 2005), (1001, 1003), (5000, 5000)]);
+        assert_eq!(ids.ranges(), [(2001, 2005), (1001, 1003), (5000, 5000)]);
         for n in 1..=9 {
             let joined: Vec<u32> = (0..n)
                 .flat_map(|k| {

@@ -3,7 +3,7 @@
 //! measuring how late a shard started. Owns no slicing (that is `shard`) and records
 //! nothing itself: the run stores the lateness in its shard record.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 
@@ -25,35 +25,16 @@ pub fn parse_start_at(text: &str) -> Result<SystemTime, String> {
              2026-03-01T08:00:00Z or 2026-03-01T09:00:00+01:00"
         )
     };
-    let (base, offset_s): (String, i64) = if t.ends_with(['Z', 'z']) {
-        (format!("{}Z", &t[..t.len() - 1]), 0)
+    let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| bad())?;
+    let nanos = at.unix_timestamp_nanos();
+    let d = Duration::from_nanos(u64::try_from(nanos.unsigned_abs()).map_err(|_| bad())?);
+    if nanos >= 0 {
+        UNIX_EPOCH.checked_add(d)
     } else {
-        let n = t.len();
-        let zone = t.get(n.saturating_sub(6)..).ok_or_else(bad)?;
-        let b = zone.as_bytes();
-        let sign = match b.first() {
-            Some(b'+') => 1,
-            Some(b'-') if n > 19 => -1,
-            _ => return Err(bad()),
-        };
-        if b.len() != 6 || b[3] != b':' {
-            return Err(bad());
-        }
-        let h: i64 = zone[1..3].parse().map_err(|_| bad())?;
-        let m: i64 = zone[4..6].parse().map_err(|_| bad())?;
-        if h > 23 || m > 59 {
-            return Err(bad());
-        }
-        (format!("{}Z", &t[..n - 6]), sign * (h * 3600 + m * 60))
-    };
-    let local = humantime::parse_rfc3339_weak(&base).map_err(|_| bad())?;
-    let shift = Duration::from_secs(offset_s.unsigned_abs());
-    let utc = if offset_s >= 0 {
-        local.checked_sub(shift)
-    } else {
-        local.checked_add(shift)
-    };
-    utc.ok_or_else(bad)
+        UNIX_EPOCH.checked_sub(d)
+    }
+    .ok_or_else(bad)
 }
 
 /// Checks a start time is not absurdly far ahead of `now`.

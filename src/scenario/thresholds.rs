@@ -1,12 +1,15 @@
-//! Parsing `[thresholds]` keys and conditions into [`Threshold`]s, with messages that name
-//! the key and say what is valid. The grammar is documented in docs/reports.md.
+//! The threshold grammar (the scenario's `[thresholds]` table): a threshold is
+//! `"<measure>[ over <window>]" = "<op> <number>[unit]"`, documented in docs/reports.md.
+//! This module owns the vocabulary and its parsing, so a scenario is validated with its
+//! thresholds; evaluating them against a run's results is `analysis::thresholds`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
 
-use super::{Cmp, Limit, Metric, SessionField, SessionTiming, Stat, Threshold, ThresholdError};
+use crate::metrics::hlog::LatencyKind;
 use crate::metrics::results::{POLL_EMPTY, POLL_EVENT};
 use crate::metrics::Operation;
-use crate::report::hlog::LatencyKind;
 
 const MEASURES_HELP: &str = "valid forms: <op>.p50|p90|p99|p999|max|mean, <op>.raw.p99, \
 <op>.errors, <op>.errors[<retcode>|http:<status>|transport:<kind>], <op>.rate, <op>.count, \
@@ -21,7 +24,7 @@ const SESSION_FIELDS: [(&str, SessionField); 9] = [
     ("never_ready", SessionField::NeverReady),
     ("signed_out_clean", SessionField::SignedOutClean),
     ("signed_out_unexpected", SessionField::SignedOutUnexpected),
-    // design.md's name for sessions the gateway ended under the agent
+    // the name for sessions the gateway ended under the agent
     ("dropped", SessionField::SignedOutUnexpected),
     ("signin_given_up", SessionField::SigninGivenUp),
     ("left_signed_in", SessionField::LeftSignedIn),
@@ -54,7 +57,7 @@ pub fn parse_all(map: &BTreeMap<String, String>) -> Result<Vec<Threshold>, Thres
 pub fn parse_one(key: &str, value: &str) -> Result<Threshold, String> {
     let (measure, window) = match key.split_once(" over ") {
         Some((m, w)) => {
-            let d = crate::duration::parse(w).map_err(|e| format!("window: {e}"))?;
+            let d = crate::util::duration::parse(w).map_err(|e| format!("window: {e}"))?;
             if d.is_zero() {
                 return Err("window: the window length must be more than zero".into());
             }
@@ -203,9 +206,9 @@ fn parse_metric(measure: &str) -> Result<Metric, String> {
         [op, measure @ ("p99" | "errors"), "drift"] => Ok(Metric::Drift {
             operation: check_operation(op)?,
             measure: if *measure == "p99" {
-                crate::report::drift::DriftMeasure::P99
+                crate::metrics::results::DriftMeasure::P99
             } else {
-                crate::report::drift::DriftMeasure::ErrorRate
+                crate::metrics::results::DriftMeasure::ErrorRate
             },
         }),
         [op, kind @ ("raw" | "corrected"), stat] => Ok(Metric::Latency {
@@ -299,4 +302,149 @@ fn check_limit(metric: &Metric, limit: Limit) -> Result<(), String> {
                 .into()
         }
     })
+}
+
+/// One parsed threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The key as written in the scenario, e.g. `signin.p99 over 1m`.
+    pub name: String,
+    pub metric: Metric,
+    pub cmp: Cmp,
+    pub limit: Limit,
+    /// `over <duration>`: the condition must hold in every window of this length.
+    pub window: Option<Duration>,
+    /// The condition as written, e.g. `< 800ms`.
+    pub allowed: String,
+}
+
+/// What a threshold measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Metric {
+    /// A latency statistic of one operation (`signin.p99`, `signin.raw.max`).
+    Latency {
+        operation: String,
+        kind: LatencyKind,
+        stat: Stat,
+    },
+    /// Failures of one operation (or of all operations when None), optionally only those
+    /// with one outcome label (`100-003`, `http:503`, `transport:timeout`). Compared as a
+    /// percentage of the attempts with a `%` limit, as a count otherwise.
+    Errors {
+        operation: Option<String>,
+        label: Option<String>,
+    },
+    /// Successful operations per second over the run (or the window).
+    Rate { operation: String },
+    /// Attempts of one operation.
+    Count { operation: String },
+    /// A session outcome count, or its percentage of the sessions started with a `%` limit.
+    Sessions { field: SessionField },
+    /// A session timing statistic (`sessions.time_to_ready.p99`).
+    SessionTiming { timing: SessionTiming, stat: Stat },
+    /// The scheduler's lag behind the plan (`scheduler.lag.p99`).
+    SchedulerLag { stat: Stat },
+    /// Arrivals not started, or their percentage of the planned arrivals with a `%` limit.
+    NotStarted,
+    /// A significant trend over the run (`signin.p99.drift`: relative change of the p99
+    /// trend line, percent; `signin.errors.drift`: change of the error rate, percentage
+    /// points). No significant trend measures 0.
+    Drift {
+        operation: String,
+        measure: crate::metrics::results::DriftMeasure,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stat {
+    /// A percentile, 0–100.
+    Percentile(f64),
+    Max,
+    Mean,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionField {
+    Started,
+    SignedIn,
+    Ready,
+    NeverReady,
+    SignedOutClean,
+    SignedOutUnexpected,
+    SigninGivenUp,
+    LeftSignedIn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionTiming {
+    TimeToSignedIn,
+    TimeToReady,
+    SessionLength,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+}
+
+impl Cmp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Eq => "==",
+        }
+    }
+
+    /// Whether `measured` satisfies `measured <op> limit` (== allows float rounding).
+    pub fn holds(self, measured: f64, limit: f64) -> bool {
+        match self {
+            Cmp::Lt => measured < limit,
+            Cmp::Le => measured <= limit,
+            Cmp::Gt => measured > limit,
+            Cmp::Ge => measured >= limit,
+            Cmp::Eq => (measured - limit).abs() <= 1e-9 * limit.abs().max(1.0),
+        }
+    }
+}
+
+/// A threshold's limit with its unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Limit {
+    /// A duration, in milliseconds.
+    Ms(f64),
+    /// A percentage (0–100).
+    Percent(f64),
+    /// A plain number (a count, or a rate per second).
+    Number(f64),
+}
+
+impl Limit {
+    pub fn value(self) -> f64 {
+        match self {
+            Limit::Ms(v) | Limit::Percent(v) | Limit::Number(v) => v,
+        }
+    }
+}
+
+/// Every problem found in a `[thresholds]` table (all of them, not only the first).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", render_problems(.problems))]
+pub struct ThresholdError {
+    /// (threshold key, what is wrong and what is valid)
+    pub problems: Vec<(String, String)>,
+}
+
+fn render_problems(problems: &[(String, String)]) -> String {
+    let mut s = String::from("invalid [thresholds]:");
+    for (key, msg) in problems {
+        let _ = write!(s, "\n  {key:?}: {msg}");
+    }
+    s
 }

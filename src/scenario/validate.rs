@@ -112,11 +112,11 @@ fn check_gateway(s: &Scenario) -> Result<(), Problem> {
     Ok(())
 }
 
-/// Each threshold must parse (grammar in `report::thresholds`), so a typo fails before
+/// Each threshold must parse (grammar in `scenario::thresholds`), so a typo fails before
 /// any traffic instead of after an hour-long run.
 fn check_thresholds(s: &Scenario) -> Result<(), Problem> {
     for (key, value) in &s.thresholds {
-        if let Err(message) = crate::analysis::thresholds::parse_one(key, value) {
+        if let Err(message) = crate::scenario::thresholds::parse_one(key, value) {
             return Err(Problem {
                 path: KeyPath(vec![Seg::Key("thresholds".into()), Seg::Key(key.clone())]),
                 message,

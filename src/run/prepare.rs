@@ -1,0 +1,139 @@
+//! The first step of a run, before anything is started: the scenario loaded with the
+//! command line's aim and overrides, sliced for a shard, its thresholds parsed, the
+//! password read, the plan built, the peak of agents checked against this machine's
+//! limits and source addresses, and the report folder made. Every failure here is bad
+//! input (exit 2): nothing has been sent yet.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::{default_out_dir, RunOptions};
+use crate::exit::Exit;
+use crate::metrics::results::ShardInfo;
+use crate::scenario::thresholds::Threshold;
+use crate::scenario::{self, LoadModel, Loaded};
+use crate::scheduler::pacer::Pacer;
+use crate::scheduler::plan::Plan;
+
+/// A run ready to start.
+pub(super) struct Prepared {
+    pub loaded: Loaded,
+    pub shard: Option<ShardInfo>,
+    pub thresholds: Vec<Threshold>,
+    /// Never logged or reported.
+    pub password: String,
+    /// None for a capacity search, which plans its own steps.
+    pub plan: Option<Plan>,
+    /// The target is the embedded simulated gateway.
+    pub embedded: bool,
+    /// Most agents alive at once.
+    pub peak_agents: u64,
+    pub sources: Vec<IpAddr>,
+    pub out_dir: PathBuf,
+}
+
+pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, Exit> {
+    // --target and --ca-file are overrides like any --set, so they are validated with
+    // the rest of the scenario (a real target has no embedded poll_wait to respect, …);
+    // they aim the run and stay out of the scenario hash.
+    let mut aim = Vec::new();
+    if let Some(url) = &opts.target {
+        aim.push(format!("target.url={}", toml_string(url)));
+    }
+    if let Some(ca) = &opts.ca_file {
+        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
+        aim.push(format!(
+            "target.ca_file={}",
+            toml_string(&ca.display().to_string())
+        ));
+    }
+    let mut loaded = scenario::load_file_aimed(&opts.scenario, &opts.overrides, &aim)
+        .map_err(|e| Exit::bad_input(e.to_string()))?;
+    // A shard runs its slice; the hash and text stay the whole scenario's.
+    let shard = match &opts.shard {
+        Some(_) if loaded.scenario.load.model == LoadModel::CapacitySearch => {
+            return Err(Exit::bad_input(format!(
+                "{}: a capacity search cannot be sharded (each shard would search alone); run it as one process, or shard a fixed-rate scenario",
+                opts.scenario.display()
+            )))
+        }
+        Some(spec) => Some(
+            crate::run::shard::apply(&mut loaded.scenario, spec)
+                .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?,
+        ),
+        None => None,
+    };
+    let sc = &loaded.scenario;
+    let thresholds = crate::analysis::thresholds::parse_all(&sc.thresholds)
+        .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
+    let password = match &sc.agents.password {
+        Some(secret) => secret.resolve().map_err(Exit::bad_input)?,
+        None => String::new(),
+    };
+    // Capacity search plans its own steps; the others follow the stages.
+    let plan = match sc.load.model {
+        LoadModel::CapacitySearch => None,
+        _ => Some(
+            Plan::from_stages(&sc.load.stages)
+                .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?,
+        ),
+    };
+    let embedded_wanted = sc.target.is_embedded();
+    // One connection per agent (two files against the embedded gateway): raise the
+    // open-file limit, and refuse a peak that cannot fit before any traffic.
+    let file_limit = crate::util::limits::raise_nofile().unwrap_or(u64::MAX);
+    let ids = sc.agents.ids.len();
+    let peak_agents = match (&plan, sc.load.model) {
+        (Some(p), LoadModel::Closed) => (p.peak_level().ceil() as u64).min(ids),
+        (Some(p), _) => Pacer::new(p.clone()).planned_arrivals().min(ids),
+        (None, _) => ids,
+    }
+    .min(u64::from(sc.load.max_in_flight));
+    crate::util::limits::check_fit(peak_agents, if embedded_wanted { 2 } else { 1 }, file_limit)
+        .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
+    // Source addresses must be this machine's: checked before anything starts.
+    let sources = sc.target.source_addresses.addrs();
+    crate::client::TcpConnector::new(&sources)
+        .check_sources()
+        .map_err(|e| {
+            Exit::bad_input(format!(
+                "{}: target.source_addresses: {e}",
+                opts.scenario.display()
+            ))
+        })?;
+    if let Some(w) = crate::util::limits::port_warning(peak_agents, sources.len()) {
+        tracing::warn!("{}: {w}", opts.scenario.display());
+    }
+    let out_dir = opts.out.clone().unwrap_or_else(|| match &shard {
+        Some(s) => default_out_dir(
+            &format!("{}-shard{}of{}", sc.name, s.index, s.count),
+            SystemTime::now(),
+        ),
+        None => default_out_dir(&sc.name, SystemTime::now()),
+    });
+    std::fs::create_dir_all(&out_dir).map_err(|e| {
+        Exit::bad_input(format!(
+            "cannot create report folder {}: {e}",
+            out_dir.display()
+        ))
+    })?;
+
+    let embedded = embedded_wanted;
+    Ok(Prepared {
+        thresholds,
+        password,
+        plan,
+        embedded,
+        peak_agents,
+        sources,
+        out_dir,
+        shard,
+        loaded,
+    })
+}
+
+/// A TOML basic string holding `s` (for building `--set` values).
+pub(super) fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}

@@ -1,0 +1,168 @@
+//! What a run needs running beside its agents: the other side (the embedded simulated
+//! gateway, or the target the scenario names, with the trust it asks for), the sign-out
+//! gate's dispatcher, the push-mode callback receiver, and the threads agents run on. And,
+//! at the end, the simulated gateway's own counters, asked only of agentstorm's gateway.
+
+use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::prepare::Prepared;
+use crate::agent::lanes::Lanes;
+use crate::agent::push::PushReceiver;
+use crate::agent::signout_gate::SignoutGate;
+use crate::client::{AgentConn, Target, TargetOptions, Trust};
+use crate::exit::Exit;
+use crate::protocol::{GatewayStats, STATS_PATH};
+use crate::scenario::Loaded;
+use crate::sim::SimGateway;
+
+/// The embedded gateway, while it runs.
+pub(crate) struct Embedded {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Embedded {
+    /// Stops the gateway and waits (at most 5 s) for it to close.
+    pub(crate) async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}
+
+/// The gateway a run talks to.
+pub(super) struct OtherSide {
+    pub target: Arc<Target>,
+    /// The embedded gateway, when it is the target.
+    pub embedded: Option<Embedded>,
+}
+
+/// The embedded gateway started, or the scenario's (or command line's) target with the
+/// trust it asks for.
+pub(super) async fn other_side(p: &Prepared) -> Result<OtherSide, Exit> {
+    let loaded = &p.loaded;
+    let sc = &loaded.scenario;
+    let url = sc.target.url.clone();
+    let embedded_wanted = p.embedded;
+    // The other side: the embedded gateway, or the scenario's / command line's target.
+    let (target_url, trust, embedded) = if embedded_wanted {
+        let (addr, cert_pem, emb) = start_embedded(loaded).await?;
+        (format!("https://{addr}"), Trust::Pem(cert_pem), Some(emb))
+    } else {
+        let trust = if sc.target.insecure_skip_verify {
+            Trust::Insecure
+        } else if let Some(ca) = &sc.target.ca_file {
+            let pem = std::fs::read_to_string(ca).map_err(|e| {
+                Exit::bad_input(format!("CA file {}: cannot read: {e}", ca.display()))
+            })?;
+            Trust::Pem(pem)
+        } else {
+            Trust::Native
+        };
+        (url.trim().to_string(), trust, None)
+    };
+    let target = Target::new(&TargetOptions {
+        url: target_url,
+        trust,
+        timeout: sc.target.timeout.get(),
+        connect_timeout: sc.target.connect_timeout.get(),
+        read_buffer_bytes: sc.target.read_buffer_bytes.map(|n| n as usize),
+        source_addresses: p.sources.clone(),
+    })
+    .map_err(Exit::bad_input)?;
+
+    Ok(OtherSide { target, embedded })
+}
+
+/// What runs beside the agents for the whole run; `token` ends it.
+pub(super) struct Services {
+    pub token: CancellationToken,
+    pub gate: Arc<SignoutGate>,
+    pub push: Option<Arc<PushReceiver>>,
+    pub lanes: Arc<Lanes>,
+}
+
+/// Starts the sign-out gate, the push receiver (push mode) and the agents' threads.
+pub(super) async fn start(p: &Prepared, threads: Option<NonZeroUsize>) -> Result<Services, Exit> {
+    let sc = &p.loaded.scenario;
+    let peak_agents = p.peak_agents;
+    // The sign-out gate and the push receiver live as long as the run.
+    let end = CancellationToken::new();
+    let signout_rate = NonZeroU32::new(sc.stop.signout_rate).unwrap_or(NonZeroU32::MIN);
+    let gate = SignoutGate::new(signout_rate);
+    tokio::spawn(gate.clone().dispatch(end.clone()));
+    let push = match &sc.session.push {
+        Some(p) => {
+            let token = match &p.service_token {
+                Some(secret) => secret.resolve().map_err(Exit::bad_input)?,
+                None => uuid::Uuid::new_v4().simple().to_string(),
+            };
+            let receiver =
+                PushReceiver::start(p.listen, p.callback_url.clone(), token, end.clone())
+                    .await
+                    .map_err(|e| {
+                        Exit::bad_input(format!(
+                            "session.push.listen {}: cannot listen: {e}",
+                            p.listen
+                        ))
+                    })?;
+            tracing::info!("push callback receiver at {}", receiver.callback_url());
+            Some(receiver)
+        }
+        None => None,
+    };
+
+    // Started here, on a runtime thread of ordinary priority, before any arrival thread
+    // (see `crate::agent::lanes` on why that matters).
+    let threads = threads.unwrap_or_else(|| {
+        NonZeroUsize::new(tokio::runtime::Handle::current().metrics().num_workers())
+            .unwrap_or(NonZeroUsize::MIN)
+    });
+    let lanes = Arc::new(
+        Lanes::for_run(peak_agents, threads)
+            .map_err(|e| Exit::cannot_measure(format!("cannot start the agent threads: {e}")))?,
+    );
+    tracing::debug!("agents on {lanes:?} ({threads} threads, peak {peak_agents} agents)");
+    Ok(Services {
+        token: end,
+        gate,
+        push,
+        lanes,
+    })
+}
+
+/// Starts the scenario's simulated gateway on a free loopback port (TLS, with a generated
+/// certificate): its address, the certificate's PEM, and the handle that stops it.
+pub(crate) async fn start_embedded(
+    loaded: &Loaded,
+) -> Result<(SocketAddr, String, Embedded), Exit> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| Exit::cannot_measure(format!("cannot start the embedded gateway: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Exit::cannot_measure(format!("cannot start the embedded gateway: {e}")))?;
+    let tls = crate::sim::tls::self_signed().map_err(|e| {
+        Exit::cannot_measure(format!(
+            "cannot make the embedded gateway's certificate: {e:#}"
+        ))
+    })?;
+    let gateway = SimGateway::new(loaded.scenario.gateway.clone());
+    let shutdown = CancellationToken::new();
+    let task =
+        tokio::spawn(gateway.serve(listener, Some(tls.server_config.clone()), shutdown.clone()));
+    tracing::info!("embedded gateway listening on https://{addr}");
+    Ok((addr, tls.cert_pem, Embedded { shutdown, task }))
+}
+
+/// Asks the target for the simulator's counters; None when it is not agentstorm's
+/// simulated gateway (or does not answer).
+pub(super) async fn fetch_gateway_stats(target: &Arc<Target>) -> Option<GatewayStats> {
+    let mut conn = AgentConn::new(target.clone());
+    let body = conn.get_raw(STATS_PATH).await?;
+    serde_json::from_slice(&body).ok()
+}

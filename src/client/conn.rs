@@ -1,0 +1,283 @@
+//! [`AgentConn`]: one agent's connection to the gateway and its calls. Each call becomes
+//! exactly one [`Exchange`], within the call timeout, with the reply parsed or the failure
+//! kept with its reason; the header map and the deadline timer are reused between calls.
+
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Uri};
+use http_body_util::Full;
+
+use super::failure::{classify_hyper, describe};
+use super::live::{read_body, Live};
+use super::{
+    reply, Exchange, Failure, GatewayReply, Target, GUID, MAX_BODY_BYTES, SIM_GATEWAY,
+    SPARE_HEADERS_MAX,
+};
+use crate::outcome::TransportKind;
+use crate::protocol::CONTENT_TYPE_JSON;
+
+/// One agent's connection to the gateway: opened on first use, kept alive, reopened after
+/// the gateway or a failure closed it.
+pub struct AgentConn {
+    target: Arc<Target>,
+    live: Option<Live>,
+    /// The last request path and its parsed URI: an agent asks for the same path over and
+    /// over (its poll), so it is parsed once.
+    last_uri: Option<(String, Uri)>,
+    /// The last reply's header map, emptied: the next request's headers go in it, so a call
+    /// allocates no header map (hyper parses each reply into the map its request was sent
+    /// with, and the map then comes back here). Boxed: while a long poll waits it is None,
+    /// and every agent's task would otherwise carry the map's size.
+    spare_headers: Option<Box<http::HeaderMap>>,
+    /// The call deadline's timer, kept between calls (see [`AgentConn::call`]).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl AgentConn {
+    pub fn new(target: Arc<Target>) -> AgentConn {
+        AgentConn {
+            target,
+            live: None,
+            last_uri: None,
+            spare_headers: None,
+            timer: None,
+        }
+    }
+
+    pub fn target(&self) -> &Arc<Target> {
+        &self.target
+    }
+
+    /// Drops the connection (the next call opens a new one).
+    pub fn close(&mut self) {
+        self.live = None;
+    }
+
+    /// The kept connection if it is still usable, else a new one.
+    async fn ready_live(&mut self) -> Result<Live, (TransportKind, String)> {
+        if let Some(mut live) = self.live.take() {
+            if live.ready().await {
+                return Ok(live);
+            }
+        }
+        // Boxed: opening a connection (TCP, TLS, handshake) is the largest state of a call;
+        // unboxed it would size every agent's task, while it lasts only until connected.
+        let mut live = Box::pin(self.target.connect_explained()).await?;
+        if live.ready().await {
+            Ok(live)
+        } else {
+            Err((
+                TransportKind::Reset,
+                "the connection closed as soon as it opened".into(),
+            ))
+        }
+    }
+
+    /// `path` below the target's base path, parsed once per distinct path in a row.
+    fn uri(&mut self, path: &str) -> Result<Uri, Failure> {
+        if let Some((p, uri)) = &self.last_uri {
+            if p == path {
+                return Ok(uri.clone());
+            }
+        }
+        let uri: Uri = format!("{}{}", self.target.base_path, path)
+            .parse()
+            .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
+        self.last_uri = Some((path.to_string(), uri.clone()));
+        Ok(uri)
+    }
+
+    /// Makes one call. `guid` goes in the `Guid` header; `body` (JSON) only when Some.
+    pub async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        guid: Option<&str>,
+    ) -> Exchange {
+        let sent_at = Instant::now();
+        let deadline = tokio::time::Instant::from_std(sent_at) + self.target.timeout;
+        // One timer per agent, moved to each call's deadline: a later deadline only updates
+        // the registered timer (no wheel insert and removal per call, as a fresh
+        // `tokio::time::timeout` costs), and it fires at most once per timeout between calls.
+        let mut timer = match self.timer.take() {
+            Some(mut t) => {
+                t.as_mut().reset(deadline);
+                t
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let timeout = self.target.timeout;
+        let (result, body, reason) = tokio::select! {
+            biased;
+            r = self.call_inner(method, path, body, guid) => r,
+            _ = timer.as_mut() => (
+                Err(Failure::Transport(TransportKind::Timeout)),
+                Bytes::new(),
+                Some(format!("no full reply within the {} call timeout", humantime::format_duration(timeout))),
+            ),
+        };
+        self.timer = Some(timer);
+        if matches!(result, Err(Failure::Transport(_))) {
+            // The connection's state is unknown after a transport failure: start afresh.
+            self.live = None;
+        }
+        Exchange {
+            sent_at,
+            done_at: Instant::now(),
+            result,
+            body,
+            reason,
+        }
+    }
+
+    fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        guid: Option<&str>,
+    ) -> Result<Request<Full<Bytes>>, Failure> {
+        let uri = self.uri(path)?;
+        let has_body = body.is_some();
+        let mut req = Request::new(Full::new(body.unwrap_or_default()));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        if let Some(spare) = self.spare_headers.take() {
+            *req.headers_mut() = *spare;
+        }
+        let headers = req.headers_mut();
+        headers.insert(header::HOST, self.target.host.clone());
+        if has_body {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(CONTENT_TYPE_JSON),
+            );
+        }
+        if let Some(g) = guid {
+            let value = HeaderValue::from_str(g)
+                .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
+            headers.insert(GUID, value);
+        }
+        Ok(req)
+    }
+
+    async fn call_inner(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        guid: Option<&str>,
+    ) -> (Result<GatewayReply, Failure>, Bytes, Option<String>) {
+        let failed = |f: Failure, reason: String| (Err(f), Bytes::new(), Some(reason));
+        let req = match self.request(method, path, body, guid) {
+            Ok(req) => req,
+            Err(f) => {
+                return failed(
+                    f,
+                    "the request could not be built (path or GUID not valid in HTTP)".into(),
+                )
+            }
+        };
+        let mut live = match self.ready_live().await {
+            Ok(live) => live,
+            Err((kind, cause)) => {
+                let reason = if cause.is_empty() {
+                    describe(kind).to_string()
+                } else {
+                    format!("{}: {cause}", describe(kind))
+                };
+                return failed(Failure::Transport(kind), reason);
+            }
+        };
+        let sent = {
+            let sender = &mut live.sender;
+            let exchange = async {
+                let resp = sender
+                    .send_request(req)
+                    .await
+                    .map_err(|e| (Failure::Transport(classify_hyper(&e)), e.to_string()))?;
+                let (parts, incoming) = resp.into_parts();
+                let bytes = read_body(incoming).await.map_err(|f| {
+                    let why = match f {
+                        Failure::Transport(TransportKind::BadBody) => {
+                            format!("reply body over the {} KiB limit", MAX_BODY_BYTES / 1024)
+                        }
+                        _ => "the connection ended while the reply body was read".to_string(),
+                    };
+                    (f, why)
+                })?;
+                Ok::<_, (Failure, String)>((parts, bytes))
+            };
+            Live::drive(&mut live.driver, &live.wake, exchange).await
+        };
+        let (parts, bytes) = match sent {
+            Ok(done) => done,
+            Err((f, reason)) => return failed(f, reason),
+        };
+        self.target.note_reachable();
+        // Keep the connection for the next call unless the gateway said it closes it.
+        let closes = parts
+            .headers
+            .get(header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        if !closes {
+            self.live = Some(live);
+        }
+        let (result, reason) = if parts.status != http::StatusCode::OK {
+            let status = parts.status;
+            // `StatusCode`'s Display is "503 Service Unavailable" (and
+            // "<unknown status code>" after the number for a non-standard status).
+            (
+                Err(Failure::Http(status.as_u16())),
+                Some(format!(
+                    "HTTP {status} (the gateway answers 200 and puts the outcome in retcode)"
+                )),
+            )
+        } else {
+            match reply::parse(&parts.headers, &bytes) {
+                Ok(r) => {
+                    // Looked for only on replies that hand out a GUID (sign-in, rotation).
+                    if r.guid.is_some()
+                        && !self.target.is_simulator()
+                        && parts.headers.contains_key(SIM_GATEWAY)
+                    {
+                        self.target.is_simulator.store(true, Ordering::Relaxed);
+                    }
+                    (Ok(r), None)
+                }
+                Err(why) => (Err(Failure::Transport(TransportKind::BadBody)), Some(why)),
+            }
+        };
+        // A reply with many headers is not worth its memory for the rest of the session.
+        let mut headers = parts.headers;
+        if headers.capacity() <= SPARE_HEADERS_MAX {
+            headers.clear();
+            self.spare_headers = Some(Box::new(headers));
+        }
+        (result, bytes, reason)
+    }
+
+    /// A plain GET returning the body of a 200 reply (for the simulator's stats).
+    pub async fn get_raw(&mut self, path: &str) -> Option<Bytes> {
+        let req = self.request(Method::GET, path, None, None).ok()?;
+        let timeout = self.target.timeout;
+        let mut live = self.ready_live().await.ok()?;
+        let sender = &mut live.sender;
+        let fut = async {
+            let resp = sender.send_request(req).await.ok()?;
+            if resp.status() != http::StatusCode::OK {
+                return None;
+            }
+            read_body(resp.into_body()).await.ok()
+        };
+        tokio::time::timeout(timeout, Live::drive(&mut live.driver, &live.wake, fut))
+            .await
+            .ok()
+            .flatten()
+    }
+}

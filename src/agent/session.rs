@@ -1,0 +1,243 @@
+//! The signed-in part of one agent's session: adopting rotated GUIDs, events as they come
+//! (polled, or pushed with heartbeats), the hold once ready, never-ready and delivery
+//! bookkeeping, and the sign-out when the hold ends or the gate gives the agent its turn.
+
+use std::time::{Instant, SystemTime};
+
+use http::Method;
+use rand::rngs::SmallRng;
+use tokio_util::sync::CancellationToken;
+
+use super::push::Inbox;
+use super::{
+    decide::session_gone, judge_event, judge_poll, judge_signout, record, AgentContext, AgentEnd,
+    PollVerdict,
+};
+use crate::client::{AgentConn, Exchange, GatewayReply};
+use crate::metrics::sample::micros;
+use crate::metrics::Operation;
+use crate::protocol::{self, event};
+use crate::scenario::SignoutMode;
+
+/// The signed-in part of one session.
+pub(super) struct Session<'a> {
+    pub(super) ctx: &'a AgentContext,
+    pub(super) agent_id: u32,
+    pub(super) arrival: Instant,
+    pub(super) recovering: bool,
+    pub(super) guid: Option<String>,
+    /// Set when the agent is ready: when its hold ends.
+    pub(super) hold_until: Option<Instant>,
+}
+
+impl Session<'_> {
+    /// Dynamic authentication: adopt a rotated GUID for every later call.
+    pub(super) fn adopt_guid(&mut self, ex: &Exchange) {
+        if let Ok(reply) = &ex.result {
+            if let Some(g) = &reply.guid {
+                self.guid = Some(g.clone());
+            }
+        }
+    }
+
+    /// An event the gateway stamped `gen_ms` (its `eventGenTime`) reached the harness at
+    /// `received`: the delivery latency, which is only as good as the two machines' clocks
+    /// agree (a gateway clock ahead of ours reads as 0).
+    fn delivered(&self, event_type: &str, gen_ms: u64, received: SystemTime) {
+        if let Ok(r) = received.duration_since(SystemTime::UNIX_EPOCH) {
+            let us = (r.as_millis() as u64).saturating_sub(gen_ms) * 1000;
+            self.ctx
+                .session_stats(|s| s.record_delivery(event_type, us));
+        }
+    }
+
+    /// Handles an event (polled or pushed); true when the session has ended.
+    fn on_event(&mut self, verdict: PollVerdict, at: Instant, rng: &mut SmallRng) -> bool {
+        match verdict {
+            PollVerdict::Event { event_type } => {
+                self.ctx.event(&event_type);
+                if event_type == event::READY && self.hold_until.is_none() {
+                    let took = micros(at.saturating_duration_since(self.arrival));
+                    let back = self.recovering.then(|| self.ctx.since_start_us(at));
+                    self.ctx.session_stats(|s| {
+                        s.ready += 1;
+                        s.time_to_ready.record_us(took);
+                        if let Some(b) = back {
+                            s.back_at.record_us(b);
+                        }
+                    });
+                    self.hold_until = Some(at + self.ctx.session.hold.sample(rng));
+                }
+                false
+            }
+            PollVerdict::SessionEnded { event_type } => {
+                if let Some(t) = event_type {
+                    self.ctx.event(&t);
+                }
+                true
+            }
+            PollVerdict::Empty | PollVerdict::Failed => false,
+        }
+    }
+
+    /// Whether the session's own plan says it is over at `t` (hold done, or never ready).
+    fn plan_over(&self, t: Instant, ready_deadline: Instant) -> bool {
+        match self.hold_until {
+            Some(h) => t >= h,
+            None => t >= ready_deadline,
+        }
+    }
+
+    fn never_ready_check(&self) {
+        if self.hold_until.is_none() {
+            self.ctx.session_stats(|s| s.never_ready += 1);
+        }
+    }
+
+    /// Polling mode: long-poll until ready, then for the hold; end early through the gate.
+    pub(super) async fn polled(
+        &mut self,
+        conn: &mut AgentConn,
+        rng: &mut SmallRng,
+        end: &CancellationToken,
+    ) -> AgentEnd {
+        let poll_path = protocol::poll_path(self.agent_id);
+        let ready_deadline = Instant::now() + self.ctx.session.ready_timeout.get();
+        let mut next = Instant::now();
+        loop {
+            if self.plan_over(next, ready_deadline) {
+                // The next poll would come after the hold (or the ready wait) ends: sign
+                // out when it ends, not a poll gap early; a stop still goes through the gate.
+                let until = self.hold_until.unwrap_or(ready_deadline);
+                if until > Instant::now() {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(until.into()) => {}
+                        _ = async {
+                            end.cancelled().await;
+                            self.ctx.gate.acquire().await
+                        } => {}
+                    }
+                }
+                break;
+            }
+            if end.is_cancelled() {
+                // Keep polling (the session stays alive) until the gate gives a turn.
+                tokio::select! {
+                    biased;
+                    _ = self.ctx.gate.acquire() => break,
+                    _ = tokio::time::sleep_until(next.into()) => {}
+                }
+            } else if next > Instant::now() {
+                // A poll already due goes at once: a timer for a past instant would still
+                // wait for the timer wheel's next 1 ms tick.
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next.into()) => {}
+                    _ = end.cancelled() => continue,
+                }
+            }
+            let ex = conn
+                .call(Method::GET, &poll_path, None, self.guid.as_deref())
+                .await;
+            record(self.ctx, self.agent_id, Operation::Poll, next, &ex);
+            self.adopt_guid(&ex);
+            if let Ok(GatewayReply {
+                event_type: Some(t),
+                event_gen_ms: Some(g),
+                ..
+            }) = &ex.result
+            {
+                self.delivered(t, *g, SystemTime::now());
+            }
+            let verdict = judge_poll(ex.result);
+            let was_event = matches!(verdict, PollVerdict::Event { .. });
+            if self.on_event(verdict, ex.done_at, rng) {
+                self.never_ready_check();
+                return AgentEnd::Unexpected;
+            }
+            next = if was_event {
+                // More events may be queued: ask again without a pause.
+                ex.done_at
+            } else {
+                ex.done_at + self.ctx.session.poll_gap.sample(rng)
+            };
+        }
+        self.never_ready_check();
+        self.sign_out(conn).await
+    }
+
+    /// Push mode: events arrive in the inbox; heartbeats keep the session alive.
+    pub(super) async fn pushed(
+        &mut self,
+        conn: &mut AgentConn,
+        inbox: &mut Inbox,
+        rng: &mut SmallRng,
+        end: &CancellationToken,
+    ) -> AgentEnd {
+        let ready_deadline = Instant::now() + self.ctx.session.ready_timeout.get();
+        let heartbeat = self
+            .ctx
+            .session
+            .push
+            .as_ref()
+            .map(|p| p.heartbeat.get())
+            .unwrap_or(std::time::Duration::from_secs(30));
+        let hs_path = protocol::handshake_path(self.agent_id);
+        let mut next_beat = Instant::now() + heartbeat;
+        loop {
+            let now = Instant::now();
+            if self.plan_over(now, ready_deadline) {
+                break;
+            }
+            let deadline = self.hold_until.unwrap_or(ready_deadline).min(next_beat);
+            tokio::select! {
+                biased;
+                _ = self.ctx.gate.acquire(), if end.is_cancelled() => break,
+                ev = inbox.recv() => {
+                    let Some(ev) = ev else { break };
+                    if let Some(g) = ev.gen_ms {
+                        self.delivered(&ev.event_type, g, ev.received);
+                    }
+                    if self.on_event(judge_event(Some(ev.event_type)), Instant::now(), rng) {
+                        self.never_ready_check();
+                        return AgentEnd::Unexpected;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    if Instant::now() >= next_beat {
+                        let intended = next_beat;
+                        let ex = conn.call(Method::POST, &hs_path, None, self.guid.as_deref()).await;
+                        record(self.ctx, self.agent_id, Operation::Handshake, intended, &ex);
+                        self.adopt_guid(&ex);
+                        if let Ok(r) = &ex.result {
+                            if session_gone(r) {
+                                self.never_ready_check();
+                                return AgentEnd::Unexpected;
+                            }
+                        }
+                        next_beat = intended + heartbeat;
+                    }
+                }
+                _ = end.cancelled(), if !end.is_cancelled() => {}
+            }
+        }
+        self.never_ready_check();
+        self.sign_out(conn).await
+    }
+
+    async fn sign_out(&mut self, conn: &mut AgentConn) -> AgentEnd {
+        let (op, path) = match self.ctx.session.signout {
+            SignoutMode::Logout => (Operation::Logout, protocol::logout_path(self.agent_id)),
+            SignoutMode::Forcelogout => (
+                Operation::Forcelogout,
+                protocol::forcelogout_path(self.agent_id),
+            ),
+            SignoutMode::Abandon => return AgentEnd::LeftSignedIn,
+        };
+        let intended = Instant::now();
+        let ex = conn
+            .call(Method::DELETE, &path, None, self.guid.as_deref())
+            .await;
+        record(self.ctx, self.agent_id, op, intended, &ex);
+        judge_signout(&ex.result)
+    }
+}

@@ -247,15 +247,11 @@ impl Target {
     pub async fn preflight(&self) -> Result<(), String> {
         match self.connect_explained().await {
             Ok(_) => Ok(()),
-            Err((kind, cause))
-                if cause.is_empty() || cause.to_lowercase().contains(describe(kind)) =>
-            {
-                Err(format!(
-                    "target {} unreachable: {}",
-                    self.url(),
-                    describe(kind)
-                ))
-            }
+            Err((kind, cause)) if cause.is_empty() => Err(format!(
+                "target {} unreachable: {}",
+                self.url(),
+                describe(kind)
+            )),
             Err((kind, cause)) => Err(format!(
                 "target {} unreachable: {} ({cause})",
                 self.url(),

@@ -98,35 +98,7 @@ impl Probe {
 /// Runs a probe. Bad options or scenario are `Err` (exit 2); a gateway that is not ready is
 /// an `Ok` probe with a `NotReady` verdict.
 pub async fn run(opts: &Options) -> Result<Probe, Exit> {
-    let mut aim = Vec::new();
-    if let Some(url) = &opts.target {
-        aim.push(format!("target.url={}", toml_string(url)));
-    }
-    if let Some(ca) = &opts.ca_file {
-        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
-        aim.push(format!(
-            "target.ca_file={}",
-            toml_string(&ca.display().to_string())
-        ));
-    }
-    if let Some(id) = opts.agent {
-        aim.push(format!("agents.ids=\"{id}\""));
-    }
-    if let Some(var) = &opts.password_env {
-        aim.push(format!("agents.password={{ env = {} }}", toml_string(var)));
-    }
-    let loaded = match &opts.scenario {
-        Some(path) => scenario::load_file_aimed(path, &opts.overrides, &aim),
-        None => {
-            let all: Vec<String> = opts.overrides.iter().chain(&aim).cloned().collect();
-            scenario::load_str(
-                "probe",
-                "name = \"probe\"\n[agents]\nids = \"101\"\n[load]\nstages = [{ hold = \"1s\", rate = 1 }]\n",
-                &all,
-            )
-        }
-    }
-    .map_err(|e| Exit::bad_input(e.to_string()))?;
+    let loaded = load(opts)?;
     let sc = &loaded.scenario;
     let agent = sc
         .agents
@@ -139,41 +111,7 @@ pub async fn run(opts: &Options) -> Result<Probe, Exit> {
     };
 
     let embedded_wanted = sc.target.is_embedded();
-    let (url, trust, trust_words, embedded) = if embedded_wanted {
-        let (addr, pem, emb) = crate::run::start_embedded(&loaded).await?;
-        (
-            format!("https://{addr}"),
-            Trust::Pem(pem),
-            Some("the embedded gateway's generated certificate".to_string()),
-            Some(emb),
-        )
-    } else if sc.target.insecure_skip_verify {
-        let words = "not checked (insecure_skip_verify = true)".to_string();
-        (
-            sc.target.url.trim().to_string(),
-            Trust::Insecure,
-            Some(words),
-            None,
-        )
-    } else if let Some(ca) = &sc.target.ca_file {
-        let pem = std::fs::read_to_string(ca)
-            .map_err(|e| Exit::bad_input(format!("CA file {}: cannot read: {e}", ca.display())))?;
-        let words = format!("checked against the CA file {}", ca.display());
-        (
-            sc.target.url.trim().to_string(),
-            Trust::Pem(pem),
-            Some(words),
-            None,
-        )
-    } else {
-        let words = "checked against this machine's root certificates (give --ca-file for a private CA or a self-signed certificate)".to_string();
-        (
-            sc.target.url.trim().to_string(),
-            Trust::Native,
-            Some(words),
-            None,
-        )
-    };
+    let (url, trust, trust_words, embedded) = aim_at(&loaded).await?;
     let target = Target::new(&TargetOptions {
         url: url.clone(),
         trust,
@@ -324,6 +262,83 @@ async fn read_tls(url: &str, timeout: Duration) -> Result<tls_facts::TlsFacts, S
     let host = uri.host().unwrap_or_default().to_string();
     let port = uri.port_u16().unwrap_or(443);
     tls_facts::read(&host, port, timeout).await
+}
+
+/// The scenario the probe runs with: the given one, or an empty scenario's defaults, with
+/// the command line's target, CA file, agent and password source applied.
+fn load(opts: &Options) -> Result<scenario::Loaded, Exit> {
+    let mut aim = Vec::new();
+    if let Some(url) = &opts.target {
+        aim.push(format!("target.url={}", toml_string(url)));
+    }
+    if let Some(ca) = &opts.ca_file {
+        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
+        aim.push(format!(
+            "target.ca_file={}",
+            toml_string(&ca.display().to_string())
+        ));
+    }
+    if let Some(id) = opts.agent {
+        aim.push(format!("agents.ids=\"{id}\""));
+    }
+    if let Some(var) = &opts.password_env {
+        aim.push(format!("agents.password={{ env = {} }}", toml_string(var)));
+    }
+    match &opts.scenario {
+        Some(path) => scenario::load_file_aimed(path, &opts.overrides, &aim),
+        None => {
+            let all: Vec<String> = opts.overrides.iter().chain(&aim).cloned().collect();
+            scenario::load_str(
+                "probe",
+                "name = \"probe\"\n[agents]\nids = \"101\"\n[load]\nstages = [{ hold = \"1s\", rate = 1 }]\n",
+                &all,
+            )
+        }
+    }
+    .map_err(|e| Exit::bad_input(e.to_string()))
+}
+
+/// The target's URL, the trust to check its certificate with (and how, in words), and the
+/// embedded gateway when that is the target.
+async fn aim_at(
+    loaded: &scenario::Loaded,
+) -> Result<(String, Trust, Option<String>, Option<crate::run::Embedded>), Exit> {
+    let sc = &loaded.scenario;
+    Ok(if sc.target.is_embedded() {
+        let (addr, pem, emb) = crate::run::start_embedded(loaded).await?;
+        (
+            format!("https://{addr}"),
+            Trust::Pem(pem),
+            Some("the embedded gateway's generated certificate".to_string()),
+            Some(emb),
+        )
+    } else if sc.target.insecure_skip_verify {
+        let words = "not checked (insecure_skip_verify = true)".to_string();
+        (
+            sc.target.url.trim().to_string(),
+            Trust::Insecure,
+            Some(words),
+            None,
+        )
+    } else if let Some(ca) = &sc.target.ca_file {
+        let pem = std::fs::read_to_string(ca)
+            .map_err(|e| Exit::bad_input(format!("CA file {}: cannot read: {e}", ca.display())))?;
+        let words = format!("checked against the CA file {}", ca.display());
+        (
+            sc.target.url.trim().to_string(),
+            Trust::Pem(pem),
+            Some(words),
+            None,
+        )
+    } else {
+        let words = "checked against this machine's root certificates (give --ca-file for a private CA or a self-signed certificate)".to_string();
+        (
+            sc.target.url.trim().to_string(),
+            Trust::Native,
+            Some(words),
+            None,
+        )
+    })
 }
 
 #[cfg(test)]

@@ -47,53 +47,7 @@ pub(super) async fn execute(
     }
     let ctx = context(opts, p, target, svc, recorder, start);
     let sc = &p.loaded.scenario;
-    let plan = &p.plan;
-    let pool = crate::scheduler::shared(IdPool::new(&sc.agents.ids, QUARANTINE));
-    let max_lateness = sc.load.max_lateness.map(|d| d.get());
-    let seed = sc.load.seed.unwrap_or_else(rand::random);
-    let scheduler = async {
-        match (&sc.load.model, &plan, &sc.capacity) {
-            (LoadModel::Closed, Some(plan), _) => (
-                crate::scheduler::run_closed(plan, pool, sc.load.max_in_flight, ctx.clone(), start)
-                    .await,
-                None,
-            ),
-            (LoadModel::CapacitySearch, _, Some(spec)) => {
-                let (report, result) = crate::scheduler::capacity::run(
-                    spec,
-                    ctx.clone(),
-                    pool,
-                    sc.load.max_in_flight,
-                    max_lateness,
-                    start,
-                )
-                .await;
-                (report, Some(result))
-            }
-            (_, Some(plan), _) => {
-                let arrivals = Arrivals::new(
-                    Pacer::new(plan.clone()),
-                    sc.load.spacing == Spacing::Poisson,
-                    seed,
-                );
-                (
-                    crate::scheduler::run_open(
-                        arrivals,
-                        plan.duration(),
-                        pool,
-                        sc.load.max_in_flight,
-                        max_lateness,
-                        ctx.clone(),
-                        start,
-                    )
-                    .await,
-                    None,
-                )
-            }
-            // The loader guarantees a plan for open/closed and [capacity] for a search.
-            _ => (crate::scheduler::ScheduleReport::default(), None),
-        }
-    };
+    let scheduler = load_model(p, ctx.clone(), start);
     tokio::pin!(scheduler);
     let mut ticker = tokio::time::interval_at((start + TICK).into(), TICK);
     let mut watchdog = tokio::time::interval(Duration::from_millis(100));
@@ -139,6 +93,61 @@ pub(super) async fn execute(
         done.status = RunStatus::Interrupted;
     }
     done
+}
+
+/// The scenario's load model, run to its end: the scheduler's report, and the capacity
+/// search's result for a search.
+async fn load_model(
+    p: &Prepared,
+    ctx: Arc<AgentContext>,
+    start: Instant,
+) -> (ScheduleReport, Option<CapacityResult>) {
+    let sc = &p.loaded.scenario;
+    let plan = &p.plan;
+    let pool = crate::scheduler::shared(IdPool::new(&sc.agents.ids, QUARANTINE));
+    let max_lateness = sc.load.max_lateness.map(|d| d.get());
+    let seed = sc.load.seed.unwrap_or_else(rand::random);
+    match (&sc.load.model, &plan, &sc.capacity) {
+        (LoadModel::Closed, Some(plan), _) => (
+            crate::scheduler::run_closed(plan, pool, sc.load.max_in_flight, ctx.clone(), start)
+                .await,
+            None,
+        ),
+        (LoadModel::CapacitySearch, _, Some(spec)) => {
+            let (report, result) = crate::scheduler::capacity::run(
+                spec,
+                ctx.clone(),
+                pool,
+                sc.load.max_in_flight,
+                max_lateness,
+                start,
+            )
+            .await;
+            (report, Some(result))
+        }
+        (_, Some(plan), _) => {
+            let arrivals = Arrivals::new(
+                Pacer::new(plan.clone()),
+                sc.load.spacing == Spacing::Poisson,
+                seed,
+            );
+            (
+                crate::scheduler::run_open(
+                    arrivals,
+                    plan.duration(),
+                    pool,
+                    sc.load.max_in_flight,
+                    max_lateness,
+                    ctx.clone(),
+                    start,
+                )
+                .await,
+                None,
+            )
+        }
+        // The loader guarantees a plan for open/closed and [capacity] for a search.
+        _ => (crate::scheduler::ScheduleReport::default(), None),
+    }
 }
 
 /// What every agent of the run shares.

@@ -126,18 +126,24 @@ pub(super) fn finalize(
             out_dir.display()
         ))
     })?;
-    let exit_code = match &results.status {
-        RunStatus::Aborted { .. } => exit::CANNOT_MEASURE,
-        RunStatus::Interrupted if results.operations.is_empty() => exit::CANNOT_MEASURE,
-        _ if !crate::analysis::thresholds::all_passed(&results.thresholds) => exit::FAILED,
-        _ => exit::OK,
-    };
+    let exit_code = exit_code(&results);
     Ok(RunOutcome {
         exit_code,
         out_dir,
         results,
         written,
     })
+}
+
+/// The run's exit code from its Results: could not measure (aborted, or interrupted before
+/// anything was measured), a threshold failed, or ok.
+fn exit_code(results: &Results) -> i32 {
+    match &results.status {
+        RunStatus::Aborted { .. } => exit::CANNOT_MEASURE,
+        RunStatus::Interrupted if results.operations.is_empty() => exit::CANNOT_MEASURE,
+        _ if !crate::analysis::thresholds::all_passed(&results.thresholds) => exit::FAILED,
+        _ => exit::OK,
+    }
 }
 
 fn rfc3339(t: SystemTime) -> String {

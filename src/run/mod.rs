@@ -35,7 +35,7 @@ use crate::run::collector::Collector;
 use crate::run::progress::Progress;
 use crate::scheduler::plan::Plan;
 
-pub(crate) use services::start_embedded;
+pub(crate) use services::{start_embedded, Embedded};
 
 /// Default length of one interval of the time series.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);

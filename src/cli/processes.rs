@@ -119,39 +119,7 @@ pub async fn run(opts: Options) -> Result<i32, Exit> {
     let kill = CancellationToken::new();
     for index in 0..n {
         let spec = ShardSpec { index, count: n };
-        let mut cmd = tokio::process::Command::new(&exe);
-        cmd.arg("run")
-            .arg(&opts.scenario)
-            .arg("--shard")
-            .arg(spec.to_string())
-            .arg("--out")
-            .arg(shard_dir(&out_dir, index))
-            .arg("--start-at")
-            .arg(humantime::format_rfc3339_millis(start_at).to_string());
-        for o in &opts.overrides {
-            cmd.arg("--set").arg(o);
-        }
-        if let Some(t) = &target {
-            cmd.arg("--target").arg(t);
-        }
-        if let Some(ca) = &ca_file {
-            cmd.arg("--ca-file").arg(ca);
-        }
-        if opts.quiet {
-            cmd.arg("--quiet");
-        }
-        if let Some(t) = opts.threads {
-            cmd.arg("--threads").arg(t.to_string());
-        }
-        for var in SHARD_ENV {
-            cmd.env_remove(var);
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        #[cfg(unix)]
-        cmd.process_group(0);
+        let mut cmd = shard_command(&exe, &opts, spec, &out_dir, start_at, &target, &ca_file);
         let mut child = cmd.spawn().map_err(|e| {
             Exit::cannot_measure(format!(
                 "cannot start shard process {spec} ({}): {e}",
@@ -199,6 +167,53 @@ pub async fn run(opts: Options) -> Result<i32, Exit> {
         g.stop().await;
     }
     finish(&children, &out_dir)
+}
+
+/// The command line of shard `spec`: `agentstorm run SCENARIO --shard K/N --out DIR
+/// --start-at T` with the run's overrides, target and settings, its output piped.
+fn shard_command(
+    exe: &Path,
+    opts: &Options,
+    spec: ShardSpec,
+    out_dir: &Path,
+    start_at: SystemTime,
+    target: &Option<String>,
+    ca_file: &Option<PathBuf>,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("run")
+        .arg(&opts.scenario)
+        .arg("--shard")
+        .arg(spec.to_string())
+        .arg("--out")
+        .arg(shard_dir(out_dir, spec.index))
+        .arg("--start-at")
+        .arg(humantime::format_rfc3339_millis(start_at).to_string());
+    for o in &opts.overrides {
+        cmd.arg("--set").arg(o);
+    }
+    if let Some(t) = &target {
+        cmd.arg("--target").arg(t);
+    }
+    if let Some(ca) = &ca_file {
+        cmd.arg("--ca-file").arg(ca);
+    }
+    if opts.quiet {
+        cmd.arg("--quiet");
+    }
+    if let Some(t) = opts.threads {
+        cmd.arg("--threads").arg(t.to_string());
+    }
+    for var in SHARD_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    cmd
 }
 
 /// One shard process.

@@ -13,7 +13,11 @@
 //! and `<operation>.raw` (see [`tag`]).
 //!
 //! This module only writes and reads the file; it decides nothing about which histograms
-//! are logged or when.
+//! are logged or when. It reads the log itself, line by line, rather than with
+//! hdrhistogram's `IntervalLogIterator`, which parses one byte slice holding the whole log:
+//! a soak's log is streamed, never held in memory whole, and a line cut short by a killed
+//! writer is told apart from a bad one. The histograms themselves are decoded by
+//! hdrhistogram.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};

@@ -140,7 +140,7 @@ fn gateway_message(body: &[u8]) -> Option<String> {
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary, marked with `…` when cut.
-fn cut(s: &str, max: usize) -> String {
+pub fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }

@@ -245,15 +245,11 @@ fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &s[..end], s.len())
-}
-
-fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
+    format!(
+        "{} ({} bytes in all)",
+        crate::metrics::exemplar::cut(s, max),
+        s.len()
+    )
 }
 
 /// The gateway's TLS facts from a URL `https://host[:port]/…`.
@@ -267,22 +263,15 @@ async fn read_tls(url: &str, timeout: Duration) -> Result<tls_facts::TlsFacts, S
 /// The scenario the probe runs with: the given one, or an empty scenario's defaults, with
 /// the command line's target, CA file, agent and password source applied.
 fn load(opts: &Options) -> Result<scenario::Loaded, Exit> {
-    let mut aim = Vec::new();
-    if let Some(url) = &opts.target {
-        aim.push(format!("target.url={}", toml_string(url)));
-    }
-    if let Some(ca) = &opts.ca_file {
-        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
-        aim.push(format!(
-            "target.ca_file={}",
-            toml_string(&ca.display().to_string())
-        ));
-    }
+    let mut aim = crate::run::prepare::aim(opts.target.as_deref(), opts.ca_file.as_deref());
     if let Some(id) = opts.agent {
         aim.push(format!("agents.ids=\"{id}\""));
     }
     if let Some(var) = &opts.password_env {
-        aim.push(format!("agents.password={{ env = {} }}", toml_string(var)));
+        aim.push(format!(
+            "agents.password={{ env = {} }}",
+            crate::run::prepare::toml_string(var)
+        ));
     }
     match &opts.scenario {
         Some(path) => scenario::load_file_aimed(path, &opts.overrides, &aim),

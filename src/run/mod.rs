@@ -16,7 +16,7 @@
 pub mod collector;
 mod execute;
 mod finalize;
-mod prepare;
+pub(crate) mod prepare;
 pub mod progress;
 mod services;
 pub mod shard;

@@ -5,7 +5,7 @@
 //! input (exit 2): nothing has been sent yet.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::{default_out_dir, RunOptions};
@@ -37,17 +37,7 @@ pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, Exit> {
     // --target and --ca-file are overrides like any --set, so they are validated with
     // the rest of the scenario (a real target has no embedded poll_wait to respect, …);
     // they aim the run and stay out of the scenario hash.
-    let mut aim = Vec::new();
-    if let Some(url) = &opts.target {
-        aim.push(format!("target.url={}", toml_string(url)));
-    }
-    if let Some(ca) = &opts.ca_file {
-        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
-        aim.push(format!(
-            "target.ca_file={}",
-            toml_string(&ca.display().to_string())
-        ));
-    }
+    let aim = aim(opts.target.as_deref(), opts.ca_file.as_deref());
     let mut loaded = scenario::load_file_aimed(&opts.scenario, &opts.overrides, &aim)
         .map_err(|e| Exit::bad_input(e.to_string()))?;
     // A shard runs its slice; the hash and text stay the whole scenario's.
@@ -133,7 +123,24 @@ pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, Exit> {
     })
 }
 
+/// `--target URL` and `--ca-file PEM` as the overrides that aim a scenario (the CA file's
+/// path made absolute, as the scenario's own paths are resolved from its folder).
+pub(crate) fn aim(target: Option<&str>, ca_file: Option<&Path>) -> Vec<String> {
+    let mut aim = Vec::new();
+    if let Some(url) = target {
+        aim.push(format!("target.url={}", toml_string(url)));
+    }
+    if let Some(ca) = ca_file {
+        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.to_path_buf());
+        aim.push(format!(
+            "target.ca_file={}",
+            toml_string(&ca.display().to_string())
+        ));
+    }
+    aim
+}
+
 /// A TOML basic string holding `s` (for building `--set` values).
-pub(super) fn toml_string(s: &str) -> String {
+pub(crate) fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }

@@ -1,4 +1,4 @@
-//! Loading a scenario: read the text, parse it into a positioned tree, apply `--set`
+//! Loading a scenario: read the text, parse it into a `toml_edit` document, apply `--set`
 //! overrides, deserialise the model, validate it, and turn every failure into one
 //! `ScenarioError` that names file, line, column and key.
 //!
@@ -10,17 +10,17 @@
 //! effective text (which holds only where a password comes from).
 
 use std::fmt::Write as _;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
+use toml_edit::ImDocument;
 
 use super::de::{self, DeError, Kind};
 use super::model::Scenario;
 use super::overrides;
-use super::parse;
-use super::tree::{self, KeyPath, Node, Origin};
+use super::tree::{self, Aim, KeyPath, Origin, Places, Seg};
 use super::validate::{self, Problem};
+use crate::util::diag::{line_col, nearest, one_line, toml_words};
 
 /// A scenario as loaded, with what reports need to identify it.
 #[derive(Debug, Clone)]
@@ -63,15 +63,10 @@ fn place(file: &str, line: &usize, column: &usize) -> String {
 /// Reads and loads a scenario file; relative paths inside it are taken from its directory.
 pub fn load_file(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: name.clone(),
-        line: 0,
-        column: 0,
-        key: None,
-        message: format!("cannot read the scenario file: {e}"),
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ScenarioError::unplaced(name.clone(), format!("cannot read the scenario file: {e}"))
     })?;
-    let base = path.parent().map(Path::to_path_buf);
-    let mut loaded = load(&name, &text, overrides, base.as_deref())?;
+    let mut loaded = load(&name, &text, overrides, path.parent())?;
     loaded.path = path.to_path_buf();
     Ok(loaded)
 }
@@ -112,264 +107,175 @@ fn load(
     overrides: &[String],
     base: Option<&Path>,
 ) -> Result<Loaded, ScenarioError> {
+    let written = ImDocument::parse(text.to_string()).map_err(|e| {
+        let place = line_col(text, e.span().map_or(0, |s| s.start));
+        let message = format!("TOML syntax error: {}", one_line(e.message()));
+        ScenarioError::new(name.to_string(), place, None, message)
+    })?;
+    let mut doc = written.clone().into_mut();
+    let sets = (overrides.iter().enumerate())
+        .map(|(i, raw)| {
+            overrides::apply(&mut doc, raw)
+                .map_err(|message| ScenarioError::unplaced(set_label(overrides, i), message))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let ctx = Ctx {
         name,
         text,
         overrides,
+        places: Places {
+            written: &written,
+            effective: doc.as_item(),
+            sets: &sets,
+        },
     };
-    let mut root = parse::parse(text).map_err(|e| ScenarioError {
-        file: name.to_string(),
-        line: ctx.position(e.span.clone()).0,
-        column: ctx.position(e.span).1,
-        key: None,
-        message: format!("TOML syntax error: {}", e.message),
-    })?;
-    for (i, raw) in overrides.iter().enumerate() {
-        let applied = overrides::parse(i, raw).and_then(|o| overrides::apply(&mut root, i, &o));
-        if let Err(message) = applied {
-            return Err(ScenarioError {
-                file: ctx.set_label(i),
-                line: 0,
-                column: 0,
-                key: None,
-                message,
-            });
-        }
-    }
-    validate::check_tree(&root).map_err(|p| ctx.problem(&root, p))?;
-    let mut scenario: Scenario = de::from_node(&root).map_err(|e| ctx.de_error(&root, e))?;
+    validate::check_document(doc.as_item()).map_err(|p| ctx.problem(p))?;
+    let mut scenario: Scenario = de::from_document(&doc).map_err(|e| ctx.de_error(e))?;
     if let Some(base) = base {
         resolve_paths(&mut scenario, base);
     }
-    validate::check(&scenario).map_err(|p| ctx.problem(&root, p))?;
-
+    validate::check(&scenario).map_err(|p| ctx.problem(p))?;
     let effective = if overrides.is_empty() {
         text.to_string()
     } else {
-        toml::to_string(&root.to_toml()).unwrap_or_else(|_| {
-            let mut t = text.to_string();
-            for i in 0..overrides.len() {
-                let _ = write!(t, "\n# {}", ctx.set_label(i));
-            }
-            t
-        })
+        doc.to_string()
     };
-    let hash = format!("{:x}", sha2::Sha256::digest(effective.as_bytes()));
     Ok(Loaded {
         scenario,
         path: PathBuf::from(name),
-        hash,
+        hash: format!("{:x}", sha2::Sha256::digest(effective.as_bytes())),
         text: effective,
         overrides: (0..overrides.len())
-            .map(|i| ctx.set_label(i).trim_start_matches("--set ").to_string())
+            .map(|i| {
+                set_label(overrides, i)
+                    .trim_start_matches("--set ")
+                    .to_string()
+            })
             .collect(),
     })
 }
 
 /// Relative file paths in the scenario are relative to the scenario file.
 fn resolve_paths(s: &mut Scenario, base: &Path) {
-    if let Some(ca) = &mut s.target.ca_file {
-        if ca.is_relative() {
-            *ca = base.join(&*ca);
-        }
-    }
-    if let Some(file) = s.agents.password.as_mut().and_then(|p| p.file.as_mut()) {
-        if file.is_relative() {
-            *file = base.join(&*file);
+    let password = s.agents.password.as_mut().and_then(|p| p.file.as_mut());
+    for path in [s.target.ca_file.as_mut(), password].into_iter().flatten() {
+        if path.is_relative() {
+            *path = base.join(&*path);
         }
     }
 }
 
-struct Ctx<'a> {
-    name: &'a str,
-    text: &'a str,
-    overrides: &'a [String],
+/// How override `i` is named in messages: `--set KEY=VALUE`, a secret's value hidden.
+fn set_label(overrides: &[String], i: usize) -> String {
+    let raw = overrides.get(i).map_or("", String::as_str);
+    match raw.split_once('=') {
+        Some((key, _)) if overrides::is_secret_key(raw) => format!("--set {key}=<hidden>"),
+        _ => format!("--set {raw}"),
+    }
 }
 
-impl Ctx<'_> {
-    /// 1-based line and column of a span's start (1:1 when toml gave no span).
-    fn position(&self, span: Option<Range<usize>>) -> (usize, usize) {
-        span.map_or((1, 1), |s| tree::line_col(self.text, s.start))
-    }
-
-    /// How an override is named in messages: `--set KEY=VALUE`, a password's value hidden.
-    fn set_label(&self, i: usize) -> String {
-        let raw = self.overrides.get(i).map(String::as_str).unwrap_or("");
-        if overrides::is_secret_key(raw) {
-            let key = raw.split('=').next().unwrap_or("");
-            format!("--set {key}=<hidden>")
-        } else {
-            format!("--set {raw}")
-        }
-    }
-
-    fn error(&self, at: &Origin, key: &KeyPath, message: String) -> ScenarioError {
-        let (file, line, column) = match at {
-            Origin::File(span) => {
-                let (l, c) = tree::line_col(self.text, span.start);
-                (self.name.to_string(), l, c)
-            }
-            Origin::Set(i) => (self.set_label(*i), 0, 0),
-        };
+impl ScenarioError {
+    fn new(file: String, place: (usize, usize), key: Option<String>, message: String) -> Self {
+        let (line, column) = place;
         ScenarioError {
             file,
             line,
             column,
-            key: (!key.is_root()).then(|| key.to_string()),
+            key,
             message,
         }
     }
 
-    fn problem(&self, root: &Node, p: Problem) -> ScenarioError {
-        let at = root.locate(&p.path.0);
-        let message = if p.path.is_root() {
-            p.message
-        } else {
-            format!("key `{}`: {}", p.path, p.message)
+    /// An error without a position: an unreadable file, a bad `--set`.
+    fn unplaced(file: String, message: String) -> Self {
+        ScenarioError::new(file, (0, 0), None, message)
+    }
+}
+
+/// What turns a key path into a place: the scenario's name and text, and the document.
+struct Ctx<'a> {
+    name: &'a str,
+    text: &'a str,
+    overrides: &'a [String],
+    places: Places<'a>,
+}
+
+impl Ctx<'_> {
+    fn error(&self, path: &KeyPath, aim: Aim, key: &KeyPath, message: String) -> ScenarioError {
+        let (file, place) = match self.places.origin(path, aim) {
+            Origin::File(offset) => (self.name.to_string(), line_col(self.text, offset)),
+            Origin::Set(i) => (set_label(self.overrides, i), (0, 0)),
         };
-        self.error(&at, &p.path, message)
+        let key = (!key.is_root()).then(|| key.to_string());
+        ScenarioError::new(file, place, key, message)
     }
 
-    fn de_error(&self, root: &Node, e: DeError) -> ScenarioError {
-        let (path, at) =
-            e.at.clone()
-                .unwrap_or_else(|| (KeyPath::default(), root.at.clone()));
+    fn problem(&self, p: Problem) -> ScenarioError {
+        self.error(&p.path, Aim::Value, &p.path, keyed(&p.path, &p.message))
+    }
+
+    fn de_error(&self, e: DeError) -> ScenarioError {
+        let path = &e.path;
+        // A missing key's path is its table's: point at the table, name the key.
+        let (key, aim) = match &e.kind {
+            Kind::MissingField(k) => (path.key(k), Aim::Key),
+            Kind::UnknownField { .. } => (path.clone(), Aim::Key),
+            _ => (path.clone(), Aim::Value),
+        };
         let message = match &e.kind {
-            Kind::UnknownField { field, expected } => {
-                let mut m = format!("unknown key `{path}`");
-                match nearest(field, expected) {
-                    Some(best) => {
-                        let _ = write!(m, "; did you mean `{best}`?");
-                    }
-                    None => m.push(';'),
-                }
-                if !expected.is_empty() {
-                    let _ = write!(m, " valid keys here: {}", expected.join(", "));
-                }
-                m
+            Kind::UnknownField { field, expected } => suggest(
+                format!("unknown key `{path}`"),
+                field,
+                expected,
+                "keys here",
+            ),
+            Kind::MissingField(k) if path.is_root() => {
+                format!("missing required key `{k}` at the top level of the scenario")
             }
             Kind::MissingField(k) => {
-                let parent = path.parent();
-                if parent.is_root() {
-                    format!("missing required key `{k}` at the top level of the scenario")
-                } else {
-                    format!("missing required key `{path}`: table `{parent}` needs `{k}`")
-                }
+                format!("missing required key `{key}`: table `{path}` needs `{k}`")
             }
             Kind::UnknownVariant { variant, expected } => {
-                let mut m = format!("key `{path}`: unknown value {variant:?}");
-                match nearest(variant, expected) {
-                    Some(best) => {
-                        let _ = write!(m, "; did you mean `{best}`?");
-                    }
-                    None => m.push(';'),
-                }
-                let _ = write!(m, " valid values: {}", expected.join(", "));
-                m
+                let head = keyed(path, &format!("unknown value {variant:?}"));
+                suggest(head, variant, expected, "values")
             }
             Kind::Other(msg) => {
-                let msg = plain_types(&parse::one_line(msg));
-                let hint = match path.0.first() {
-                    Some(tree::Seg::Key(k))
-                        if k == "thresholds" && msg.contains("invalid type") =>
-                    {
-                        "; thresholds are strings, e.g. \"signin.p99\" = \"< 800ms\""
-                    }
-                    _ => "",
+                // A TOML date/time reaches serde as a map.
+                let (depth, _, item) = tree::walk(self.places.effective, &path.0);
+                let mut msg = match depth == path.0.len() && item.is_datetime() {
+                    true => msg.replace("invalid type: map,", "invalid type: a date/time,"),
+                    false => msg.clone(),
                 };
-                if path.is_root() {
-                    format!("{msg}{hint}")
-                } else {
-                    format!("key `{path}`: {msg}{hint}")
+                msg = toml_words(&one_line(&msg));
+                let thresholds = path.0.first() == Some(&Seg::Key("thresholds".into()));
+                if thresholds && msg.contains("invalid type") {
+                    msg.push_str("; thresholds are strings, e.g. \"signin.p99\" = \"< 800ms\"");
                 }
+                keyed(path, &msg)
             }
         };
-        self.error(&at, &path, message)
+        self.error(path, aim, &key, message)
     }
 }
 
-/// Serde names Rust types in its messages ("expected u8"); a scenario's author thinks in
-/// TOML values.
-fn plain_types(msg: &str) -> String {
-    let mut m = msg.to_string();
-    for (rust, plain) in [
-        ("expected f64", "expected a number"),
-        ("expected f32", "expected a number"),
-        ("expected u8", "expected a whole number from 0 to 255"),
-        ("expected u16", "expected a whole number from 0 to 65535"),
-        (
-            "expected u32",
-            "expected a whole number from 0 to 4294967295",
-        ),
-        ("expected u64", "expected a whole number from 0"),
-        ("expected i64", "expected a whole number"),
-        ("expected usize", "expected a whole number from 0"),
-    ] {
-        if let Some(rest) = m.strip_suffix(rust) {
-            m = format!("{rest}{plain}");
-        }
+/// `key `PATH`: message`, or the message alone for the whole scenario.
+fn keyed(path: &KeyPath, message: &str) -> String {
+    if path.is_root() {
+        message.to_string()
+    } else {
+        format!("key `{path}`: {message}")
+    }
+}
+
+/// `head`, then the nearest of `expected` to `word` as a "did you mean", then `expected`.
+fn suggest(head: String, word: &str, expected: &[String], what: &str) -> String {
+    let names: Vec<&str> = expected.iter().map(String::as_str).collect();
+    let mut m = match nearest(word, &names) {
+        Some(best) => format!("{head}; did you mean `{best}`?"),
+        None => format!("{head};"),
+    };
+    if !names.is_empty() {
+        let _ = write!(m, " valid {what}: {}", names.join(", "));
     }
     m
-}
-
-/// The closest valid name to a misspelt one, if any is close enough to be a likely typo.
-pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    // One edit away (`mx` → `max`) or similar by Jaro-Winkler (`timout` → `timeout`);
-    // fewest edits first, then the most similar.
-    candidates
-        .iter()
-        .map(|c| {
-            (
-                strsim::osa_distance(word, c),
-                strsim::jaro_winkler(word, c),
-                *c,
-            )
-        })
-        .filter(|(edits, score, _)| *edits <= 1 || *score >= 0.8)
-        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
-        .map(|(_, _, c)| c)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_suggests_typos_only() {
-        let stage = ["ramp", "to", "hold", "rate"];
-        assert_eq!(nearest("hlod", &stage), Some("hold"));
-        assert_eq!(nearest("rmap", &stage), Some("ramp"));
-        assert_eq!(nearest("duration", &stage), None);
-        let target = [
-            "url",
-            "ca_file",
-            "insecure_skip_verify",
-            "timeout",
-            "connect_timeout",
-        ];
-        assert_eq!(nearest("timout", &target), Some("timeout"));
-        assert_eq!(nearest("cafile", &target), Some("ca_file"));
-        assert_eq!(nearest("zzz", &target), None);
-        assert_eq!(nearest("mx", &["min", "max"]), Some("max"));
-        assert_eq!(nearest("x", &["min", "max"]), None);
-    }
-
-    #[test]
-    fn display_is_one_line_with_or_without_position() {
-        let e = ScenarioError {
-            file: "s.toml".into(),
-            line: 3,
-            column: 7,
-            key: None,
-            message: "bad".into(),
-        };
-        assert_eq!(e.to_string(), "s.toml:3:7: bad");
-        let e = ScenarioError {
-            line: 0,
-            column: 0,
-            file: "--set a=1".into(),
-            ..e
-        };
-        assert_eq!(e.to_string(), "--set a=1: bad");
-    }
 }

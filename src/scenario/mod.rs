@@ -1,17 +1,18 @@
 //! Scenario files: the serde model, value syntaxes, and loading with
 //! diagnostics that name file, line, column and key.
 //!
-//! `load` is the entry point (read, apply `--set` overrides, deserialise, validate);
-//! `tree` keeps the position of every key, `de` deserialises the model from that tree so
-//! that every serde error knows its key, `overrides` applies `--set KEY=VALUE`, and
-//! `validate` holds the checks serde cannot express. `values` and `source_addresses` hold
+//! `load` is the entry point (read, apply `--set` overrides, deserialise, validate). The
+//! text is parsed by `toml_edit`, whose spans say where every key and value is written;
+//! `tree` maps a key path to that place (or to the `--set` that wrote it), `de`
+//! deserialises the model through `serde_path_to_error` so that every serde error knows
+//! its key path, `overrides` applies `--set KEY=VALUE` to the document, and `validate`
+//! holds the checks serde cannot express. `values` and `source_addresses` hold
 //! value types with their own syntax, `thresholds` the threshold grammar.
 
 mod de;
 pub mod load;
 pub mod model;
 mod overrides;
-mod parse;
 pub mod source_addresses;
 pub mod thresholds;
 mod tree;

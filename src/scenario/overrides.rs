@@ -1,16 +1,17 @@
 //! `--set KEY=VALUE` overrides: parsing the key path and the value, and applying them to
-//! the document tree before it is deserialised, so an overridden scenario is validated
-//! exactly like a file.
+//! the `toml_edit` document before it is deserialised, so an overridden scenario is
+//! validated exactly like a file.
 //!
 //! KEY is a dotted path: `load.max_in_flight`, `load.stages[0].to`, `load.stages.0.to`,
 //! `thresholds."signin.p99"`. VALUE is a TOML value when it parses as one (`85`, `"2m"`,
 //! `true`, `[..]`, `{..}`), else the text itself as a string (`2m`, `https://gw:8043`).
 //! Intermediate tables are created as needed; an array index may be one past the end to
-//! add an item. Every node an override creates is marked `Origin::Set(i)`, so later errors
-//! about it name the override instead of a file position.
+//! add an item. [`apply`] returns the key path it wrote, so that later errors about what it
+//! wrote name the override instead of a file position (`tree::Places`).
 
-use super::parse;
-use super::tree::{Entry, KeyPath, Node, Origin, Seg, Value};
+use toml_edit::{DocumentMut, InlineTable, Item, Table, Value};
+
+use super::tree::{KeyPath, Seg};
 
 /// One step of an override's key path as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,28 +22,16 @@ enum Step {
     Digits(String),
 }
 
-/// A parsed override: where, and what.
-#[derive(Debug, Clone)]
-pub struct Override {
-    steps: Vec<Step>,
-    value: Node,
+/// Parses `KEY=VALUE` and applies it to the document; returns the key path it set.
+pub fn apply(doc: &mut DocumentMut, raw: &str) -> Result<KeyPath, String> {
+    let (steps, text) = parse_key(raw)?;
+    // A TOML value if the text is exactly one, else the text as a string.
+    let value = text.parse().unwrap_or_else(|_| Value::from(text));
+    set_at(doc.as_item_mut(), &steps, &value, KeyPath::default())
 }
 
-/// Parses `KEY=VALUE`; `index` is the override's position, recorded as the new nodes'
-/// origin.
-pub fn parse(index: usize, raw: &str) -> Result<Override, String> {
-    let (steps, rest) = parse_key(raw)?;
-    let text = rest.strip_prefix('=').ok_or_else(|| {
-        "expected KEY=VALUE, e.g. --set load.stages[0].to=85 or --set target.url=embedded"
-            .to_string()
-    })?;
-    Ok(Override {
-        steps,
-        value: parse_value(text, index),
-    })
-}
-
-/// The text before `=` is the key; a plain key has no `=` inside (quoted keys may).
+/// Splits `KEY=VALUE` into the key's steps and the value's text: the key ends at the first
+/// `=` outside quotes.
 fn parse_key(raw: &str) -> Result<(Vec<Step>, &str), String> {
     let example = "write a dotted key such as load.stages[0].to or thresholds.\"signin.p99\"";
     let mut steps = Vec::new();
@@ -101,128 +90,115 @@ fn parse_key(raw: &str) -> Result<(Vec<Step>, &str), String> {
             None => break,
         }
     }
-    if !rest.starts_with('=') {
-        return Err(if rest.is_empty() {
-            "expected KEY=VALUE, e.g. --set load.stages[0].to=85".to_string()
-        } else {
-            format!(
-                "unexpected {:?} in the key; {example}",
-                rest.chars().next().unwrap_or(' ')
-            )
-        });
+    let usage = "expected KEY=VALUE, e.g. --set load.stages[0].to=85 or --set target.url=embedded";
+    match rest.strip_prefix('=') {
+        Some(value) => Ok((steps, value)),
+        None if rest.is_empty() => Err(usage.to_string()),
+        None => {
+            let c = rest.chars().next().unwrap_or(' ');
+            Err(format!("unexpected {c:?} in the key; {example}"))
+        }
     }
-    Ok((steps, rest))
-}
-
-/// A TOML value if the text is exactly one, else the text as a string.
-fn parse_value(text: &str, index: usize) -> Node {
-    let parsed = parse::parse(&format!("v = {text}"))
-        .ok()
-        .and_then(|root| match root.value {
-            Value::Table(mut entries) if entries.len() == 1 && entries[0].key == "v" => {
-                entries.pop().map(|e| e.node)
-            }
-            _ => None,
-        });
-    let mut node = parsed.unwrap_or(Node {
-        value: Value::Str(text.to_string()),
-        at: Origin::Set(index),
-    });
-    node.mark_set(index);
-    node
-}
-
-/// Applies an override to the document; returns the key path it set.
-pub fn apply(root: &mut Node, index: usize, o: &Override) -> Result<KeyPath, String> {
-    set_at(root, &o.steps, o.value.clone(), index, KeyPath::default())
 }
 
 fn set_at(
-    node: &mut Node,
+    item: &mut Item,
     steps: &[Step],
-    value: Node,
-    index: usize,
+    value: &Value,
     path: KeyPath,
 ) -> Result<KeyPath, String> {
     let Some((step, rest)) = steps.split_first() else {
-        *node = value;
+        *item = Item::Value(value.clone());
         return Ok(path);
     };
-    let here = if path.is_root() {
-        "the top level".to_string()
-    } else {
-        format!("`{path}`")
+    let here = match path.is_root() {
+        true => "the top level".to_string(),
+        false => format!("`{path}`"),
     };
-    let kind = node.value.kind();
-    match (&mut node.value, step) {
-        (Value::Table(entries), Step::Key(k) | Step::Digits(k)) => {
-            let child_path = path.key(k);
-            let pos = match entries.iter().position(|e| &e.key == k) {
-                Some(pos) => pos,
-                None => {
-                    entries.push(Entry {
-                        key: k.clone(),
-                        key_at: Origin::Set(index),
-                        node: empty_table(index),
-                    });
-                    entries.len() - 1
-                }
-            };
-            let entry = &mut entries[pos];
-            if rest.is_empty() {
-                entry.key_at = Origin::Set(index);
+    if let Some(table) = item.as_table_like_mut() {
+        let k = match step {
+            Step::Key(k) | Step::Digits(k) => k,
+            Step::Index(n) => {
+                return Err(format!(
+                    "{here} is a table, not an array; `[{n}]` does not apply to it"
+                ))
             }
-            set_at(&mut entry.node, rest, value, index, child_path)
-        }
-        (Value::Array(items), Step::Index(n)) => set_item(items, *n, rest, value, index, path),
-        (Value::Array(items), Step::Digits(d)) => match d.parse::<usize>() {
-            Ok(n) => set_item(items, n, rest, value, index, path),
-            Err(_) => Err(format!("{here} is an array; `{d}` is not an index")),
-        },
-        (Value::Table(_), Step::Index(n)) => Err(format!(
-            "{here} is a table, not an array; `[{n}]` does not apply to it"
-        )),
-        (Value::Array(_), Step::Key(k)) => Err(format!(
-            "{here} is an array; write an index before `{k}`, e.g. `{path}[0].{k}`"
-        )),
-        (_, _) => Err(format!(
-            "{here} is {kind}, not a table; it has no keys below it"
-        )),
+        };
+        let child = table
+            .entry(k)
+            .or_insert_with(|| Item::Value(InlineTable::new().into()));
+        return set_at(child, rest, value, path.key(k));
     }
+    let n = match (step, item.is_array() || item.is_array_of_tables()) {
+        (_, false) => {
+            let kind = item.type_name();
+            let a = if kind.starts_with('i') { "an" } else { "a" };
+            return Err(format!(
+                "{here} is {a} {kind}, not a table; it has no keys below it"
+            ));
+        }
+        (Step::Index(n), true) => *n,
+        (Step::Digits(d), true) => d
+            .parse()
+            .map_err(|_| format!("{here} is an array; `{d}` is not an index"))?,
+        (Step::Key(k), true) => {
+            return Err(format!(
+                "{here} is an array; write an index before `{k}`, e.g. `{path}[0].{k}`"
+            ))
+        }
+    };
+    set_item(item, n, rest, value, path)
 }
 
+/// Writes item `n` of an array (or of an array of tables), or below it; `n` may be one past
+/// the end to add an item.
 fn set_item(
-    items: &mut Vec<Node>,
+    item: &mut Item,
     n: usize,
     rest: &[Step],
-    value: Node,
-    index: usize,
+    value: &Value,
     path: KeyPath,
 ) -> Result<KeyPath, String> {
-    let len = items.len();
+    let len = match item {
+        Item::ArrayOfTables(a) => a.len(),
+        _ => item.as_array().map_or(0, |a| a.len()),
+    };
     if n > len {
         return Err(format!(
             "`{path}` has {len} item(s); index {n} is past the end (index {len} adds one)"
         ));
     }
-    if n == len {
-        items.push(empty_table(index));
+    let path = path.child(Seg::Index(n));
+    if let Item::ArrayOfTables(tables) = item {
+        if n == len {
+            tables.push(Table::new());
+        }
+        // `[[array]]` holds tables only: a whole item is written as an inline table.
+        if rest.is_empty() {
+            let table = value.as_inline_table().ok_or_else(|| {
+                format!("`{path}` is a [[table]] item; write a table, e.g. {{ hold = \"1m\" }}")
+            })?;
+            if let Some(slot) = tables.get_mut(n) {
+                *slot = table.clone().into_table();
+            }
+            return Ok(path);
+        }
+    } else if let Some(items) = item.as_array_mut().filter(|a| a.len() == n) {
+        items.push(InlineTable::new());
     }
-    set_at(&mut items[n], rest, value, index, path.child(Seg::Index(n)))
+    match item.get_mut(n) {
+        Some(child) => set_at(child, rest, value, path),
+        None => Err(format!("`{path}` cannot be written")),
+    }
 }
 
-fn empty_table(index: usize) -> Node {
-    Node {
-        value: Value::Table(Vec::new()),
-        at: Origin::Set(index),
-    }
-}
-
-/// True when an override's key path reaches a password: its value is then never shown.
+/// True when an override's key path reaches a secret (a password, a service token): its
+/// value is then never shown.
 pub fn is_secret_key(raw: &str) -> bool {
-    raw.split('=')
-        .next()
-        .is_some_and(|k| k.to_ascii_lowercase().contains("password"))
+    raw.split('=').next().is_some_and(|k| {
+        let k = k.to_ascii_lowercase();
+        k.contains("password") || k.contains("token")
+    })
 }
 
 #[cfg(test)]
@@ -230,12 +206,11 @@ mod tests {
     use super::*;
 
     fn applied(text: &str, sets: &[&str]) -> Result<toml::Value, String> {
-        let mut root = parse::parse(text).expect("syntax");
-        for (i, s) in sets.iter().enumerate() {
-            let o = parse(i, s)?;
-            apply(&mut root, i, &o)?;
+        let mut doc: DocumentMut = text.parse().expect("syntax");
+        for s in sets {
+            apply(&mut doc, s)?;
         }
-        Ok(root.to_toml())
+        toml::from_str(&doc.to_string()).map_err(|e| format!("not TOML: {e}\n{doc}"))
     }
 
     #[test]
@@ -253,34 +228,26 @@ mod tests {
 
     #[test]
     fn values_are_toml_when_they_parse_and_strings_otherwise() {
-        let v = applied(
-            "",
-            &[
-                "a=85",
-                "b=\"2m\"",
-                "c=2m",
-                "d=true",
-                "e=[1, 2]",
-                "f={ min = \"1s\", max = \"2s\" }",
-                "g=https://gw:8043",
-                "h=1\nx = 2",
-                "i=",
-            ],
-        )
-        .expect("applies");
-        assert_eq!(v["a"].as_integer(), Some(85));
-        assert_eq!(v["b"].as_str(), Some("2m"));
-        assert_eq!(v["c"].as_str(), Some("2m"));
-        assert_eq!(v["d"].as_bool(), Some(true));
-        assert_eq!(v["e"].as_array().map(Vec::len), Some(2));
-        assert_eq!(v["f"]["max"].as_str(), Some("2s"));
-        assert_eq!(v["g"].as_str(), Some("https://gw:8043"));
+        let sets = [
+            "a=85",
+            "b=\"2m\"",
+            "c=2m",
+            "d=true",
+            "e=[1, 2]",
+            "f={ max = \"2s\" }",
+            "g=https://gw:8043",
+            "h=1\nx = 2",
+            "i=",
+        ];
+        let expected =
+            "a = 85\nb = \"2m\"\nc = \"2m\"\nd = true\ne = [1, 2]\nf = { max = \"2s\" }\n\
+                        g = \"https://gw:8043\"\nh = \"1\\nx = 2\"\ni = \"\"\n";
+        let expected: toml::Value = toml::from_str(expected).expect("TOML");
         assert_eq!(
-            v["h"].as_str(),
-            Some("1\nx = 2"),
-            "one value, never extra keys"
+            applied("", &sets),
+            Ok(expected),
+            "one value each, never extra keys"
         );
-        assert_eq!(v["i"].as_str(), Some(""));
     }
 
     #[test]
@@ -302,16 +269,25 @@ mod tests {
     }
 
     #[test]
-    fn new_nodes_are_marked_as_set() {
-        let mut root = parse::parse("[load]\nmax_in_flight = 5\n").expect("syntax");
-        let o = parse(3, "load.max_in_flight=7").expect("parses");
-        let path = apply(&mut root, 3, &o).expect("applies");
-        assert_eq!(path.to_string(), "load.max_in_flight");
-        assert_eq!(root.locate(&path.0), Origin::Set(3));
-        let key_at = root
-            .entry("load")
-            .and_then(|l| l.node.entry("max_in_flight"))
-            .map(|e| e.key_at.clone());
-        assert_eq!(key_at, Some(Origin::Set(3)));
+    fn apply_returns_the_path_it_wrote_and_keeps_the_file_as_written() {
+        let text = "# the plan\n[load] # here\nmax_in_flight = 5\n[[load.stages]]\nhold = \"1m\"\n";
+        let mut doc: DocumentMut = text.parse().expect("syntax");
+        let mut set = |s: &str| apply(&mut doc, s).map(|p| p.to_string());
+        assert_eq!(
+            set("load.stages.0.rate=7"),
+            Ok("load.stages[0].rate".into())
+        );
+        assert_eq!(
+            set("load.stages[1]={ hold = \"2m\" }"),
+            Ok("load.stages[1]".into())
+        );
+        let written = doc.to_string();
+        assert!(
+            written.starts_with("# the plan\n[load] # here\n"),
+            "{written}"
+        );
+        let v: toml::Value = toml::from_str(&written).expect("TOML");
+        assert_eq!(v["load"]["stages"][0]["rate"].as_integer(), Some(7));
+        assert_eq!(v["load"]["stages"][1]["hold"].as_str(), Some("2m"));
     }
 }

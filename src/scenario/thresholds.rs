@@ -102,15 +102,9 @@ fn check_operation(name: &str) -> Result<String, String> {
     if names.contains(&name) {
         return Ok(name.to_string());
     }
-    let nearest = names
-        .iter()
-        .map(|n| (strsim::jaro_winkler(n, name), *n))
-        .fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
-    let hint = if nearest.0 > 0.8 {
-        format!(" (did you mean {:?}?)", nearest.1)
-    } else {
-        String::new()
-    };
+    let hint = crate::util::diag::nearest(name, &names)
+        .map(|n| format!(" (did you mean {n:?}?)"))
+        .unwrap_or_default();
     Err(format!(
         "unknown operation or measure {name:?}{hint}; operations: {}; {MEASURES_HELP}",
         names.join(", ")

@@ -1,136 +1,13 @@
-//! The scenario document as a tree that remembers where every key and value came from: a
-//! byte span in the file, or the `--set` override that put it there.
+//! Key paths in a scenario document and where each one is written: a byte offset in the
+//! file (from `toml_edit`'s spans), or the `--set` override that put it there.
 //!
-//! This is what lets every later error name a line, a column and a key path. It owns the
-//! tree, key paths and their display, finding the position of a path, and turning the tree
-//! back into TOML (the effective document that is hashed); `parse` builds the tree from
-//! text. It knows nothing about the scenario's keys: the model and its checks live in
-//! `model` and `validate`.
+//! It owns key paths and their display (`load.stages[0].to`, `thresholds."signin.p99"`),
+//! walking a `toml_edit` document along a path, and [`Places`], which answers "where should
+//! an error about this path point". It knows nothing about the scenario's keys.
 
 use std::fmt;
-use std::ops::Range;
 
-/// Where a key or value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    /// Byte range in the scenario text.
-    File(Range<usize>),
-    /// The `--set` override with this index.
-    Set(usize),
-}
-
-/// One value of the document and where it came from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
-    pub at: Origin,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    /// A TOML date/time, kept as written; no scenario key takes one.
-    Datetime(String),
-    Array(Vec<Node>),
-    Table(Vec<Entry>),
-}
-
-/// A key of a table with its value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub key: String,
-    pub key_at: Origin,
-    pub node: Node,
-}
-
-impl Value {
-    /// What kind of value this is, for messages ("a string", "a table").
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "a string",
-            Value::Int(_) => "an integer",
-            Value::Float(_) => "a float",
-            Value::Bool(_) => "a boolean",
-            Value::Datetime(_) => "a date/time",
-            Value::Array(_) => "an array",
-            Value::Table(_) => "a table",
-        }
-    }
-}
-
-impl Node {
-    /// The entry for `key` when this node is a table.
-    pub fn entry(&self, key: &str) -> Option<&Entry> {
-        match &self.value {
-            Value::Table(entries) => entries.iter().find(|e| e.key == key),
-            _ => None,
-        }
-    }
-
-    /// Where to point for `path`: the value when it exists, else the key or value of the
-    /// deepest part of the path that exists (a missing key is reported at its table).
-    pub fn locate(&self, path: &[Seg]) -> Origin {
-        let mut node = self;
-        let mut at = self.at.clone();
-        for seg in path {
-            match (seg, &node.value) {
-                (Seg::Key(k), Value::Table(_)) => match node.entry(k) {
-                    Some(e) => {
-                        node = &e.node;
-                        at = e.node.at.clone();
-                    }
-                    None => return at,
-                },
-                (Seg::Index(i), Value::Array(items)) => match items.get(*i) {
-                    Some(n) => {
-                        node = n;
-                        at = n.at.clone();
-                    }
-                    None => return at,
-                },
-                _ => return at,
-            }
-        }
-        at
-    }
-
-    /// Every origin in this subtree becomes `Set(index)` (a value given by an override).
-    pub fn mark_set(&mut self, index: usize) {
-        self.at = Origin::Set(index);
-        match &mut self.value {
-            Value::Array(items) => items.iter_mut().for_each(|n| n.mark_set(index)),
-            Value::Table(entries) => entries.iter_mut().for_each(|e| {
-                e.key_at = Origin::Set(index);
-                e.node.mark_set(index);
-            }),
-            _ => {}
-        }
-    }
-
-    /// The plain TOML value, for writing the effective document.
-    pub fn to_toml(&self) -> toml::Value {
-        match &self.value {
-            Value::Str(s) => toml::Value::String(s.clone()),
-            Value::Int(i) => toml::Value::Integer(*i),
-            Value::Float(f) => toml::Value::Float(*f),
-            Value::Bool(b) => toml::Value::Boolean(*b),
-            Value::Datetime(s) => s
-                .parse()
-                .map(toml::Value::Datetime)
-                .unwrap_or_else(|_| toml::Value::String(s.clone())),
-            Value::Array(items) => toml::Value::Array(items.iter().map(Node::to_toml).collect()),
-            Value::Table(entries) => toml::Value::Table(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.node.to_toml()))
-                    .collect(),
-            ),
-        }
-    }
-}
+use toml_edit::{ImDocument, Item, Key};
 
 /// One step of a key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +21,10 @@ pub enum Seg {
 pub struct KeyPath(pub Vec<Seg>);
 
 impl KeyPath {
+    /// A path of keys only, e.g. `["agents", "ids"]`.
+    pub fn keys(keys: &[&str]) -> KeyPath {
+        KeyPath(keys.iter().map(|k| Seg::Key((*k).to_string())).collect())
+    }
     pub fn child(&self, seg: Seg) -> KeyPath {
         let mut v = self.0.clone();
         v.push(seg);
@@ -154,10 +35,6 @@ impl KeyPath {
     }
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
-    }
-    /// The path without its last step.
-    pub fn parent(&self) -> KeyPath {
-        KeyPath(self.0[..self.0.len().saturating_sub(1)].to_vec())
     }
 }
 
@@ -185,72 +62,133 @@ impl fmt::Display for KeyPath {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset in `text`.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
+/// Follows `path` from `root` as far as the document has it: how many steps exist, and the
+/// key (when the last step is a key) and item reached.
+pub fn walk<'a>(root: &'a Item, path: &[Seg]) -> (usize, Option<&'a Key>, &'a Item) {
+    let (mut key, mut item) = (None, root);
+    for (depth, seg) in path.iter().enumerate() {
+        let next = match seg {
+            Seg::Key(k) => item
+                .as_table_like()
+                .and_then(|t| t.get_key_value(k))
+                .map(|(k, v)| (Some(k), v)),
+            Seg::Index(n) => item.get(*n).map(|v| (None, v)),
+        };
+        match next {
+            Some((k, v)) => (key, item) = (k, v),
+            None => return (depth, key, item),
+        }
     }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+    (path.len(), key, item)
+}
+
+/// Where an error points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Byte offset in the scenario text.
+    File(usize),
+    /// The `--set` override with this index.
+    Set(usize),
+}
+
+/// Whether an error is about a key (an unknown key, a table missing one) or a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aim {
+    Key,
+    Value,
+}
+
+/// The document as written (with spans) and as overridden, and the path each `--set` wrote.
+pub struct Places<'a> {
+    pub written: &'a ImDocument<String>,
+    pub effective: &'a Item,
+    pub sets: &'a [KeyPath],
+}
+
+impl Places<'_> {
+    /// Where to point for `path`: the deepest part of it the effective document has (a
+    /// missing key is reported at its table), in the file or in the `--set` that wrote it.
+    pub fn origin(&self, path: &KeyPath, aim: Aim) -> Origin {
+        let (depth, _, _) = walk(self.effective, &path.0);
+        let found = &path.0[..depth];
+        let (written_depth, key, item) = walk(self.written.as_item(), found);
+        let in_file = written_depth == found.len();
+        let set = self
+            .sets
+            .iter()
+            .rposition(|s| found.starts_with(&s.0) || (!in_file && s.0.starts_with(found)));
+        if let Some(i) = set {
+            return Origin::Set(i);
+        }
+        if found.is_empty() {
+            return Origin::File(0);
+        }
+        let key_span = key.and_then(Key::span);
+        let span = match (aim, found.last()) {
+            (Aim::Key, Some(Seg::Key(_))) => key_span.or_else(|| item.span()),
+            _ => item.span().or(key_span),
+        };
+        Origin::File(span.map_or(0, |s| s.start))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::parse::parse;
+    use crate::util::diag::line_col;
 
-    fn at(text: &str, path: &[Seg]) -> (usize, usize) {
-        let root = parse(text).expect("parses");
-        match root.locate(path) {
-            Origin::File(r) => line_col(text, r.start),
+    fn path(p: &str) -> KeyPath {
+        let seg = |s: &str| s.parse().map_or_else(|_| Seg::Key(s.into()), Seg::Index);
+        KeyPath(p.split('.').filter(|s| !s.is_empty()).map(seg).collect())
+    }
+
+    #[test]
+    fn positions_in_every_table_form() {
+        let text = "a = 1\n[load]\nmodel = \"open\"\n[[load.stages]]\nramp = \"1m\"\n[x.y]\nz = 1\n[p]\nq.r = 2\ns = { t = 1 }\n";
+        let written = ImDocument::parse(text.to_string()).expect("parses");
+        let (effective, sets) = (written.as_item(), &[]);
+        let places = Places {
+            written: &written,
+            effective,
+            sets,
+        };
+        let at = |p: &str, aim| match places.origin(&path(p), aim) {
+            Origin::File(offset) => line_col(text, offset),
             Origin::Set(_) => panic!("not from the file"),
-        }
-    }
-
-    fn key(k: &str) -> Seg {
-        Seg::Key(k.into())
-    }
-
-    #[test]
-    fn spans_of_values_in_every_table_form() {
-        let text = "a = 1\n[load]\nmodel = \"open\"\n[[load.stages]]\nramp = \"1m\"\n[x.y]\nz = 1\n[p]\nq.r = 2\ns = { t = 1 }\nd = 1979-05-27\n";
-        assert_eq!(at(text, &[key("a")]), (1, 5));
-        assert_eq!(at(text, &[key("load"), key("model")]), (3, 9));
+        };
+        assert_eq!((at("a", Aim::Value), at("a", Aim::Key)), ((1, 5), (1, 1)));
+        assert_eq!(at("load.model", Aim::Value), (3, 9));
+        assert_eq!(at("load.stages.0.ramp", Aim::Value), (5, 8));
+        assert_eq!(at("x.y.z", Aim::Value), (7, 5));
+        assert_eq!(at("p.q", Aim::Value), (9, 1), "a dotted table: its key");
+        assert_eq!(at("p.s.t", Aim::Value), (10, 11));
+        assert_eq!(at("load", Aim::Value), (2, 1), "a table: its header");
         assert_eq!(
-            at(
-                text,
-                &[key("load"), key("stages"), Seg::Index(0), key("ramp")]
-            ),
-            (5, 8)
+            at("load.nope", Aim::Key),
+            (2, 2),
+            "missing: its table's key"
         );
-        assert_eq!(at(text, &[key("x"), key("y"), key("z")]), (7, 5));
-        assert_eq!(at(text, &[key("p"), key("q"), key("r")]), (9, 7));
-        assert_eq!(at(text, &[key("p"), key("s"), key("t")]), (10, 11));
-        let root = parse(text).expect("parses");
-        let d = root
-            .entry("p")
-            .and_then(|p| p.node.entry("d"))
-            .map(|e| e.node.value.clone());
-        assert_eq!(d, Some(Value::Datetime("1979-05-27".into())));
-        // A missing key is located at its table.
-        assert_eq!(at(text, &[key("load"), key("nope")]).0, 2);
+        assert_eq!(at("", Aim::Key), (1, 1));
     }
 
     #[test]
-    fn paths_display_like_toml() {
-        let p = KeyPath(vec![key("load"), key("stages"), Seg::Index(0), key("to")]);
-        assert_eq!(p.to_string(), "load.stages[0].to");
-        let q = KeyPath(vec![key("thresholds"), key("signin.p99")]);
-        assert_eq!(q.to_string(), "thresholds.\"signin.p99\"");
-    }
-
-    #[test]
-    fn columns_count_characters() {
-        assert_eq!(line_col("é = 1\nab", 8), (2, 2));
-        assert_eq!(line_col("é = 1", 5), (1, 5));
+    fn what_a_set_wrote_points_at_the_set() {
+        let written = ImDocument::parse("[load]\nmax = 1\n".to_string()).expect("parses");
+        let effective: toml_edit::DocumentMut = "[load]\nmax = 1\nnew = { a = 1 }\n"
+            .parse()
+            .expect("parses");
+        let sets = [path("load.new.a")];
+        let places = Places {
+            written: &written,
+            effective: effective.as_item(),
+            sets: &sets,
+        };
+        let origin = |p: &str| places.origin(&path(p), Aim::Value);
+        assert_eq!(origin("load.new.a"), Origin::Set(0));
+        assert_eq!(origin("load.new"), Origin::Set(0), "created by the set");
+        assert_eq!(origin("load.new.b"), Origin::Set(0));
+        assert_eq!(origin("load.max"), Origin::File(13));
+        let quoted = KeyPath::keys(&["thresholds", "signin.p99"]).child(Seg::Index(0));
+        assert_eq!(quoted.to_string(), "thresholds.\"signin.p99\"[0]");
     }
 }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{GatewayConfig, KEYS};
 use super::{tls, SimGateway};
+use crate::util::diag::{line_col, nearest, one_line, toml_words};
 
 /// Options of `agentstorm gateway`.
 #[derive(Debug, Clone)]
@@ -28,41 +29,6 @@ pub struct Options {
     pub cert_out: Option<PathBuf>,
 }
 
-/// Line and column (1-based) of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
-}
-
-/// The nearest valid key to `unknown`, if reasonably near.
-fn nearest_key(unknown: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|k| (strsim::levenshtein(unknown, k), *k))
-        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
-        .min()
-        .map(|(_, k)| k)
-}
-
-/// Where `key = …` first appears at the start of a line (for errors without a span).
-fn key_position(text: &str, key: &str) -> (usize, usize) {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with('=') {
-            return line_col(text, offset + (line.len() - trimmed.len()));
-        }
-        offset += line.len();
-    }
-    (1, 1)
-}
-
 /// Parses a gateway configuration file's text. The error is one line:
 /// `FILE:LINE:COLUMN: message` naming the key (and the nearest valid key for a typo).
 pub fn parse_config(text: &str, file: &str) -> anyhow::Result<GatewayConfig> {
@@ -70,11 +36,11 @@ pub fn parse_config(text: &str, file: &str) -> anyhow::Result<GatewayConfig> {
         Ok(c) => c,
         Err(e) => {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            let message = e.message().replace('\n', " ");
+            let message = toml_words(&one_line(e.message()));
             let hint = message
                 .strip_prefix("unknown field `")
                 .and_then(|rest| rest.split('`').next())
-                .and_then(nearest_key)
+                .and_then(|field| nearest(field, KEYS))
                 .map(|k| format!(" (did you mean `{k}`?)"))
                 .unwrap_or_default();
             anyhow::bail!("{file}:{line}:{col}: {message}{hint}");
@@ -82,7 +48,12 @@ pub fn parse_config(text: &str, file: &str) -> anyhow::Result<GatewayConfig> {
     };
     if let Err(problems) = config.validate() {
         if let Some(p) = problems.first() {
-            let (line, col) = key_position(text, p.key);
+            // The key as written (the text parsed above, so it parses here too).
+            let at = toml_edit::ImDocument::parse(text)
+                .ok()
+                .and_then(|doc| doc.as_table().key(p.key).and_then(|k| k.span()))
+                .map_or(0, |span| span.start);
+            let (line, col) = line_col(text, at);
             anyhow::bail!("{file}:{line}:{col}: {}: {}", p.key, p.message);
         }
     }

@@ -2,6 +2,7 @@
 //! as scenarios write them, the operating system's limits (open files, ports), and the TLS
 //! crypto provider.
 
+pub mod diag;
 pub mod duration;
 pub mod fmt;
 pub mod limits;

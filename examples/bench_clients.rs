@@ -1,12 +1,15 @@
-//! Not tests: load clients for measuring the simulated gateway from outside its process
-//! (run against `sim_bench_server`; see scripts/bench/gateway/capacity.sh). Ignored unless
-//! asked for by name. Traffic goes only to the loopback target given.
+//! Not a test: a load client for measuring the simulated gateway from outside its process
+//! (run against the `bench_gateway_server` example; see scripts/bench/gateway/capacity.sh).
+//! Traffic goes only to the loopback target given. Build and run:
+//! `cargo build --release --example bench_clients`, then
+//! `target/release/examples/bench_clients` (it takes no arguments).
 //!
-//! - `bench_long_polls`: signs in `AGENTSTORM_BENCH_AGENTS` agents (default 19000), each
-//!   on its own connection (client sockets spread over 127.0.0.2, .3, … so no source
-//!   address needs more than 10,000 ports), drains their sign-in events and leaves one
-//!   poll waiting per agent; prints `holding N` and holds for `AGENTSTORM_BENCH_HOLD_S`.
-//!   Over TLS when `AGENTSTORM_BENCH_CA` names the gateway's certificate.
+//! Holds long polls: signs in `AGENTSTORM_BENCH_AGENTS` agents (default 19000), each on its
+//! own connection (client sockets spread over 127.0.0.2, .3, … so no source address needs
+//! more than 10,000 ports) to `AGENTSTORM_BENCH_TARGET` (default 127.0.0.1:18043), drains
+//! their sign-in events and leaves one poll waiting per agent; prints `holding N` and
+//! holds for `AGENTSTORM_BENCH_HOLD_S` seconds (default 20). Over TLS when
+//! `AGENTSTORM_BENCH_CA` names the gateway's certificate.
 //!
 //! (TLS handshake rates are measured with oha against `agentstorm gateway` itself.)
 
@@ -143,9 +146,8 @@ fn connector() -> Option<tokio_rustls::TlsConnector> {
     Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-#[test]
-#[ignore = "bench helper: holds long polls against a running gateway"]
-fn bench_long_polls() {
+/// Holds the long polls (see the file's doc), then exits.
+fn main() {
     let agents: u32 = env("AGENTSTORM_BENCH_AGENTS", 19_000);
     let hold = Duration::from_secs(env("AGENTSTORM_BENCH_HOLD_S", 20));
     let target = target();

@@ -1,6 +1,8 @@
-//! Not a test: runs the simulated gateway from a release test binary, for
-//! `scripts/bench/gateway/run.sh` when no `agentstorm gateway` binary is at hand. Ignored
-//! unless asked for by name; serves plain HTTP until killed.
+//! Not a test or a user-facing tool: runs the simulated gateway from a release build, for
+//! `scripts/bench/gateway/run.sh` when no `agentstorm gateway` binary is at hand, and for
+//! `scripts/bench/gateway/capacity.sh`. Serves until killed. Build and run:
+//! `cargo build --release --example bench_gateway_server`, then
+//! `target/release/examples/bench_gateway_server` (it takes no arguments).
 //!
 //! Env: `AGENTSTORM_BENCH_LISTEN` (default 127.0.0.1:18043), `AGENTSTORM_BENCH_CONFIG`
 //! (a gateway config file), `TOKIO_WORKER_THREADS` (default 1), `AGENTSTORM_BENCH_CERT_OUT`
@@ -10,9 +12,7 @@
 use agentstorm::sim::standalone::{self, Options};
 use tokio_util::sync::CancellationToken;
 
-#[test]
-#[ignore = "bench helper: serves until killed (scripts/bench/gateway/run.sh)"]
-fn bench_gateway_server() {
+fn main() {
     let listen = std::env::var("AGENTSTORM_BENCH_LISTEN")
         .unwrap_or_else(|_| "127.0.0.1:18043".to_string())
         .parse()

@@ -7,7 +7,7 @@
 
 use agentstorm::run::{run, RunOptions};
 
-#[path = "support/gateway.rs"]
+#[path = "it/support/gateway.rs"]
 mod support;
 use support::gateway;
 

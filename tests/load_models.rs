@@ -2,6 +2,10 @@
 //! graceful and hard stop, the closed model, late arrivals dropped, failover recovery,
 //! push mode, resetskill and the capacity search. Timing knobs are in milliseconds so
 //! every test runs in a few seconds.
+//!
+//! A test binary of its own, not a module of `tests/it`: its assertions are on the wall
+//! clock (a stop within 4 s, recovery within 2 s, heartbeats that keep 1 s sessions alive,
+//! schedule lag), which other tests' CPU load in the same process could break.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +13,7 @@ use agentstorm::metrics::results::RunStatus;
 use agentstorm::protocol::Endpoint;
 use agentstorm::run::{run, RunOptions, RunOutcome};
 
-#[path = "support/gateway.rs"]
+#[path = "it/support/gateway.rs"]
 mod support;
 use support::gateway;
 

@@ -1,5 +1,9 @@
 //! End-to-end runs in-process against the simulated gateway on port 0: every agent signs
 //! in, reaches ready and signs out, and the harness's counts equal the gateway's own.
+//!
+//! A test binary of its own, not a module of `tests/it`: 300 agents arrive within a second
+//! and every one must reach ready before the plan's end stops the run, which depends on
+//! the machine's cores not being taken by other tests.
 
 use std::path::Path;
 use std::sync::Arc;

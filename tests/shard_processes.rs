@@ -8,6 +8,10 @@
 //! enough that each of an agent's two events comes back on its own poll, and a quiet
 //! trailing stage so the plan's end (a stop) never cuts a session short (the run ends as
 //! soon as the last agent is done).
+//!
+//! A test binary of its own, not a module of `tests/it`: up to four agentstorm processes
+//! share the cores with this one, start together at an agreed time and must finish within
+//! deadlines, so they run away from other tests' CPU load.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

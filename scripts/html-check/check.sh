@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Renders the sample HTML report (the ignored test in tests/report_html.rs) and loads it in
-# headless Chromium, offline: the page must load without console errors, without any
+# Renders the sample HTML report (the ignored test in tests/it/report_html.rs) and loads it
+# in headless Chromium, offline: the page must load without console errors, without any
 # network request, and its DOM must hold every chart with a drawn line. Also writes a
 # screenshot for a person to look at.
 #
@@ -37,8 +37,9 @@ if [ -n "${HTML_CHECK_PAGE:-}" ]; then
   cp "$HTML_CHECK_PAGE" "$html"
 else
   echo "html-check: rendering the sample report to $html"
-  if ! (cd "$root" && AGENTSTORM_HTML_OUT="$html" cargo test -q --test report_html \
-        sample_report_for_browser_check -- --ignored >"$out/cargo.log" 2>&1); then
+  if ! (cd "$root" && AGENTSTORM_HTML_OUT="$html" cargo test -q --test it \
+        report_html::sample_report_for_browser_check -- --ignored --exact \
+        >"$out/cargo.log" 2>&1); then
     cat "$out/cargo.log" >&2
     echo "html-check: could not render the sample report" >&2
     exit 2

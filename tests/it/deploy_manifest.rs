@@ -5,15 +5,14 @@
 //! itself run locally: the Job's own script for two shards, `collect.sh --from-logs` on
 //! their logs, then merge.
 
-#[path = "deploy_yaml.rs"]
-mod yaml;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use agentstorm::metrics::Results;
 use agentstorm::run::shard::{self, ShardSpec};
 use serde_json::Value;
+
+use crate::deploy_yaml as yaml;
 
 const BIN_IN_IMAGE: &str = "/usr/local/bin/agentstorm";
 

@@ -1,13 +1,12 @@
 //! compare: verdicts against the default tolerance (relative AND absolute allowance, error
 //! rate in percentage points, minimum samples, missing operations), rendering.
 
-#[path = "report_fixture.rs"]
-mod fixture;
-
 use agentstorm::metrics::{OpStats, Operation, Results};
 use agentstorm::report::compare::{
     compare, render_html, render_text, write_html, Change, Tolerance,
 };
+
+use crate::support::fixture;
 
 /// A run whose sign-ins take `ms` each (n of them), `failed` of which got HTTP 503.
 fn run(ms: u64, n: u64, failed: u64) -> Results {

@@ -1,14 +1,13 @@
 //! merge: two halves of a run merge into the whole (counts, a percentile checked against a
 //! hand-added histogram, sessions, events, aligned intervals and hlogs); refusals.
 
-#[path = "report_fixture.rs"]
-mod fixture;
-
 use agentstorm::analysis::merge::{merge, MergeError};
 use agentstorm::metrics::hlog::HlogInterval;
 use agentstorm::metrics::results::{IntervalOp, IntervalSnapshot, RunStatus};
 use agentstorm::metrics::{Hist, OpStats, Operation, Results};
 use agentstorm::protocol::GatewayStats;
+
+use crate::support::fixture;
 
 /// A shard whose sign-ins took `latencies_ms`, started at `started_at`, with two 10 s
 /// intervals (the first holding every sign-in) and the matching hlog.

@@ -1,14 +1,13 @@
 //! report phase 1: results.json, summary.csv, retcodes.csv, the other CSVs, and the console
 //! summary, all read back from a temp folder.
 
-#[path = "report_fixture.rs"]
-mod fixture;
-
 use std::collections::BTreeMap;
 
 use agentstorm::metrics::Results;
 use agentstorm::protocol::GatewayStats;
 use agentstorm::report::{self, console_summary};
+
+use crate::support::fixture;
 
 fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
     let mut rd = csv::Reader::from_path(path).expect("csv opens");

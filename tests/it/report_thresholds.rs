@@ -1,9 +1,6 @@
 //! Thresholds: parsing (valid forms and messages for invalid ones) and evaluation, whole
 //! run and windowed, including a p99 that breaks for one minute of an hour.
 
-#[path = "report_fixture.rs"]
-mod fixture;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -13,6 +10,8 @@ use agentstorm::analysis::thresholds::{
 use agentstorm::metrics::hlog::{HlogInterval, LatencyKind};
 use agentstorm::metrics::results::{IntervalOp, IntervalSnapshot};
 use agentstorm::metrics::{Hist, OpStats, Operation};
+
+use crate::support::fixture;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs

@@ -3,9 +3,7 @@
 
 use agentstorm::scenario::{load_file, load_file_aimed, load_str, Loaded, ScenarioError};
 
-#[path = "support/position.rs"]
-mod position;
-use position::{pos_at, pos_of};
+use crate::support::position::{pos_at, pos_of};
 
 const FILE: &str = "t.toml";
 

@@ -3,14 +3,13 @@
 //! merged shard record. Results are built by hand; the end-to-end runs are in
 //! `shard_processes.rs`.
 
-#[path = "report_fixture.rs"]
-mod fixture;
-
 use agentstorm::analysis::merge::{check_shards, merge, MergeError, MergeInput};
 use agentstorm::metrics::results::ShardInfo;
 use agentstorm::metrics::Results;
 use agentstorm::run::shard::{self, ShardSpec};
 use agentstorm::scenario::values::IdRanges;
+
+use crate::support::fixture;
 
 const SCENARIO: &str = r#"name = "sharded"
 [agents]

@@ -2,15 +2,13 @@
 //! replies, stalls) per operation, rate and time window; service time; random forced
 //! sign-outs; and that every one of them is counted in the stats (D17).
 
-#[path = "sim_support.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
 use agentstorm::protocol::{self, event, retcode};
 use bytes::Bytes;
 use http::Method;
-use support::{config, count, start};
+
+use crate::support::sim::{config, count, start};
 
 const BODY: &str = r#"{"password":"","phonenum":"40038"}"#;
 

@@ -2,14 +2,12 @@
 //! `forcelogoutwithreason/{1–255}` (`100-005` outside), `loginex`, `updateGuid`,
 //! `resetskill`, `handshake` in poll mode, and keep-alive across many requests.
 
-#[path = "sim_support.rs"]
-mod support;
-
 use std::time::Duration;
 
 use agentstorm::protocol::{self, event, retcode};
 use http::Method;
-use support::{config, count, fast_config, start, Client};
+
+use crate::support::sim::{config, count, fast_config, start, Client};
 
 const BODY: &str = r#"{"password":"","phonenum":"40038"}"#;
 

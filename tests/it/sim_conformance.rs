@@ -7,16 +7,14 @@
 //! Every row holds in every reply dialect (D18): each test runs three times, as
 //! `newest::…`, `devguide::…` and `older::…`, against a gateway speaking that dialect.
 
-#[path = "sim_support.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
 use agentstorm::protocol::{event, retcode};
 use agentstorm::sim::config::Dialect;
 use agentstorm::sim::GatewayConfig;
 use http::Method;
-use support::{config, count, fast_config, start, start_with};
+
+use crate::support::sim::{config, count, fast_config, start, start_with};
 
 /// `config` with the gateway speaking `dialect`.
 fn spoken(dialect: Dialect, mut config: GatewayConfig) -> GatewayConfig {

@@ -2,12 +2,11 @@
 //! vendor documents' shapes with a raw HTTP exchange and a generic JSON reader (not
 //! agentstorm's client), and each one driven end to end by a whole run.
 
-#[path = "support/gateway.rs"]
-mod support;
-
 use agentstorm::run::{run, RunOptions};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::gateway::gateway;
 
 /// One request on a fresh connection; the reply's head and JSON body.
 async fn call(
@@ -110,7 +109,7 @@ struct Replies {
 }
 
 async fn exchanges_all(dialect: &str) -> Replies {
-    let gw = support::gateway(&format!("dialect = \"{dialect}\"\npoll_wait = \"100ms\"")).await;
+    let gw = gateway(&format!("dialect = \"{dialect}\"\npoll_wait = \"100ms\"")).await;
     let (head, signin) = call(
         &gw.url,
         "PUT",

@@ -3,14 +3,12 @@
 //! sign-out (D11/D12) on a paused clock, HTTP-level answers (D2, D6), stats (D17) and
 //! graceful shutdown.
 
-#[path = "sim_support.rs"]
-mod support;
-
 use std::time::Duration;
 
 use agentstorm::protocol::{self, event, retcode};
 use http::Method;
-use support::{config, count, fast_config, start, start_tls};
+
+use crate::support::sim::{config, count, fast_config, start, start_tls};
 
 #[tokio::test]
 async fn sign_in_poll_sequence_empty_poll_logout_then_not_signed_in() {

@@ -3,9 +3,6 @@
 //! the session alive and delivers rotated GUIDs, polling such an agent gives `000-001`,
 //! and a timeout sign-out is pushed as `AgentOther_ShutdownService` (D12).
 
-#[path = "sim_support.rs"]
-mod support;
-
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -19,8 +16,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use support::{config, start, Client};
 use tokio::sync::mpsc;
+
+use crate::support::sim::{config, start, Client};
 
 /// One POST the callback server received.
 #[derive(Debug)]

@@ -3,9 +3,6 @@
 //! answer every complete request with a retcode (HTTP 200 + JSON) or a 4xx and keep
 //! serving; and `agentstorm gateway`'s runner (`standalone::run`) end to end.
 
-#[path = "sim_support.rs"]
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,10 +10,11 @@ use agentstorm::protocol::{self, event};
 use agentstorm::sim::standalone::{self, Options};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use support::{config, start, Client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+
+use crate::support::sim::{config, start, Client};
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     &items[rng.random_range(0..items.len())]

@@ -17,12 +17,8 @@ use agentstorm::scenario::load_str;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
-#[path = "support/gateway.rs"]
-mod support;
-use support::gateway;
-#[path = "support/position.rs"]
-mod position;
-use position::pos_of;
+use crate::support::gateway::gateway;
+use crate::support::position::pos_of;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")

@@ -3,9 +3,9 @@
 #  1. resident memory while holding AGENTS concurrent long polls (issue 3: 19,000 agents
 #     with < 400 MiB resident);
 #  2. fresh TLS handshakes per second (issue 3: >= 2,500/s).
-# For 1, server and clients are release builds of the ignored helper tests
-# tests/sim_bench_server.rs and tests/sim_bench_clients.rs; for 2, the client is oha and
-# the server `agentstorm gateway` (target/release). All traffic is loopback.
+# For 1, server and clients are release builds of the bench examples
+# examples/bench_gateway_server.rs and examples/bench_clients.rs; for 2, the client is oha
+# and the server `agentstorm gateway` (target/release). All traffic is loopback.
 #
 # Usage: scripts/bench/gateway/capacity.sh        (from the repository root)
 # Env:   AGENTS=19000  WORKERS=2 (gateway threads)  CONCURRENCY=64  SECS=10  RUNS=5
@@ -40,10 +40,9 @@ PARTS=${PARTS:-"polls handshakes"}
 PORT=${PORT:-18045}
 ulimit -n 20000 2>/dev/null || true
 
-cargo test --release --test sim_bench_server --test sim_bench_clients --no-run >/dev/null 2>&1
-helper() { ls -t target/release/deps/"$1"-* | grep -v '\.d$' | head -1; }
-server=$(helper sim_bench_server)
-clients=$(helper sim_bench_clients)
+cargo build --quiet --release --example bench_gateway_server --example bench_clients
+server=target/release/examples/bench_gateway_server
+clients=target/release/examples/bench_clients
 
 work=$(mktemp -d)
 pids=()
@@ -57,8 +56,7 @@ trap cleanup EXIT
 start_server() { # extra env assignments...
     : >"$work/server.out"
     env "$@" AGENTSTORM_BENCH_LISTEN="127.0.0.1:$PORT" AGENTSTORM_BENCH_CONFIG="$work/gw.toml" \
-        TOKIO_WORKER_THREADS="$WORKERS" "$server" --ignored --exact --nocapture bench_gateway_server \
-        >"$work/server.out" 2>&1 &
+        TOKIO_WORKER_THREADS="$WORKERS" "$server" >"$work/server.out" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
     for _ in $(seq 1 200); do
@@ -86,8 +84,7 @@ TOML
     idle=$(rss_kib "$server_pid")
     [ -f "$work/cert.pem" ] && ca=(AGENTSTORM_BENCH_CA="$work/cert.pem")
     env "${ca[@]}" AGENTSTORM_BENCH_TARGET="127.0.0.1:$PORT" AGENTSTORM_BENCH_AGENTS="$AGENTS" \
-        AGENTSTORM_BENCH_HOLD_S=15 "$clients" --ignored --exact --nocapture bench_long_polls \
-        >"$work/clients.out" 2>&1 &
+        AGENTSTORM_BENCH_HOLD_S=15 "$clients" >"$work/clients.out" 2>&1 &
     local client_pid=$!
     pids+=("$client_pid")
     for _ in $(seq 1 1800); do

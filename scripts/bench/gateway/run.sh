@@ -11,8 +11,8 @@
 # Env:   WORKERS=1      server worker threads (nginx worker_processes, tokio workers)
 #        WRK_THREADS=1  wrk threads;  DURATION=10s per run;  CONNS="64 1000"
 #        AGENTSTORM_BIN=target/release/agentstorm (needs the `gateway` subcommand; if it
-#        is missing the script runs the gateway from the release build of the ignored
-#        helper test `tests/sim_bench_server.rs` instead)
+#        is missing the script runs the gateway from the release build of the bench
+#        example `examples/bench_gateway_server.rs` instead)
 # Needs: wrk, nginx, curl, bc (apt-get install -y wrk nginx curl bc).
 #
 # Measured on the shared 2-core build machine while other builds ran (load average 9-10,
@@ -57,12 +57,11 @@ if [ -x "$BIN" ] && "$BIN" gateway --help 2>&1 | grep -q -- "--plain-http"; then
         --config "$work/gateway.toml" >"$work/gateway.out" 2>&1 &
     pids+=($!)
 else
-    echo "run.sh: $BIN has no 'gateway' subcommand; using the release helper test" >&2
-    cargo test --release --test sim_bench_server --no-run >/dev/null 2>&1
-    helper=$(ls -t target/release/deps/sim_bench_server-* | grep -v '\.d$' | head -1)
+    echo "run.sh: $BIN has no 'gateway' subcommand; using the release bench example" >&2
+    cargo build --quiet --release --example bench_gateway_server
+    helper=target/release/examples/bench_gateway_server
     AGENTSTORM_BENCH_LISTEN="127.0.0.1:$GW_PORT" AGENTSTORM_BENCH_CONFIG="$work/gateway.toml" \
-        TOKIO_WORKER_THREADS=$WORKERS "$helper" --ignored --exact --nocapture bench_gateway_server \
-        >"$work/gateway.out" 2>&1 &
+        TOKIO_WORKER_THREADS=$WORKERS "$helper" >"$work/gateway.out" 2>&1 &
     pids+=($!)
 fi
 for _ in $(seq 1 200); do

@@ -1,5 +1,6 @@
-//! Shared builders for the report tests (included by each `tests/report_*.rs` with
-//! `#[path]`): hand-made Results with known samples, so every expected number is known.
+//! Shared builders for the report tests (`crate::support::fixture`, used by the `report_*`
+//! and `shard_merge` modules): hand-made Results with known samples, so every expected
+//! number is known.
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! Test support: a simulated gateway on 127.0.0.1:0 (plain HTTP), stopped when dropped.
-//! Included by several test binaries with `#[path]`.
+//! A module of the `it` test binary (`crate::support::gateway`), and included with
+//! `#[path]` by the timing-sensitive test binaries in `tests/`.
 
 use std::sync::Arc;
 

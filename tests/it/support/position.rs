@@ -1,5 +1,5 @@
 //! Test support: the 1-based line and column of a place in scenario text, as the loader's
-//! errors report them. Included by the scenario-error test binaries with `#[path]`.
+//! errors report them. Used by the `scenario_errors` and `source_addresses` modules.
 
 /// Line and column of byte offset `at` in `text` (columns count characters).
 pub fn pos_at(text: &str, at: usize) -> (usize, usize) {
@@ -13,7 +13,6 @@ pub fn pos_at(text: &str, at: usize) -> (usize, usize) {
 }
 
 /// Line and column of the first `needle` in `text`.
-#[allow(dead_code)] // not every including binary looks up by needle
 pub fn pos_of(text: &str, needle: &str) -> (usize, usize) {
     let at = text
         .find(needle)

@@ -3,7 +3,7 @@
 //! HTTP/1.1 client over one keep-alive connection. Not agentstorm's own client, so the
 //! tests pin the wire behaviour independently.
 //!
-//! Included by the `sim_*` test files with `#[path = "sim_support.rs"] mod support;`.
+//! `crate::support::sim`, used by the `sim_*` modules of the `it` test binary.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;

@@ -13,8 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agentstorm::metrics::results::RunStatus;
 use agentstorm::run::{run, RunOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::raw::Requests;
 
 #[derive(Clone, Copy, Debug)]
 enum Dialect {
@@ -190,42 +192,10 @@ impl Gateway {
     }
 
     /// One keep-alive connection: request heads (and sign-in bodies) in, replies out.
-    async fn serve(self: Arc<Self>, mut sock: TcpStream) {
-        let mut buf = Vec::new();
-        let mut chunk = vec![0u8; 8192];
-        loop {
-            let head_end = loop {
-                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break i + 4;
-                }
-                match sock.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            };
-            let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-            let mut lines = head.split("\r\n");
-            let mut first = lines.next().unwrap_or("").split(' ');
-            let method = first.next().unwrap_or("").to_string();
-            let path = first.next().unwrap_or("").to_string();
-            let mut length = 0usize;
-            let mut guid = None;
-            for line in lines {
-                if let Some((k, v)) = line.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        length = v.trim().parse().unwrap_or(0);
-                    } else if k.eq_ignore_ascii_case("guid") {
-                        guid = Some(v.trim().to_string());
-                    }
-                }
-            }
-            while buf.len() < head_end + length {
-                match sock.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
-            buf.drain(..head_end + length);
+    async fn serve(self: Arc<Self>, sock: TcpStream) {
+        let mut requests = Requests::new(sock);
+        while let Some(req) = requests.next().await {
+            let (method, path, guid) = (req.method, req.path, req.guid);
             let (headers, body) = self.answer(&method, &path, guid.as_deref());
             if body.contains(r#""event":null"#) || body == r#"{"message":"","retcode":"0"}"# {
                 // A long poll's wait, shortened.
@@ -235,7 +205,7 @@ impl Gateway {
                 "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n{body}",
                 body.len()
             );
-            if sock.write_all(reply.as_bytes()).await.is_err() {
+            if requests.sock().write_all(reply.as_bytes()).await.is_err() {
                 return;
             }
         }

@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agentstorm::probe::{self, render::render, Options, Verdict};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::raw::Requests;
 
 /// What the test gateway was sent: (method, path, Guid header, body).
 type Seen = Arc<Mutex<Vec<(String, String, Option<String>, String)>>>;
@@ -77,43 +79,10 @@ fn answer(kind: Kind, method: &str, path: &str, polls: usize) -> (String, String
     (json.into(), r#"{"message":"","retcode":"000-002"}"#.into())
 }
 
-async fn serve(kind: Kind, mut sock: TcpStream, seen: Seen) {
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 8192];
-    loop {
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match sock.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let mut first = lines.next().unwrap_or("").split(' ');
-        let method = first.next().unwrap_or("").to_string();
-        let path = first.next().unwrap_or("").to_string();
-        let mut length = 0usize;
-        let mut guid = None;
-        for line in lines {
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                } else if k.eq_ignore_ascii_case("guid") {
-                    guid = Some(v.trim().to_string());
-                }
-            }
-        }
-        while buf.len() < head_end + length {
-            match sock.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-        buf.drain(..head_end + length);
+async fn serve(kind: Kind, sock: TcpStream, seen: Seen) {
+    let mut requests = Requests::new(sock);
+    while let Some(req) = requests.next().await {
+        let (method, path, guid, body) = (req.method, req.path, req.guid, req.body);
         let polls = {
             let mut seen = seen.lock().expect("lock");
             let polls = seen.iter().filter(|s| s.0 == "GET").count();
@@ -129,7 +98,7 @@ async fn serve(kind: Kind, mut sock: TcpStream, seen: Seen) {
             "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n{reply}",
             reply.len()
         );
-        if sock.write_all(reply.as_bytes()).await.is_err() {
+        if requests.sock().write_all(reply.as_bytes()).await.is_err() {
             return;
         }
     }

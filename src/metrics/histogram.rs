@@ -2,8 +2,13 @@
 //! compressed format, base64-encoded (the form HdrHistogram tooling reads), so Results
 //! documents carry histograms that add exactly when shards are merged.
 //!
-//! It owns the histogram's precision and range; callers record microseconds and read
-//! percentiles, and never pick bounds themselves.
+//! It owns the histogram's precision and range, and the one definition of a quantile every
+//! output uses (console, CSV, HTML, thresholds, compare): the value at rank
+//! `max(1, round(q × count))`, as HdrHistogram's decoders read it (the Python
+//! `hdrhistogram` package, our independent check, computes exactly this). The hdrhistogram
+//! crate's own `value_at_quantile` takes the ceiling of a product with floating-point noise
+//! (0.999 × 1000 = 999.0000000000001 → rank 1000), so at round sample counts it answers the
+//! maximum for p99.9; callers never use it.
 
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
@@ -41,8 +46,8 @@ impl std::fmt::Debug for Hist {
             "Hist {{ count: {}, min_us: {}, p50_us: {}, p99_us: {}, max_us: {} }}",
             self.count(),
             self.0.min(),
-            self.0.value_at_quantile(0.5),
-            self.0.value_at_quantile(0.99),
+            self.value_at(0.5),
+            self.value_at(0.99),
             self.0.max()
         )
     }
@@ -85,7 +90,58 @@ impl Hist {
 
     /// The value at a percentile (0–100) in milliseconds, or None when empty.
     pub fn percentile_ms(&self, pct: f64) -> Option<f64> {
-        (!self.0.is_empty()).then(|| self.0.value_at_percentile(pct) as f64 / 1000.0)
+        (!self.0.is_empty()).then(|| self.value_at(pct / 100.0) as f64 / 1000.0)
+    }
+
+    /// The value (µs) at quantile `q` (0–1): see the module doc; 0 when empty.
+    pub fn value_at(&self, q: f64) -> u64 {
+        self.values_at(&[q]).pop().unwrap_or(0)
+    }
+
+    /// The `k`-th smallest value (1-based, µs, its bucket's highest equivalent); the
+    /// largest when `k` exceeds the count, 0 when empty.
+    pub fn value_at_rank(&self, k: u64) -> u64 {
+        let mut seen = 0;
+        let mut at = 0;
+        for b in self.0.iter_recorded() {
+            seen += b.count_at_value();
+            at = b.value_iterated_to();
+            if seen >= k {
+                break;
+            }
+        }
+        if seen == 0 {
+            0
+        } else {
+            self.0.highest_equivalent(at)
+        }
+    }
+
+    /// The values (µs) at ascending quantiles, read in one pass over the counts.
+    pub fn values_at(&self, quantiles: &[f64]) -> Vec<u64> {
+        let total = self.count();
+        let mut out = Vec::with_capacity(quantiles.len());
+        if total == 0 {
+            out.resize(quantiles.len(), 0);
+            return out;
+        }
+        let mut buckets = self.0.iter_recorded();
+        let (mut seen, mut at) = (0u64, 0u64);
+        for &q in quantiles {
+            let q = q.clamp(0.0, 1.0);
+            let rank = rank(q, total);
+            while seen < rank {
+                let Some(b) = buckets.next() else { break };
+                seen += b.count_at_value();
+                at = b.value_iterated_to();
+            }
+            out.push(if q == 0.0 {
+                self.0.lowest_equivalent(at)
+            } else {
+                self.0.highest_equivalent(at)
+            });
+        }
+        out
     }
 
     pub fn max_ms(&self) -> Option<f64> {
@@ -131,6 +187,11 @@ impl<'de> Deserialize<'de> for Hist {
     }
 }
 
+/// The rank (1-based) of quantile `q` among `total` values: round half up, at least 1.
+fn rank(q: f64, total: u64) -> u64 {
+    ((q * total as f64 + 0.5).floor() as u64).clamp(1, total)
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -162,6 +223,35 @@ mod tests {
         assert_eq!(back.count(), 7);
         assert_eq!(back.0.max(), h.0.max());
         assert_eq!(back.percentile_ms(50.0), h.percentile_ms(50.0));
+    }
+
+    #[test]
+    fn quantiles_are_ranks_at_round_counts() {
+        // 1..=1000 µs are exact buckets: the value at rank k is k.
+        let mut h = Hist::new();
+        (1..=1000).for_each(|v| h.record_us(v));
+        assert_eq!(h.value_at(0.0), 1);
+        assert_eq!(h.value_at(0.5), 500);
+        assert_eq!(h.value_at(0.99), 990);
+        assert_eq!(h.value_at(0.999), 999, "p99.9 of 1,000 is the 999th value");
+        assert_eq!(h.percentile_ms(99.9), Some(0.999));
+        assert_eq!(h.value_at(1.0), 1000);
+        // 10,000 values: p99.99 is the 9,999th, not the maximum.
+        let mut t = Hist::new();
+        (0..9_999).for_each(|_| t.record_us(7));
+        t.record_us(1_500);
+        assert_eq!(t.value_at(0.9999), 7);
+        assert_eq!(t.percentile_ms(99.99), Some(0.007));
+        assert_eq!(t.value_at(1.0), 1_500);
+        // Round half up, as the Python decoder: p99 of 1,060 is rank round(1049.4) = 1049.
+        let mut u = Hist::new();
+        (1..=1060).for_each(|v| u.record_us(v));
+        assert_eq!(u.value_at(0.99), 1049);
+        assert_eq!(u.values_at(&[0.5, 0.9, 0.99]), vec![530, 954, 1049]);
+        assert_eq!(u.value_at_rank(1), 1);
+        assert_eq!(u.value_at_rank(1060), 1060);
+        assert_eq!(u.value_at_rank(5000), 1060);
+        assert_eq!(Hist::new().value_at(0.5), 0);
     }
 
     #[test]

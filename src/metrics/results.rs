@@ -137,8 +137,7 @@ impl Recovery {
             if back < rank {
                 return None;
             }
-            let q = rank as f64 / back as f64;
-            let t_us = s.back_at.0.value_at_quantile(q.min(1.0));
+            let t_us = s.back_at.value_at_rank(rank);
             Some(t_us.saturating_sub(first_loss_us) as f64 / 1e6)
         };
         Some(Recovery {

@@ -33,7 +33,7 @@ fn spectrum(h: &Hist, decades: usize, div_ms: f64) -> Vec<(f64, f64)> {
     let qs: Vec<f64> = (0..=decades * STEPS_PER_DECADE)
         .map(|i| 1.0 - 10f64.powf(-(i as f64) / STEPS_PER_DECADE as f64))
         .collect();
-    let values = h.0.value_at_quantiles(qs.iter().copied());
+    let values = h.values_at(&qs);
     qs.iter()
         .zip(values)
         .map(|(&q, v)| (q, v as f64 / 1000.0 / div_ms))

@@ -6,16 +6,20 @@ pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 /// Bad usage, bad scenario or bad input file: nothing was run.
 pub const BAD_INPUT: i32 = 2;
-/// The run could not measure: target unreachable, harness overloaded beyond its validity
-/// limits, or interrupted before any result.
+/// The run could not measure: target unreachable, no agent could ever sign in because
+/// every attempt failed without a reply, harness overloaded beyond its validity limits.
 pub const CANNOT_MEASURE: i32 = 3;
+/// Interrupted (Ctrl-C or a signal) before the plan's end; the reports hold what was
+/// recorded until then.
+pub const INTERRUPTED: i32 = 4;
 
 /// The text `--help` shows under "Exit codes".
 pub const HELP: &str = "Exit codes:
   0  ran, and every threshold held
   1  a threshold or a comparison failed
   2  bad usage, bad scenario or bad input file (nothing was run)
-  3  the run could not measure (target unreachable, harness overloaded, interrupted before any result)";
+  3  the run could not measure (target unreachable, no agent could sign in: every attempt failed without a reply)
+  4  interrupted (Ctrl-C): the reports hold what was recorded until then";
 
 /// An error that ends a command with a given exit code and a one-line message.
 #[derive(Debug, thiserror::Error)]

@@ -82,7 +82,11 @@ signout_rate = 400
         0,
         "the gateway agrees: nobody left signed in"
     );
-    assert_eq!(out.exit_code, 0);
+    assert_eq!(
+        out.exit_code,
+        agentstorm::exit::INTERRUPTED,
+        "interrupted, whoever signed out"
+    );
     assert_reconciles(&out);
 }
 
@@ -125,9 +129,24 @@ signout_rate = 1
         gw.sim.stats().signed_in,
         "the summary's count is the gateway's"
     );
+    // Every started call ended as one sample: the polls cut short by the hard stop are
+    // recorded as interrupted, so the gateway (counting the requests it answered) saw
+    // between the answered ones and all the harness sent.
+    let poll = &r.operations["poll"];
+    assert!(poll.interrupted > 0, "polls were in flight: {poll:?}");
+    assert!(poll.reconciles(), "{poll:?}");
+    let answered_by_gateway = gw.sim.stats().endpoint_total(Endpoint::GetAgentEvent);
+    assert!(
+        poll.judged() <= answered_by_gateway && answered_by_gateway <= poll.count,
+        "harness {} answered + {} interrupted, gateway {answered_by_gateway}",
+        poll.judged(),
+        poll.interrupted
+    );
+    assert_eq!(out.exit_code, agentstorm::exit::INTERRUPTED);
     let back = agentstorm::metrics::Results::load(&dir.path().join("out/results.json"))
         .expect("results written after a hard stop");
     assert_eq!(back.sessions.left_signed_in, left);
+    assert_eq!(back.operations["poll"].interrupted, poll.interrupted);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +290,7 @@ stages = [{ hold = "500ms", rate = 100 }, { hold = "5s", rate = 0 }]
     );
     let out = run(opts).await.expect("run");
     let r = &out.results;
-    let rec = r.recovery.as_ref().expect("sessions were lost");
+    let rec = r.derived.recovery.as_ref().expect("sessions were lost");
     assert_eq!(rec.lost, 50, "{rec:?}");
     assert_eq!(rec.back, 50, "{rec:?}");
     let t99 = rec.t99_s.expect("99 % came back");

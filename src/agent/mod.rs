@@ -14,11 +14,13 @@
 //! Beside the session: [`lanes`] (the threads agents run on), [`push`] (the push-mode
 //! callback receiver) and [`signout_gate`] (the stop phase's paced sign-outs).
 
+mod call;
 mod decide;
 pub mod lanes;
 pub mod push;
 mod session;
 
+use call::Call;
 use session::Session;
 pub mod signout_gate;
 
@@ -76,8 +78,9 @@ pub struct AgentContext {
 }
 
 impl AgentContext {
-    fn record(&self, s: &Sample) {
-        self.recorder.record(s);
+    /// Records the sample of a call opened with [`call::Call::open`].
+    fn record_call(&self, s: &Sample) {
+        self.recorder.record_call(s);
         if let Some(r) = &self.step {
             r.record(s);
         }
@@ -126,20 +129,24 @@ impl AgentContext {
     }
 }
 
-fn outcome_of(ex: &Exchange) -> Outcome {
+fn outcome_of(ex: &Exchange, handled: bool) -> Outcome {
     match &ex.result {
+        Ok(r) if handled && !r.retcode.is_success() => Outcome::Handled { retcode: r.retcode },
         Ok(r) => Outcome::Ok { retcode: r.retcode },
         Err(Failure::Http(status)) => Outcome::Http { status: *status },
         Err(Failure::Transport(kind)) => Outcome::Transport { kind: *kind },
     }
 }
 
-pub(super) fn record(
+/// Records a finished call (see [`call::Call`], the only caller): its sample, and an
+/// exemplar when it failed.
+fn record_exchange(
     ctx: &AgentContext,
     agent_id: u32,
     op: Operation,
     intended_at: Instant,
     ex: &Exchange,
+    handled: bool,
 ) {
     let poll = match (&ex.result, op) {
         (Ok(r), Operation::Poll) if r.retcode.is_success() => Some(if r.event_type.is_some() {
@@ -149,8 +156,8 @@ pub(super) fn record(
         }),
         _ => None,
     };
-    let outcome = outcome_of(ex);
-    ctx.record(&Sample {
+    let outcome = outcome_of(ex, handled);
+    ctx.record_call(&Sample {
         operation: op,
         intended_at,
         sent_at: ex.sent_at,
@@ -250,18 +257,25 @@ async fn one_session(
     };
     let mut intended = arrival;
     let mut forced = false;
+    // A sign-in answered `100-002`, recorded once the forced sign-in says what it meant.
+    let mut already: Option<Call> = None;
     let guid = loop {
         let (op, path) = if forced {
             (Operation::Forcelogin, protocol::forcelogin_path(agent_id))
         } else {
             (Operation::Signin, protocol::signin_path(agent_id))
         };
+        let mut call = Call::open(ctx, agent_id, op, intended);
         let ex = conn
             .call(Method::PUT, &path, Some(body.clone()), None)
             .await;
-        record(ctx, agent_id, op, intended, &ex);
-        match judge_signin(&ex.result, ctx.session.on_already_signed_in, forced) {
+        let verdict = judge_signin(&ex.result, ctx.session.on_already_signed_in, forced);
+        if let Some(first) = already.take() {
+            first.resolve(matches!(verdict, SigninVerdict::SignedIn { .. }));
+        }
+        match verdict {
             SigninVerdict::SignedIn { guid } => {
+                call.finish(&ex);
                 let took = micros(ex.done_at.saturating_duration_since(arrival));
                 ctx.session_stats(|s| {
                     s.signed_in += 1;
@@ -272,8 +286,11 @@ async fn one_session(
             SigninVerdict::TryForcelogin => {
                 forced = true;
                 intended = ex.done_at;
+                call.hold(ex);
+                already = Some(call);
             }
             SigninVerdict::GiveUp => {
+                call.finish(&ex);
                 // Coming back from a lost session, keep trying (the gateway may still be
                 // failing over) until the ready timeout since the loss.
                 let retry = recovering_since.is_some_and(|since| {
@@ -305,11 +322,11 @@ async fn one_session(
     if let Some(skill) = &ctx.session.resetskill {
         let path =
             protocol::resetskill_path(agent_id, skill.autoflag, &skill.skillid, skill.phonelinkage);
-        let intended = Instant::now();
+        let call = Call::open(ctx, agent_id, Operation::Resetskill, Instant::now());
         let ex = conn
             .call(Method::POST, &path, None, s.guid.as_deref())
             .await;
-        record(ctx, agent_id, Operation::Resetskill, intended, &ex);
+        call.finish(&ex);
         s.adopt_guid(&ex);
     }
     let end_state = match inbox.as_mut() {

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::push::Inbox;
 use super::{
-    decide::session_gone, judge_event, judge_poll, judge_signout, record, AgentContext, AgentEnd,
-    PollVerdict,
+    call::Call, decide::session_gone, judge_event, judge_poll, judge_signout, AgentContext,
+    AgentEnd, PollVerdict,
 };
 use crate::client::{AgentConn, Exchange, GatewayReply};
 use crate::metrics::sample::micros;
@@ -135,10 +135,11 @@ impl Session<'_> {
                     _ = end.cancelled() => continue,
                 }
             }
+            let call = Call::open(self.ctx, self.agent_id, Operation::Poll, next);
             let ex = conn
                 .call(Method::GET, &poll_path, None, self.guid.as_deref())
                 .await;
-            record(self.ctx, self.agent_id, Operation::Poll, next, &ex);
+            call.finish(&ex);
             self.adopt_guid(&ex);
             if let Ok(GatewayReply {
                 event_type: Some(t),
@@ -205,8 +206,9 @@ impl Session<'_> {
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     if Instant::now() >= next_beat {
                         let intended = next_beat;
+                        let call = Call::open(self.ctx, self.agent_id, Operation::Handshake, intended);
                         let ex = conn.call(Method::POST, &hs_path, None, self.guid.as_deref()).await;
-                        record(self.ctx, self.agent_id, Operation::Handshake, intended, &ex);
+                        call.finish(&ex);
                         self.adopt_guid(&ex);
                         if let Ok(r) = &ex.result {
                             if session_gone(r) {
@@ -233,11 +235,11 @@ impl Session<'_> {
             ),
             SignoutMode::Abandon => return AgentEnd::LeftSignedIn,
         };
-        let intended = Instant::now();
+        let call = Call::open(self.ctx, self.agent_id, op, Instant::now());
         let ex = conn
             .call(Method::DELETE, &path, None, self.guid.as_deref())
             .await;
-        record(self.ctx, self.agent_id, op, intended, &ex);
+        call.finish(&ex);
         judge_signout(&ex.result)
     }
 }

@@ -132,10 +132,12 @@ async fn run_command(opts: RunOptions, quiet: bool) -> Result<i32, Exit> {
     // The verdict is printed even with --quiet: it is what CI reads.
     print!(
         "{}",
-        crate::report::thresholds::render(&outcome.results.thresholds)
+        crate::report::thresholds::render(&outcome.results.derived.thresholds)
     );
-    if let crate::metrics::results::RunStatus::Aborted { reason } = &outcome.results.status {
-        eprintln!("agentstorm: {reason}");
+    // Why it did not pass, on the same screen as the summary.
+    let v = &outcome.results.derived.verdict;
+    if v.exit_code != exit::OK && !v.reason.is_empty() {
+        eprintln!("agentstorm: {}", v.reason);
     }
     Ok(outcome.exit_code)
 }

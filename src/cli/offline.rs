@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::analysis::{merge, thresholds};
+use crate::analysis::{finalize, merge};
 use crate::exit::{self, Exit};
 use crate::metrics::hlog;
 use crate::metrics::Results;
@@ -24,17 +24,43 @@ fn folder_of(path: &Path) -> PathBuf {
     }
 }
 
+/// Judges `results` again from its measurements (`analysis::finalize`): its scenario's
+/// thresholds, read from the scenario text it carries, against it and `hlog`.
+fn judge(results: &mut Results, path: &Path, hlog: Option<&Path>) -> Result<(), Exit> {
+    let ths = finalize::thresholds_of(results).map_err(|e| {
+        Exit::bad_input(format!(
+            "{}: cannot judge its thresholds: {e}",
+            path.display()
+        ))
+    })?;
+    finalize::finalize(results, &ths, hlog);
+    Ok(())
+}
+
+/// The verdict's reason, on stderr, when it is not a pass.
+fn say_why(results: &Results) {
+    let v = &results.derived.verdict;
+    if v.exit_code != exit::OK && !v.reason.is_empty() {
+        eprintln!("agentstorm: {}", v.reason);
+    }
+}
+
 /// `agentstorm report RESULTS.json [--out DIR]`.
 pub fn report(results_path: &Path, out: Option<&Path>) -> Result<i32, Exit> {
-    let results = load(results_path)?;
+    let mut results = load(results_path)?;
     let source_dir = folder_of(results_path);
+    let hlog_src = source_dir.join(report::LATENCY_HLOG);
+    judge(
+        &mut results,
+        results_path,
+        hlog_src.is_file().then_some(hlog_src.as_path()),
+    )?;
     let out_dir = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| source_dir.clone());
     let written = report::write_all(&results, &out_dir)
         .map_err(|e| Exit::cannot_measure(format!("{e:#}")))?;
     // The interval log is part of the results: bring it along to a new folder.
-    let hlog_src = source_dir.join(report::LATENCY_HLOG);
     let hlog_dst = out_dir.join(report::LATENCY_HLOG);
     if hlog_src.is_file() && !same_file(&hlog_src, &hlog_dst) {
         std::fs::copy(&hlog_src, &hlog_dst).map_err(|e| {
@@ -42,23 +68,19 @@ pub fn report(results_path: &Path, out: Option<&Path>) -> Result<i32, Exit> {
         })?;
     }
     print!("{}", report::console_summary(&results));
-    print!("{}", report::thresholds::render(&results.thresholds));
+    print!(
+        "{}",
+        report::thresholds::render(&results.derived.thresholds)
+    );
     println!("wrote {} files to {}", written.len(), out_dir.display());
-    Ok(verdict_code(&results))
+    say_why(&results);
+    Ok(results.derived.verdict.exit_code)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
-    }
-}
-
-fn verdict_code(results: &Results) -> i32 {
-    if thresholds::all_passed(&results.thresholds) {
-        exit::OK
-    } else {
-        exit::FAILED
     }
 }
 
@@ -108,26 +130,21 @@ pub fn merge(inputs: &[PathBuf], out_dir: &Path) -> Result<i32, Exit> {
             Exit::cannot_measure(format!("cannot write {}: {e}", hlog_path.display()))
         })?;
     }
-    // Judge the merged run against the scenario's thresholds (the shards judged only their
-    // own share).
-    if let Ok(loaded) = crate::scenario::load_str(&merged.scenario.path, &merged.scenario.text, &[])
-    {
-        if let Ok(ths) = thresholds::parse_all(&loaded.scenario.thresholds) {
-            let hlog = merged_hlog.is_some().then_some(hlog_path.as_path());
-            merged.thresholds = thresholds::evaluate_with_hlog_file(&ths, &merged, hlog);
-        }
-    }
+    // Judge the merged run as one run (the shards judged only their own share).
+    let hlog = merged_hlog.is_some().then_some(hlog_path.as_path());
+    judge(&mut merged, &inputs[0], hlog)?;
     let written =
         report::write_all(&merged, out_dir).map_err(|e| Exit::cannot_measure(format!("{e:#}")))?;
     print!("{}", report::console_summary(&merged));
-    print!("{}", report::thresholds::render(&merged.thresholds));
+    print!("{}", report::thresholds::render(&merged.derived.thresholds));
     println!(
         "merged {} results into {} ({} files)",
         inputs.len(),
         out_dir.display(),
         written.len()
     );
-    Ok(verdict_code(&merged))
+    say_why(&merged);
+    Ok(merged.derived.verdict.exit_code)
 }
 
 fn write_hlog(

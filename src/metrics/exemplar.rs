@@ -37,10 +37,12 @@ pub struct Exemplar {
     pub reply: String,
 }
 
-/// The outcome's label, as the failure tables print it; None for a success.
+/// The outcome's label, as the failure tables print it; None for what is not a failure
+/// (a success, a handled retcode, a call cut short by a hard stop).
 pub fn outcome_label(o: &Outcome) -> Option<String> {
     match o {
         Outcome::Ok { retcode } if retcode.is_success() => None,
+        Outcome::Handled { .. } | Outcome::Interrupted => None,
         Outcome::Ok { retcode } => Some(retcode.as_str().to_string()),
         Outcome::Http { status } => Some(format!("http:{status}")),
         Outcome::Transport { kind } => Some(format!("transport:{}", kind.name())),

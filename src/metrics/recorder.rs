@@ -144,7 +144,15 @@ impl Aggregate {
     }
 }
 
-type Shard = Arc<Mutex<Aggregate>>;
+/// A thread's shard: what it recorded since the last collection, and how many of its calls
+/// are in flight (started, not yet recorded), which collection leaves in place.
+#[derive(Default)]
+struct ShardState {
+    agg: Aggregate,
+    in_flight: i64,
+}
+
+type Shard = Arc<Mutex<ShardState>>;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -193,6 +201,10 @@ impl Recorder {
     }
 
     fn with_shard<R>(&self, f: impl FnOnce(&mut Aggregate) -> R) -> R {
+        self.with_state(|st| f(&mut st.agg))
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut ShardState) -> R) -> R {
         let id = self.inner.id;
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
@@ -202,7 +214,7 @@ impl Recorder {
                     // Forget shards of recorders that are gone (only this list still holds
                     // them).
                     local.retain(|(_, s)| Arc::strong_count(s) > 1);
-                    let s: Shard = Arc::new(Mutex::new(Aggregate::default()));
+                    let s: Shard = Arc::new(Mutex::new(ShardState::default()));
                     lock(&self.inner.shards).push((s.clone(), Aggregate::default()));
                     local.push((id, s));
                     local.len() - 1
@@ -216,6 +228,26 @@ impl Recorder {
 
     pub fn record(&self, s: &Sample) {
         self.with_shard(|a| a.record_split(s));
+    }
+
+    /// A call was sent; [`Recorder::record_call`] records how it ended.
+    pub fn call_started(&self) {
+        self.with_state(|st| st.in_flight += 1);
+    }
+
+    /// Records the sample of a call announced by [`Recorder::call_started`].
+    pub fn record_call(&self, s: &Sample) {
+        self.with_state(|st| {
+            st.in_flight -= 1;
+            st.agg.record_split(s);
+        });
+    }
+
+    /// Calls started and not yet recorded, across every thread.
+    pub fn in_flight(&self) -> u64 {
+        let shards = lock(&self.inner.shards);
+        let n: i64 = shards.iter().map(|(s, _)| lock(s).in_flight).sum();
+        n.max(0) as u64
     }
 
     /// Whether this thread's shard still keeps failures of this kind (asked before one is
@@ -295,7 +327,7 @@ impl Recorder {
         for (shard, spare) in shards.iter_mut() {
             {
                 let mut guard = lock(shard);
-                std::mem::swap(&mut *guard, spare);
+                std::mem::swap(&mut guard.agg, spare);
             }
             spare.fold_poll_halves();
             out.add(spare);

@@ -26,6 +26,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const POLL_EVENT: &str = "poll_event";
 pub const POLL_EMPTY: &str = "poll_empty";
 
+/// What a run measured, and beside it (in [`Derived`]) what that means. Every field but
+/// `derived` is a measurement with a merge rule (`analysis::merge`); `derived` is computed
+/// from them by `analysis::finalize`, which every command that writes results calls again
+/// (run, run --processes, merge, report), so a stored verdict never outlives its inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
     pub schema: String,
@@ -47,30 +51,54 @@ pub struct Results {
     pub scheduler: SchedulerStats,
     /// One entry per interval, oldest first.
     pub intervals: Vec<IntervalSnapshot>,
-    /// The target's own counters at the end of the run, when it is agentstorm's simulated
-    /// gateway (it answers [`crate::protocol::STATS_PATH`]); None for other gateways.
+    /// What the target's own counters say happened during the run, when it is agentstorm's
+    /// simulated gateway (it answers [`crate::protocol::STATS_PATH`]); None for other
+    /// gateways.
     #[serde(default)]
     pub gateway: Option<GatewayStats>,
-    /// The scenario's thresholds as judged at the end of the run, in the scenario's order.
-    #[serde(default)]
-    pub thresholds: Vec<ThresholdVerdict>,
     /// Which part of a sharded run this is (`run --shard K/N`), or for merged results the
     /// shards they hold; None for a whole run.
     #[serde(default)]
     pub shard: Option<ShardInfo>,
+    /// The capacity search's steps as it ran them (`load.model = "capacity-search"`). A
+    /// step's pass or fail is a record here, not a derived value: the search decided the
+    /// next step from it while running.
+    #[serde(default)]
+    pub capacity: Option<CapacityResult>,
+    /// The first few failures of each kind in full: agent, time, reason, reply snippet.
+    #[serde(default, skip_serializing_if = "Exemplars::is_empty")]
+    pub failures: Exemplars,
+    /// Computed from the fields above; kept at the top level of the JSON document.
+    #[serde(flatten)]
+    pub derived: Derived,
+}
+
+/// What `analysis::finalize` derives from the measurements: never merged, never trusted
+/// from a file, always recomputed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Derived {
+    /// The scenario's thresholds as judged on these results, in the scenario's order.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdVerdict>,
     /// How agents came back after the gateway ended their sessions (failover drills);
     /// None when no session was lost.
     #[serde(default)]
     pub recovery: Option<Recovery>,
-    /// The capacity search's answer and evidence (`load.model = "capacity-search"`).
-    #[serde(default)]
-    pub capacity: Option<CapacityResult>,
     /// Trends of p99 and error rate per operation over the intervals (soak runs).
     #[serde(default)]
     pub drift: Vec<DriftFinding>,
-    /// The first few failures of each kind in full: agent, time, reason, reply snippet.
-    #[serde(default, skip_serializing_if = "Exemplars::is_empty")]
-    pub failures: Exemplars,
+    /// The exit code these results give, and why.
+    #[serde(default)]
+    pub verdict: Verdict,
+}
+
+/// The exit code a run's results give (the rule is `analysis::finalize::verdict`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub exit_code: i32,
+    /// Why, in one line (empty when the run passed).
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// Which series a drift finding is about (analysis in `report::drift`).
@@ -382,12 +410,10 @@ impl Results {
             scheduler: SchedulerStats::default(),
             intervals: vec![],
             gateway: None,
-            thresholds: vec![],
             shard: None,
-            recovery: None,
             capacity: None,
-            drift: vec![],
             failures: Exemplars::default(),
+            derived: Derived::default(),
         }
     }
 

@@ -81,10 +81,17 @@ pub enum Outcome {
     /// HTTP 200 with the JSON envelope; `retcode` `"0"` is success, anything else a
     /// business failure kept by its code.
     Ok { retcode: Retcode },
+    /// HTTP 200 with a retcode other than `"0"` that the scenario's policy handled: a
+    /// sign-in answered `100-002` (already signed in) and then forced successfully. Counted
+    /// by its retcode, not as a failure.
+    Handled { retcode: Retcode },
     /// An HTTP status other than 200.
     Http { status: u16 },
     /// No readable reply.
     Transport { kind: TransportKind },
+    /// Still in flight when a hard stop ended the run: it has no reply and no latency (the
+    /// gateway may or may not have counted it).
+    Interrupted,
 }
 
 impl Outcome {

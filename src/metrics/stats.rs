@@ -3,8 +3,9 @@
 //!
 //! The same types serve as the recorder's per-worker shards, as per-interval deltas and as
 //! the run totals inside Results, so merging shards, intervals or whole runs is one `add`.
-//! Reconciliation holds by construction: every recorded sample increments
-//! `count` and exactly one of `ok`, `retcode_failures`, `http_errors`, `transport_errors`.
+//! Reconciliation holds by construction: every recorded sample increments `count` and
+//! exactly one of `ok`, `handled`, `retcode_failures`, `http_errors`, `transport_errors`,
+//! `interrupted`; every sample but an interrupted one is in both latency histograms.
 
 use std::collections::BTreeMap;
 
@@ -20,19 +21,30 @@ pub struct OpStats {
     pub count: u64,
     /// Retcode `"0"`.
     pub ok: u64,
-    /// HTTP 200 with a retcode other than `"0"`.
+    /// A retcode other than `"0"` that the scenario's policy handled (`100-002` followed by
+    /// a successful forced sign-in): in `retcodes`, not a failure.
+    #[serde(default)]
+    pub handled: u64,
+    /// HTTP 200 with a retcode other than `"0"`, not handled.
     pub retcode_failures: u64,
     /// An HTTP status other than 200.
     pub http_errors: u64,
     /// No readable reply (connect, TLS, reset, timeout, malformed).
     pub transport_errors: u64,
-    /// Every retcode seen, success included.
+    /// In flight when a hard stop ended the run: no reply, no latency, not a failure.
+    #[serde(default)]
+    pub interrupted: u64,
+    /// Every retcode seen, success and handled ones included.
     pub retcodes: BTreeMap<Retcode, u64>,
+    /// Of `retcodes`, those the policy handled (they sum to `handled`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub handled_retcodes: BTreeMap<Retcode, u64>,
     pub http_statuses: BTreeMap<u16, u64>,
     pub transport: BTreeMap<TransportKind, u64>,
-    /// Latency from the intended start (coordinated omission corrected), µs, every attempt.
+    /// Latency from the intended start (coordinated omission corrected), µs, every
+    /// operation but the interrupted ones.
     pub corrected: Hist,
-    /// Latency from the actual send, µs, every attempt.
+    /// Latency from the actual send, µs, the same operations.
     pub raw: Hist,
 }
 
@@ -48,6 +60,11 @@ impl OpStats {
                 }
                 *self.retcodes.entry(retcode).or_insert(0) += 1;
             }
+            Outcome::Handled { retcode } => {
+                self.handled += 1;
+                *self.retcodes.entry(retcode).or_insert(0) += 1;
+                *self.handled_retcodes.entry(retcode).or_insert(0) += 1;
+            }
             Outcome::Http { status } => {
                 self.http_errors += 1;
                 *self.http_statuses.entry(status).or_insert(0) += 1;
@@ -56,30 +73,51 @@ impl OpStats {
                 self.transport_errors += 1;
                 *self.transport.entry(kind).or_insert(0) += 1;
             }
+            Outcome::Interrupted => {
+                self.interrupted += 1;
+                return;
+            }
         }
         self.corrected.record_us(s.corrected_us());
         self.raw.record_us(s.raw_us());
     }
 
+    /// Operations that failed: an unhandled retcode, an HTTP error, or no readable reply.
     pub fn failed(&self) -> u64 {
         self.retcode_failures + self.http_errors + self.transport_errors
     }
 
+    /// Operations that got a verdict (all but the interrupted): the base of error rates, and
+    /// the count of each latency histogram.
+    pub fn judged(&self) -> u64 {
+        self.count.saturating_sub(self.interrupted)
+    }
+
     /// Whether the counts add up (they always should; reports check it and say so).
     pub fn reconciles(&self) -> bool {
-        self.count == self.ok + self.failed()
-            && self.retcodes.values().sum::<u64>() == self.ok + self.retcode_failures
+        self.count == self.ok + self.handled + self.failed() + self.interrupted
+            && self.retcodes.values().sum::<u64>() == self.ok + self.handled + self.retcode_failures
+            && self.handled_retcodes.values().sum::<u64>() == self.handled
+            && self
+                .handled_retcodes
+                .iter()
+                .all(|(k, n)| self.retcodes.get(k).is_some_and(|all| all >= n))
             && self.http_statuses.values().sum::<u64>() == self.http_errors
             && self.transport.values().sum::<u64>() == self.transport_errors
+            && self.corrected.count() == self.judged()
+            && self.raw.count() == self.judged()
     }
 
     pub fn add(&mut self, o: &OpStats) {
         self.count += o.count;
         self.ok += o.ok;
+        self.handled += o.handled;
         self.retcode_failures += o.retcode_failures;
         self.http_errors += o.http_errors;
         self.transport_errors += o.transport_errors;
+        self.interrupted += o.interrupted;
         add_map(&mut self.retcodes, &o.retcodes);
+        add_map(&mut self.handled_retcodes, &o.handled_retcodes);
         add_map(&mut self.http_statuses, &o.http_statuses);
         add_map(&mut self.transport, &o.transport);
         self.corrected.add(&o.corrected);
@@ -91,35 +129,55 @@ impl OpStats {
     }
 
     /// Every outcome with its count, labelled the one way all reports label them: the
-    /// retcode as the gateway sent it (`0`, `100-002`), `http:<status>` for a non-200 reply,
-    /// `transport:<kind>` for no readable reply. Retcodes first, then HTTP, then transport.
+    /// retcode as the gateway sent it (`0`, `100-002`, handled ones included),
+    /// `http:<status>` for a non-200 reply, `transport:<kind>` for no readable reply,
+    /// `interrupted` for a call cut short by a hard stop. In that order.
     pub fn outcome_counts(&self) -> Vec<(String, u64)> {
         let mut out: Vec<(String, u64)> = self
             .retcodes
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), *v))
             .collect();
-        out.extend(
-            self.http_statuses
-                .iter()
-                .map(|(k, v)| (format!("http:{k}"), *v)),
-        );
-        out.extend(
-            self.transport
-                .iter()
-                .map(|(k, v)| (format!("transport:{}", k.name()), *v)),
-        );
+        out.extend(self.failure_labels());
+        if self.interrupted > 0 {
+            out.push((INTERRUPTED.to_string(), self.interrupted));
+        }
         out
     }
 
-    /// Like [`OpStats::outcome_counts`] without the successes: only what failed.
+    /// Only what failed, labelled as in [`OpStats::outcome_counts`]: unhandled retcodes,
+    /// HTTP statuses, transport kinds (successes, handled retcodes and interrupted calls
+    /// are not failures).
     pub fn error_counts(&self) -> Vec<(String, u64)> {
-        self.outcome_counts()
-            .into_iter()
-            .filter(|(label, _)| label != crate::protocol::retcode::SUCCESS)
-            .collect()
+        let mut out: Vec<(String, u64)> = self
+            .retcodes
+            .iter()
+            .filter(|(k, _)| !k.is_success())
+            .map(|(k, v)| {
+                let handled = self.handled_retcodes.get(k).copied().unwrap_or(0);
+                (k.as_str().to_string(), v.saturating_sub(handled))
+            })
+            .filter(|(_, v)| *v > 0)
+            .collect();
+        out.extend(self.failure_labels());
+        out
+    }
+
+    fn failure_labels(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        let http = self
+            .http_statuses
+            .iter()
+            .map(|(k, v)| (format!("http:{k}"), *v));
+        let transport = self
+            .transport
+            .iter()
+            .map(|(k, v)| (format!("transport:{}", k.name()), *v));
+        http.chain(transport)
     }
 }
+
+/// The outcome label of calls cut short by a hard stop.
+pub const INTERRUPTED: &str = "interrupted";
 
 /// Session outcomes: the agent, not the request, is the unit of success.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -49,7 +49,7 @@ fn findings(o: &mut String, r: &Results) {
             );
         }
     }
-    if let Some(rec) = &r.recovery {
+    if let Some(rec) = &r.derived.recovery {
         let t = |v: Option<f64>| {
             v.map(|x| format!("{x:.2} s"))
                 .unwrap_or_else(|| "not reached".into())
@@ -94,8 +94,8 @@ fn findings(o: &mut String, r: &Results) {
             }
         }
     }
-    let notable: Vec<_> = r.drift.iter().filter(|f| f.significant).collect();
-    if !r.drift.is_empty() {
+    let notable: Vec<_> = r.derived.drift.iter().filter(|f| f.significant).collect();
+    if !r.derived.drift.is_empty() {
         let _ = writeln!(
             o,
             "\nDrift over the run (Theil–Sen slope, Mann–Kendall test):"

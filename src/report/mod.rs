@@ -87,9 +87,9 @@ pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
     out(EVENTS_CSV, &series::write_events_csv)?;
     out(FAILURES_CSV, &tables::write_failures_csv)?;
     out(REPORT_HTML, &write_html)?;
-    if !results.thresholds.is_empty() {
+    if !results.derived.thresholds.is_empty() {
         out(THRESHOLDS_CSV, &|r, p| {
-            thresholds::write_csv(&r.thresholds, p)
+            thresholds::write_csv(&r.derived.thresholds, p)
         })?;
     }
     Ok(written)
@@ -98,6 +98,7 @@ pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
 /// Writes `report.html`: the self-contained page for people.
 pub fn write_html(results: &Results, path: &Path) -> anyhow::Result<()> {
     let verdicts: Vec<html::ThresholdLine> = results
+        .derived
         .thresholds
         .iter()
         .map(|v| html::ThresholdLine {

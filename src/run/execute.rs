@@ -19,6 +19,9 @@ use crate::scheduler::lease::{IdPool, QUARANTINE};
 use crate::scheduler::pacer::{Arrivals, Pacer};
 use crate::scheduler::ScheduleReport;
 
+/// Longest wait, after a hard stop, for the dropped agents' calls to be recorded.
+const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(2);
+
 /// How the run went.
 pub(super) struct Executed {
     pub status: RunStatus,
@@ -47,8 +50,7 @@ pub(super) async fn execute(
     }
     let ctx = context(opts, p, target, svc, recorder, start);
     let sc = &p.loaded.scenario;
-    let scheduler = load_model(p, ctx.clone(), start);
-    tokio::pin!(scheduler);
+    let mut scheduler = Box::pin(load_model(p, ctx.clone(), start));
     let mut ticker = tokio::time::interval_at((start + TICK).into(), TICK);
     let mut watchdog = tokio::time::interval(Duration::from_millis(100));
     let unreachable_limit = sc.target.timeout.get();
@@ -88,6 +90,13 @@ pub(super) async fn execute(
                 break;
             }
         }
+    }
+    // A hard stop drops every agent task; each call they had in flight records itself as
+    // interrupted when its task is dropped on its lane. Wait (briefly) until all have.
+    drop(scheduler);
+    let drained = tokio::time::Instant::now() + IN_FLIGHT_DRAIN;
+    while recorder.in_flight() > 0 && tokio::time::Instant::now() < drained {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     if opts.stop.is_cancelled() && matches!(done.status, RunStatus::Completed) {
         done.status = RunStatus::Interrupted;

@@ -1,6 +1,6 @@
 //! The last step of a run: the Results document built from what was measured (operations,
-//! sessions, events, scheduler health, intervals, the gateway's counters when asked),
-//! drift and threshold verdicts derived from it, every report written, and the exit code.
+//! sessions, events, scheduler health, intervals, the gateway's counters when asked), its
+//! derived part and exit code from `analysis::finalize`, and every report written.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -10,10 +10,10 @@ use super::execute::Executed;
 use super::prepare::Prepared;
 use super::{RunOptions, RunOutcome};
 use crate::client::Target;
-use crate::exit::{self, Exit};
+use crate::exit::Exit;
 use crate::metrics::recorder::Recorder;
 use crate::metrics::results::{
-    RunStatus, ScenarioInfo, SchedulerStats, TargetInfo, SCHEMA_NAME, SCHEMA_VERSION,
+    ScenarioInfo, SchedulerStats, TargetInfo, SCHEMA_NAME, SCHEMA_VERSION,
 };
 use crate::metrics::Results;
 use crate::protocol::GatewayStats;
@@ -104,46 +104,28 @@ pub(super) fn finalize(
         },
         intervals: std::mem::take(&mut collector.intervals),
         gateway,
-        thresholds: Vec::new(),
         shard: shard.map(|s| crate::metrics::results::ShardInfo {
             late_start_s: late_start.as_secs_f64(),
             ..s
         }),
-        recovery: crate::metrics::results::Recovery::from_sessions(&totals.sessions),
         capacity,
-        drift: Vec::new(),
         failures: totals.exemplars.clone(),
+        derived: Default::default(),
     };
-    results.drift = crate::analysis::drift::analyse(&results.intervals);
-    results.thresholds = crate::analysis::thresholds::evaluate_with_hlog_file(
-        &thresholds,
-        &results,
-        Some(&hlog_path),
-    );
+    crate::analysis::finalize::finalize(&mut results, &thresholds, Some(&hlog_path));
     let written = crate::report::write_all(&results, &out_dir).map_err(|e| {
         Exit::cannot_measure(format!(
             "cannot write reports to {}: {e:#}",
             out_dir.display()
         ))
     })?;
-    let exit_code = exit_code(&results);
+    let exit_code = results.derived.verdict.exit_code;
     Ok(RunOutcome {
         exit_code,
         out_dir,
         results,
         written,
     })
-}
-
-/// The run's exit code from its Results: could not measure (aborted, or interrupted before
-/// anything was measured), a threshold failed, or ok.
-fn exit_code(results: &Results) -> i32 {
-    match &results.status {
-        RunStatus::Aborted { .. } => exit::CANNOT_MEASURE,
-        RunStatus::Interrupted if results.operations.is_empty() => exit::CANNOT_MEASURE,
-        _ if !crate::analysis::thresholds::all_passed(&results.thresholds) => exit::FAILED,
-        _ => exit::OK,
-    }
 }
 
 fn rfc3339(t: SystemTime) -> String {

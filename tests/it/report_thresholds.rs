@@ -402,7 +402,7 @@ fn drift_threshold_fails_a_significant_rise_and_passes_a_looser_limit() {
         );
         r.intervals.push(s);
     }
-    r.drift = agentstorm::analysis::drift::analyse(&r.intervals);
+    r.derived.drift = agentstorm::analysis::drift::analyse(&r.intervals);
     let strict =
         thresholds::parse_all(&[("signin.p99.drift".to_string(), "< 20%".to_string())].into())
             .expect("parses");

@@ -236,6 +236,7 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
         Metric::Count { operation } => Ok(op(operation).count as f64),
         Metric::Drift { operation, measure } => {
             let f = r
+                .derived
                 .drift
                 .iter()
                 .find(|f| &f.operation == operation && f.measure == *measure)

@@ -412,6 +412,8 @@ on_already_signed_in = "{policy}"
 signout = "{signout}"
 [load]
 stages = [{{ hold = "500ms", rate = 20 }}, {{ hold = "1s", rate = 0 }}]
+[thresholds]
+"signin.errors" = "< 1%"
 "#
         )
     };
@@ -437,12 +439,39 @@ stages = [{{ hold = "500ms", rate = 20 }}, {{ hold = "1s", rate = 0 }}]
     );
     assert_eq!(out.results.sessions.signin_given_up, 10);
     assert!(!out.results.operations.contains_key("forcelogin"));
+    assert_eq!(
+        (signin.handled, signin.failed()),
+        (0, 10),
+        "not handled: failed"
+    );
+    assert_eq!(
+        out.exit_code,
+        agentstorm::exit::FAILED,
+        "signin.errors fails"
+    );
     // "forcelogin": the same replies lead to forced sign-ins that replace the sessions.
     let d3 = tempfile::tempdir().expect("tempdir");
     let out = run(options(&d3, &scenario("forcelogin", "logout"), &gw.url))
         .await
         .expect("run 3");
     assert_eq!(out.results.operations["forcelogin"].ok, 10);
+    // Handled by the policy: counted by its retcode, not as a failed sign-in.
+    let signin = &out.results.operations["signin"];
+    assert_eq!((signin.handled, signin.failed()), (10, 0), "{signin:?}");
+    assert_eq!(signin.retcodes.values().sum::<u64>(), 10);
+    assert!(signin.reconciles());
+    assert!(
+        signin.error_counts().is_empty(),
+        "{:?}",
+        signin.error_counts()
+    );
+    assert_eq!(
+        out.exit_code,
+        agentstorm::exit::OK,
+        "{:?}",
+        out.results.derived
+    );
+    assert!(out.results.derived.thresholds[0].passed);
     assert_eq!(out.results.sessions.signed_out_clean, 10);
     assert_eq!(gw.sim.stats().signouts.replaced, 10);
     assert_eq!(gw.sim.stats().signed_in, 0);

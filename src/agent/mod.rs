@@ -196,6 +196,7 @@ pub async fn run(
         // ThreadRng is not Send; a small generator seeded from it is, and lives with the task.
         None => SmallRng::from_rng(&mut rand::rng()),
     };
+    ctx.recorder.agent_took_part(agent_id);
     let mut conn = AgentConn::new(ctx.target.clone());
     let mut arrival = arrival;
     let mut lost_at: Option<Instant> = None;
@@ -231,7 +232,11 @@ async fn one_session(
     rng: &mut SmallRng,
     end: &CancellationToken,
 ) -> AgentEnd {
-    ctx.session_stats(|s| s.started += 1);
+    let again = recovering_since.is_some();
+    ctx.session_stats(|s| {
+        s.started += 1;
+        s.resignins += u64::from(again);
+    });
     // Push mode: open the inbox before signing in (events may arrive before the reply).
     let mut inbox = ctx.push.as_ref().map(|p| p.register(agent_id));
     let phonenum = ctx.phonenum.render(agent_id);

@@ -114,3 +114,125 @@ fn never_signed_in(r: &Results) -> Option<String> {
         attempts.judged()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::results::ThresholdVerdict;
+    use crate::metrics::sample::TransportKind;
+    use crate::metrics::Hist;
+
+    fn signins(ok: u64, transport: u64) -> Results {
+        let mut r = Results::empty(RunStatus::Completed);
+        let s = r.operations.entry("signin".into()).or_default();
+        s.count = ok + transport;
+        s.ok = ok;
+        s.transport_errors = transport;
+        if transport > 0 {
+            s.transport.insert(TransportKind::Protocol, transport);
+        }
+        r.sessions.signed_in = ok;
+        r
+    }
+
+    fn failed_threshold() -> ThresholdVerdict {
+        ThresholdVerdict {
+            name: "signin.p99".into(),
+            passed: false,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_rule_for_every_exit_code() {
+        let ok = signins(10, 0);
+        assert_eq!(verdict(&ok, &[]).exit_code, exit::OK);
+        let v = verdict(&ok, &[failed_threshold()]);
+        assert_eq!(v.exit_code, exit::FAILED);
+        assert!(
+            v.reason.contains("1 of 1 threshold(s) failed: signin.p99"),
+            "{v:?}"
+        );
+
+        let mut interrupted = signins(10, 0);
+        interrupted.status = RunStatus::Interrupted;
+        interrupted.sessions.left_signed_in = 503;
+        let v = verdict(&interrupted, &[failed_threshold()]);
+        assert_eq!(
+            v.exit_code,
+            exit::INTERRUPTED,
+            "interrupted wins over thresholds"
+        );
+        assert!(v.reason.contains("503 agent(s) left signed in"), "{v:?}");
+        // Interrupted before anything was measured is still interrupted.
+        let mut early = Results::empty(RunStatus::Interrupted);
+        early.sessions.left_signed_in = 0;
+        assert_eq!(verdict(&early, &[]).exit_code, exit::INTERRUPTED);
+
+        let aborted = Results::empty(RunStatus::Aborted {
+            reason: "target unreachable".into(),
+        });
+        let v = verdict(&aborted, &[]);
+        assert_eq!(
+            (v.exit_code, v.reason.as_str()),
+            (exit::CANNOT_MEASURE, "target unreachable")
+        );
+    }
+
+    #[test]
+    fn no_sign_in_ever_answered_cannot_measure() {
+        let v = verdict(&signins(0, 40), &[]);
+        assert_eq!(v.exit_code, exit::CANNOT_MEASURE);
+        assert!(
+            v.reason
+                .contains("all 40 sign-in attempts failed without a reply (40 protocol)"),
+            "{v:?}"
+        );
+        // One answered sign-in (even a failed one) means the gateway was reached.
+        let mut answered = signins(0, 40);
+        let s = answered.operations.get_mut("signin").expect("signin");
+        s.count += 1;
+        s.retcode_failures = 1;
+        assert_eq!(verdict(&answered, &[]).exit_code, exit::OK);
+        // Nothing attempted at all is not this case either.
+        assert_eq!(
+            verdict(&Results::empty(RunStatus::Completed), &[]).exit_code,
+            exit::OK
+        );
+    }
+
+    #[test]
+    fn finalize_replaces_stored_derived_values() {
+        let mut r = signins(10, 0);
+        r.derived.thresholds = vec![failed_threshold()];
+        r.derived.verdict = Verdict {
+            exit_code: exit::FAILED,
+            reason: "stale".into(),
+        };
+        r.sessions.lost_at = Hist::new();
+        r.sessions.lost_at.record_us(1_000_000);
+        r.scenario.text = "name = \"x\"\n[thresholds]\n\"signin.count\" = \">= 10\"\n".into();
+        let ths = thresholds_of(&r).expect("thresholds read from the text");
+        assert_eq!(ths.len(), 1);
+        finalize(&mut r, &ths, None);
+        assert_eq!(r.derived.thresholds.len(), 1);
+        assert!(r.derived.thresholds[0].passed, "{:?}", r.derived.thresholds);
+        assert_eq!(r.derived.verdict.exit_code, exit::OK);
+        assert_eq!(r.derived.recovery.as_ref().map(|x| x.lost), Some(1));
+    }
+
+    #[test]
+    fn thresholds_come_from_the_scenario_text_only() {
+        let mut r = Results::empty(RunStatus::Completed);
+        // Fields that would not validate on another machine do not matter.
+        r.scenario.text = "[target]\nca_file = \"/nowhere/ca.pem\"\n".into();
+        assert_eq!(thresholds_of(&r).expect("no thresholds").len(), 0);
+        r.scenario.text = "[thresholds]\n\"signin.p99\" = \"fast\"\n".into();
+        let e = thresholds_of(&r).expect_err("bad threshold");
+        assert!(e.contains("signin.p99"), "{e}");
+        r.scenario.text = "[thresholds\n".into();
+        assert!(thresholds_of(&r)
+            .expect_err("bad toml")
+            .contains("not valid TOML"));
+    }
+}

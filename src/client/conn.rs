@@ -122,6 +122,7 @@ impl AgentConn {
             ),
         };
         self.timer = Some(timer);
+        self.target.note_result(&result);
         if matches!(result, Err(Failure::Transport(_))) {
             // The connection's state is unknown after a transport failure: start afresh.
             self.live = None;

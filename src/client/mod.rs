@@ -17,6 +17,7 @@ mod failure;
 mod live;
 pub mod reply;
 pub mod tls;
+pub mod tls_facts;
 pub mod verify;
 mod wake;
 
@@ -107,6 +108,11 @@ pub struct Target {
     failing_since_ms: AtomicU64,
     /// A reply named the target agentstorm's simulated gateway.
     is_simulator: AtomicBool,
+    /// Some call got an HTTP reply (any status).
+    answered: AtomicBool,
+    /// Calls whose reply was unreadable or cut off (protocol error, reset): with no reply
+    /// at all, the sign of plain HTTP sent to a TLS port.
+    unreadable: AtomicU64,
 }
 
 impl std::fmt::Debug for Target {
@@ -166,6 +172,8 @@ impl Target {
             created: Instant::now(),
             failing_since_ms: AtomicU64::new(0),
             is_simulator: AtomicBool::new(false),
+            answered: AtomicBool::new(false),
+            unreadable: AtomicU64::new(0),
         }))
     }
 
@@ -184,6 +192,47 @@ impl Target {
 
     /// Whether a reply named the target agentstorm's simulated gateway (the
     /// `x-agentstorm-gateway` header on a reply that hands out a GUID).
+    /// Notes how a call ended, for [`Target::plain_http_to_tls`].
+    fn note_result(&self, result: &Result<GatewayReply, Failure>) {
+        match result {
+            Err(Failure::Transport(TransportKind::Protocol | TransportKind::Reset)) => {
+                self.unreadable.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(Failure::Transport(_)) => {}
+            _ if !self.answered.load(Ordering::Relaxed) => {
+                self.answered.store(true, Ordering::Relaxed)
+            }
+            _ => {}
+        }
+    }
+
+    /// An `http://` target that has never answered and whose replies were unreadable.
+    pub fn plain_http_suspect(&self) -> bool {
+        !self.scheme_https
+            && !self.answered.load(Ordering::Relaxed)
+            && self.unreadable.load(Ordering::Relaxed) > 0
+    }
+
+    /// For an `http://` target that has never answered and whose replies were unreadable:
+    /// whether its port speaks TLS instead (one TLS handshake that trusts nothing and sends
+    /// nothing over the connection). Then the run cannot measure, and says why.
+    pub async fn plain_http_to_tls(&self) -> Option<String> {
+        if !self.plain_http_suspect() {
+            return None;
+        }
+        let authority: http::uri::Authority = self.authority.parse().ok()?;
+        let port = authority.port_u16().unwrap_or(80);
+        tls_facts::read(authority.host(), port, self.connect_timeout)
+            .await
+            .ok()?;
+        Some(format!(
+            "target {} speaks TLS on that port (its replies to plain HTTP were unreadable; a TLS handshake succeeded): use https://{}{}",
+            self.url(),
+            self.authority,
+            self.base_path
+        ))
+    }
+
     pub fn is_simulator(&self) -> bool {
         self.is_simulator.load(Ordering::Relaxed)
     }

@@ -11,7 +11,7 @@
 //! atomics, touched per session transition, not per request.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -167,6 +167,9 @@ struct Inner {
     active_agents: AtomicI64,
     peak_active: AtomicI64,
     signed_in: AtomicI64,
+    /// Every agent id that took part (bounded by the scenario's ids; touched once per
+    /// arrival, never per request).
+    ids: Mutex<HashSet<u32>>,
 }
 
 /// Cheap to clone; every clone records into the same run.
@@ -196,6 +199,7 @@ impl Recorder {
                 active_agents: AtomicI64::new(0),
                 peak_active: AtomicI64::new(0),
                 signed_in: AtomicI64::new(0),
+                ids: Mutex::new(HashSet::new()),
             }),
         }
     }
@@ -297,6 +301,16 @@ impl Recorder {
     pub fn agent_started(&self) {
         let now = self.inner.active_agents.fetch_add(1, Ordering::Relaxed) + 1;
         self.inner.peak_active.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Agent `id` began its part in the run (an arrival, or a closed-model session).
+    pub fn agent_took_part(&self, id: u32) {
+        lock(&self.inner.ids).insert(id);
+    }
+
+    /// Distinct agent ids that took part so far.
+    pub fn agents(&self) -> u64 {
+        lock(&self.inner.ids).len() as u64
     }
 
     pub fn agent_finished(&self) {

@@ -179,14 +179,23 @@ impl OpStats {
 /// The outcome label of calls cut short by a hard stop.
 pub const INTERRUPTED: &str = "interrupted";
 
-/// Session outcomes: the agent, not the request, is the unit of success.
+/// Session outcomes: the session (sign-in to sign-out), not the request, is the unit of
+/// success; `agents` says how many distinct agents the sessions belonged to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionStats {
-    /// Agents that began a session (made a first sign-in attempt).
+    /// Distinct agents (ids) that took part. Set once at the end of a run (shards add:
+    /// their ids are disjoint); not per interval.
+    #[serde(default)]
+    pub agents: u64,
+    /// Sessions begun (a first sign-in attempt): an agent that signs in again after the
+    /// gateway ended its session, or repeats sessions in the closed model, begins another.
     pub started: u64,
-    /// Agents whose sign-in (or forced sign-in) succeeded.
+    /// Of `started`, sessions begun to come back after a lost session (`signin-again`).
+    #[serde(default)]
+    pub resignins: u64,
+    /// Sessions whose sign-in (or forced sign-in) succeeded.
     pub signed_in: u64,
-    /// Agents that received `AgentState_Ready`.
+    /// Sessions that received `AgentState_Ready`.
     pub ready: u64,
     /// Sessions ended by the agent's own successful sign-out.
     pub signed_out_clean: u64,
@@ -254,7 +263,9 @@ fn delivery_slot<'a>(map: &'a mut BTreeMap<String, Hist>, event_type: &str) -> &
 
 impl SessionStats {
     pub fn add(&mut self, o: &SessionStats) {
+        self.agents += o.agents;
         self.started += o.started;
+        self.resignins += o.resignins;
         self.signed_in += o.signed_in;
         self.ready += o.ready;
         self.signed_out_clean += o.signed_out_clean;

@@ -10,7 +10,6 @@
 pub mod advice;
 mod course;
 pub mod render;
-pub mod tls_facts;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -80,7 +79,7 @@ pub struct Probe {
     /// How the certificate is checked, in words (None for http://).
     pub trust: Option<String>,
     /// What the gateway's TLS showed, or why it could not be read.
-    pub tls: Option<Result<tls_facts::TlsFacts, String>>,
+    pub tls: Option<Result<crate::client::tls_facts::TlsFacts, String>>,
     pub exchanges: Vec<Exchanged>,
     /// Polls made but not shown one by one.
     pub polls_not_shown: usize,
@@ -253,11 +252,14 @@ fn cut(s: &str, max: usize) -> String {
 }
 
 /// The gateway's TLS facts from a URL `https://host[:port]/…`.
-async fn read_tls(url: &str, timeout: Duration) -> Result<tls_facts::TlsFacts, String> {
+async fn read_tls(
+    url: &str,
+    timeout: Duration,
+) -> Result<crate::client::tls_facts::TlsFacts, String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
     let host = uri.host().unwrap_or_default().to_string();
     let port = uri.port_u16().unwrap_or(443);
-    tls_facts::read(&host, port, timeout).await
+    crate::client::tls_facts::read(&host, port, timeout).await
 }
 
 /// The scenario the probe runs with: the given one, or an empty scenario's defaults, with

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use super::tls_facts::{CertFacts, TlsFacts};
 use super::{Probe, Verdict};
+use crate::client::tls_facts::{CertFacts, TlsFacts};
 
 /// The whole report; `now` dates certificate expiry.
 pub fn render(p: &Probe, now: SystemTime) -> String {

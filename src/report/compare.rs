@@ -261,7 +261,7 @@ fn operation_rows(rows: &mut Vec<CompareRow>, name: &str, b: &OpStats, c: &OpSta
             });
         }
     }
-    let (be, ce) = (pct(b.failed(), b.count), pct(c.failed(), c.count));
+    let (be, ce) = (pct(b.failed(), b.judged()), pct(c.failed(), c.judged()));
     rows.push(CompareRow {
         operation: name.into(),
         measure: "error rate".into(),

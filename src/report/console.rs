@@ -172,13 +172,28 @@ fn operations(o: &mut String, r: &Results) {
             s.count,
             s.ok,
             s.failed(),
-            fmt_pct(pct(s.failed(), s.count)),
+            fmt_pct(pct(s.failed(), s.judged())),
             fmt_ms(c.percentile_ms(50.0)),
             fmt_ms(c.percentile_ms(99.0)),
             fmt_ms(c.max_ms()),
             fmt_ms(w.percentile_ms(50.0)),
             fmt_ms(w.percentile_ms(99.0)),
         );
+    }
+    for (name, s) in in_report_order(&r.operations) {
+        for (code, n) in &s.handled_retcodes {
+            let _ = writeln!(
+                o,
+                "  {name}: {n} answered {code} (already signed in) and then forced successfully (on_already_signed_in = \"forcelogin\"): handled, not failures"
+            );
+        }
+        if s.interrupted > 0 {
+            let _ = writeln!(
+                o,
+                "  {name}: {} in flight at the hard stop, recorded as interrupted (not failures, no latency)",
+                s.interrupted
+            );
+        }
     }
     for (name, s) in &r.operations {
         if !s.reconciles() {
@@ -250,9 +265,23 @@ fn why(o: &mut String, r: &Results) {
 
 fn sessions(o: &mut String, r: &Results) {
     let s = &r.sessions;
-    let _ = writeln!(o, "\nSessions (agents)");
+    let _ = writeln!(o, "\nAgents and sessions");
+    let _ = writeln!(
+        o,
+        "  {:<22}{:>10}  distinct agent ids that took part",
+        "agents", s.agents
+    );
+    let again = if s.resignins > 0 {
+        format!(", {} of them re-sign-ins after a lost session", s.resignins)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        o,
+        "  {:<22}{:>10}  sign-in to sign-out{again}",
+        "sessions", s.started
+    );
     let rows = [
-        ("started", s.started),
         ("signed in", s.signed_in),
         ("ready", s.ready),
         ("never ready", s.never_ready),
@@ -262,12 +291,8 @@ fn sessions(o: &mut String, r: &Results) {
         ("left signed in", s.left_signed_in),
     ];
     for (label, n) in rows {
-        let share = if label == "started" {
-            String::new()
-        } else {
-            format!("{:>10} of started", fmt_pct(pct(n, s.started)))
-        };
-        let _ = writeln!(o, "  {label:<22}{n:>10}{share}");
+        let share = fmt_pct(pct(n, s.started));
+        let _ = writeln!(o, "  {label:<22}{n:>10}{share:>10} of sessions");
     }
     for (label, h) in [
         ("time to signed in", &s.time_to_signed_in),
@@ -298,10 +323,11 @@ fn scheduler(o: &mut String, r: &Results) {
     let s = &r.scheduler;
     let _ = writeln!(
         o,
-        "\nScheduler: {} arrivals planned, {} started, {} not started; schedule lag p99 {}, max {}; peak {} agents active",
+        "\nScheduler: {} arrivals planned, {} started, {} not started, {} dropped late; schedule lag p99 {}, max {}; peak {} agents active",
         s.planned_arrivals,
         s.started,
         s.not_started,
+        s.dropped_late,
         with_ms(s.lag.percentile_ms(99.0)),
         with_ms(s.lag.max_ms()),
         s.peak_active_agents

@@ -31,7 +31,7 @@ pub const SESSIONS_HEADER: [&str; 10] = [
     "kind",
     "measure",
     "count",
-    "pct_of_started",
+    "pct_of_sessions",
     "p50_ms",
     "p90_ms",
     "p99_ms",
@@ -90,14 +90,17 @@ pub fn write_timeseries_csv(results: &Results, path: &Path) -> anyhow::Result<()
     Ok(())
 }
 
-/// Two kinds of row under one header: `outcome` rows (a count of agents and its share of
-/// the agents started) and `timing` rows (a session timing histogram's percentiles).
+/// Two kinds of row under one header: `outcome` rows (the agents, the sessions, and a count
+/// of sessions with each outcome and its share of the sessions) and `timing` rows (a
+/// session timing histogram's percentiles).
 pub fn write_sessions_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
     let s = &results.sessions;
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(SESSIONS_HEADER)?;
     let outcomes = [
-        ("started", s.started),
+        ("agents", s.agents),
+        ("sessions", s.started),
+        ("resignins", s.resignins),
         ("signed_in", s.signed_in),
         ("ready", s.ready),
         ("never_ready", s.never_ready),
@@ -111,7 +114,11 @@ pub fn write_sessions_csv(results: &Results, path: &Path) -> anyhow::Result<()> 
             "outcome".to_string(),
             name.to_string(),
             count.to_string(),
-            pct_cell(count, s.started),
+            if name == "agents" {
+                String::new()
+            } else {
+                pct_cell(count, s.started)
+            },
         ];
         row.resize(SESSIONS_HEADER.len(), String::new());
         w.write_record(&row)?;

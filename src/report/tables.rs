@@ -8,7 +8,7 @@ use super::{in_report_order, ms_cell, pct_cell};
 use crate::metrics::results::{POLL_EMPTY, POLL_EVENT};
 use crate::metrics::Results;
 
-pub const SUMMARY_HEADER: [&str; 19] = [
+pub const SUMMARY_HEADER: [&str; 21] = [
     "operation",
     "count",
     "ok",
@@ -28,6 +28,8 @@ pub const SUMMARY_HEADER: [&str; 19] = [
     "raw_p999_ms",
     "raw_max_ms",
     "mean_raw_ms",
+    "handled",
+    "interrupted",
 ];
 
 pub const RETCODES_HEADER: [&str; 3] = ["operation", "retcode", "count"];
@@ -45,7 +47,7 @@ pub fn write_summary_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
             s.retcode_failures.to_string(),
             s.http_errors.to_string(),
             s.transport_errors.to_string(),
-            pct_cell(s.failed(), s.count),
+            pct_cell(s.failed(), s.judged()),
             ms_cell(c.percentile_ms(50.0)),
             ms_cell(c.percentile_ms(90.0)),
             ms_cell(c.percentile_ms(99.0)),
@@ -57,6 +59,8 @@ pub fn write_summary_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
             ms_cell(r.percentile_ms(99.9)),
             ms_cell(r.max_ms()),
             ms_cell(r.mean_ms()),
+            s.handled.to_string(),
+            s.interrupted.to_string(),
         ])?;
     }
     w.flush()?;

@@ -54,6 +54,8 @@ pub(super) async fn execute(
     let mut ticker = tokio::time::interval_at((start + TICK).into(), TICK);
     let mut watchdog = tokio::time::interval(Duration::from_millis(100));
     let unreachable_limit = sc.target.timeout.get();
+    // Plain HTTP to a TLS port: asked once, at the first unreadable reply before any answer.
+    let mut tls_checked = false;
     loop {
         tokio::select! {
             (report, cap) = &mut scheduler => {
@@ -63,6 +65,14 @@ pub(super) async fn execute(
             }
             _ = ticker.tick() => collector.tick(),
             _ = watchdog.tick() => {
+                if !tls_checked && target.plain_http_suspect() && matches!(done.status, RunStatus::Completed) {
+                    tls_checked = true;
+                    if let Some(reason) = target.plain_http_to_tls().await {
+                        tracing::error!("{reason}: stopping the run");
+                        done.status = RunStatus::Aborted { reason };
+                        ctx.stop.cancel();
+                    }
+                }
                 if matches!(done.status, RunStatus::Completed) {
                     if let Some(down) = target.unreachable_for() {
                         if down > unreachable_limit {

@@ -89,6 +89,7 @@ pub(super) fn finalize(
         sessions: {
             let mut s = totals.sessions.clone();
             s.left_signed_in += dropped_signed_in;
+            s.agents = recorder.agents();
             s
         },
         events: totals.events.clone(),

@@ -17,8 +17,12 @@ errors, errors[<label>], sessions.<outcome>, sessions.time_to_signed_in|time_to_
 session_length.<stat>, scheduler.lag.<stat>, scheduler.not_started; append \" over <duration>\" \
 to latency, errors, rate and count thresholds to check every window of that length";
 
-const SESSION_FIELDS: [(&str, SessionField); 9] = [
+const SESSION_FIELDS: [(&str, SessionField); 12] = [
+    ("agents", SessionField::Agents),
+    ("sessions", SessionField::Started),
+    // the older name for sessions begun
     ("started", SessionField::Started),
+    ("resignins", SessionField::Resignins),
     ("signed_in", SessionField::SignedIn),
     ("ready", SessionField::Ready),
     ("never_ready", SessionField::NeverReady),
@@ -359,7 +363,9 @@ pub enum Stat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionField {
+    Agents,
     Started,
+    Resignins,
     SignedIn,
     Ready,
     NeverReady,

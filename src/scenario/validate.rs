@@ -166,12 +166,27 @@ fn check_url(url: &str) -> Result<(), Problem> {
         }
         Ok(u) if u.host().is_none_or(str::is_empty) => "has no host",
         Ok(u) if u.query().is_some() => "has a query string",
+        Ok(u) if !port_in_range(u.authority().map_or("", |a| a.as_str())) => {
+            "has a port outside 1-65535"
+        }
         Ok(_) => return Ok(()),
     };
     let message = format!(
         "url {url:?} {why}; write \"embedded\" or a base URL such as \"https://gw.example:8043\""
     );
     Err(problem(&["target", "url"], message))
+}
+
+/// Whether an authority's port, if it names one, is 1-65535 (`http::Uri` accepts any
+/// digits there, and then reports no port at all).
+fn port_in_range(authority: &str) -> bool {
+    let after_host = authority.rsplit(']').next().unwrap_or(authority);
+    match after_host.rsplit_once(':') {
+        Some((_, digits)) => digits
+            .parse::<u32>()
+            .is_ok_and(|p| (1..=65535).contains(&p)),
+        None => true,
+    }
 }
 
 fn check_target(s: &Scenario) -> Result<(), Problem> {

@@ -30,7 +30,7 @@ const MAX_STEPS: usize = 40;
 pub fn judge(spec: &CapacitySpec, rate: f64, agg: &Aggregate, hold: Duration) -> CapacityStep {
     let signin = &agg.series[Operation::Signin.index()];
     let p99 = signin.corrected.percentile_ms(99.0);
-    let error_pct = pct(signin.failed(), signin.count);
+    let error_pct = pct(signin.failed(), signin.judged());
     let lag = &agg.lag.0;
     let late = lag
         .len()

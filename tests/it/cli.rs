@@ -84,6 +84,23 @@ fn scenario_errors_exit_2_naming_file_line_and_key() {
 }
 
 #[test]
+fn a_target_port_outside_1_to_65535_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "s.toml", GOOD);
+    for port in ["99999", "0", "65536"] {
+        let target = format!("http://127.0.0.1:{port}");
+        let o = agentstorm(&["run", &path, "--target", &target], dir.path());
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{target}: {err}");
+        assert!(
+            err.contains("outside 1-65535") && err.contains(&target),
+            "{err}"
+        );
+    }
+    assert!(!dir.path().join("reports").exists(), "nothing ran");
+}
+
+#[test]
 fn unreachable_target_exits_3_naming_the_target_and_still_writes_results() {
     let dir = tempfile::tempdir().expect("tempdir");
     // a port nothing listens on: bind, note it, close it

@@ -64,7 +64,7 @@ fn summary_csv_columns_order_and_values() {
     let (header, rows) = read_csv(&dir.path().join("summary.csv"));
     assert_eq!(
         header.join(","),
-        "operation,count,ok,failed,retcode_failures,http_errors,transport_errors,error_rate_pct,corrected_p50_ms,corrected_p90_ms,corrected_p99_ms,corrected_p999_ms,corrected_max_ms,raw_p50_ms,raw_p90_ms,raw_p99_ms,raw_p999_ms,raw_max_ms,mean_raw_ms"
+        "operation,count,ok,failed,retcode_failures,http_errors,transport_errors,error_rate_pct,corrected_p50_ms,corrected_p90_ms,corrected_p99_ms,corrected_p999_ms,corrected_max_ms,raw_p50_ms,raw_p90_ms,raw_p99_ms,raw_p999_ms,raw_max_ms,mean_raw_ms,handled,interrupted"
     );
     let ops: Vec<&str> = rows.iter().map(|r| r["operation"].as_str()).collect();
     assert_eq!(
@@ -294,13 +294,13 @@ fn sessions_and_events_csv() {
     let (header, rows) = read_csv(&dir.path().join("sessions.csv"));
     assert_eq!(
         header.join(","),
-        "kind,measure,count,pct_of_started,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms"
+        "kind,measure,count,pct_of_sessions,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms"
     );
     let by: BTreeMap<&str, &BTreeMap<String, String>> =
         rows.iter().map(|r| (r["measure"].as_str(), r)).collect();
     assert_eq!(by["ready"]["kind"], "outcome");
     assert_eq!(by["ready"]["count"], "97");
-    assert_eq!(by["ready"]["pct_of_started"], "97.0000");
+    assert_eq!(by["ready"]["pct_of_sessions"], "97.0000");
     assert_eq!(by["ready"]["p99_ms"], "");
     assert_eq!(by["signin_given_up"]["count"], "2");
     let t = by["time_to_signed_in"];

@@ -337,6 +337,45 @@ async fn https_to_a_plain_http_server_says_it_did_not_answer_in_tls() {
     assert!(!message.contains("corrupt message"), "{message}");
 }
 
+/// The reverse, over a whole run: `http://` aimed at a TLS port. The replies are unreadable
+/// and nothing ever answers, so the run stops at once and cannot measure (exit 3), saying
+/// which scheme to use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_in_plain_http_against_a_tls_port_stops_and_says_use_https() {
+    let made = self_signed(&["localhost"], true, |_| {});
+    let addr = serve(&made.cert_pem, &made.key_pem).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"wrong-scheme\"\n[agents]\nids = \"1001-1020\"\n[load]\nstages = [{ hold = \"10s\", rate = 20 }]\n",
+    )
+    .expect("scenario");
+    let mut opts = agentstorm::run::RunOptions::new(scenario);
+    opts.target = Some(format!("http://127.0.0.1:{}", addr.port()));
+    opts.out = Some(dir.path().join("out"));
+    let out = agentstorm::run::run(opts)
+        .await
+        .expect("a run that reports");
+    assert_eq!(
+        out.exit_code,
+        agentstorm::exit::CANNOT_MEASURE,
+        "{:?}",
+        out.results.derived.verdict
+    );
+    let reason = &out.results.derived.verdict.reason;
+    assert!(
+        reason.contains("speaks TLS")
+            && reason.contains(&format!("use https://127.0.0.1:{}", addr.port())),
+        "{reason}"
+    );
+    assert!(
+        out.results.scheduler.started < 200,
+        "stopped long before the plan's 200 arrivals: {}",
+        out.results.scheduler.started
+    );
+}
+
 /// The checks on a certificate trusted as given, at chosen times (no clock involved).
 #[test]
 fn a_directly_trusted_certificate_is_still_checked_for_dates_name_and_purpose() {

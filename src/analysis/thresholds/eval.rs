@@ -217,7 +217,7 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
                     .map(|(_, v)| v)
                     .collect(),
             };
-            let attempts: u64 = picked.iter().map(|s| s.count).sum();
+            let attempts: u64 = picked.iter().map(|s| s.judged()).sum();
             let failed: u64 = picked
                 .iter()
                 .map(|s| match label {
@@ -255,7 +255,9 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
         Metric::Sessions { field } => {
             let s = &r.sessions;
             let n = match field {
+                SessionField::Agents => s.agents,
                 SessionField::Started => s.started,
+                SessionField::Resignins => s.resignins,
                 SessionField::SignedIn => s.signed_in,
                 SessionField::Ready => s.ready,
                 SessionField::NeverReady => s.never_ready,

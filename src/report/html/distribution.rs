@@ -94,11 +94,24 @@ pub fn sessions_section(r: &Results) -> String {
         ]
     };
     o.push_str("<h3>Session outcomes</h3>\n");
+    let again = match s.resignins {
+        0 => "sign-in to sign-out".to_string(),
+        n => format!(
+            "sign-in to sign-out; {} re-sign-ins after a lost session",
+            fmt_count(n)
+        ),
+    };
     o.push_str(&table(
         "sessions",
-        &["Outcome", "Agents", "% of started", "Meaning"],
+        &["Outcome", "Count", "% of sessions", "Meaning"],
         vec![
-            row("started", s.started, "made a first sign-in attempt"),
+            vec![
+                Cell::Text("agents".into()),
+                Cell::Num(fmt_count(s.agents)),
+                Cell::Text(String::new()),
+                Cell::Text("distinct agent ids that took part".into()),
+            ],
+            row("sessions", s.started, &again),
             row(
                 "signed in",
                 s.signed_in,

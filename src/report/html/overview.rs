@@ -67,7 +67,8 @@ pub fn overview(r: &Results, verdicts: &[ThresholdLine]) -> String {
         (
             "Agents",
             esc(&format!(
-                "{} started, {} signed in ({}), {} ready ({}), peak {} at once",
+                "{} agents in {} sessions: {} signed in ({}), {} ready ({}), peak {} at once",
+                fmt_count(s.agents),
                 fmt_count(s.started),
                 fmt_count(s.signed_in),
                 fmt_pct(s.signed_in, s.started),

@@ -2,6 +2,7 @@
 //! version, cipher suite, key exchange, and each certificate the gateway presents: subject,
 //! issuer, names, validity, CA flag). It trusts nothing and sends nothing over the
 //! connection; whether the certificate is trusted is the agents' own handshake's verdict.
+//! `probe` shows it; a run uses it to tell that an `http://` target's port speaks TLS.
 
 use std::net::IpAddr;
 use std::sync::Arc;

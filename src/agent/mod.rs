@@ -221,8 +221,7 @@ pub async fn run(
     }
 }
 
-/// Signs in (retrying for a while when coming back from a lost session), then runs the
-/// signed-in part.
+/// One session: sign in ([`sign_in`]), then the signed-in part.
 async fn one_session(
     ctx: &AgentContext,
     conn: &mut AgentConn,
@@ -239,80 +238,8 @@ async fn one_session(
     });
     // Push mode: open the inbox before signing in (events may arrive before the reply).
     let mut inbox = ctx.push.as_ref().map(|p| p.register(agent_id));
-    let phonenum = ctx.phonenum.render(agent_id);
-    let (callback, token) = match &ctx.push {
-        Some(p) => (Some(p.callback_url()), Some(p.token())),
-        None => (None, None),
-    };
-    let body = protocol::SignInRequest {
-        password: &ctx.password,
-        phonenum: &phonenum,
-        status: ctx.status.code(),
-        agenttype: ctx.agenttype,
-        releasephone: true,
-        check_in_webm: false,
-        time: ctx.rest.map(|r| r.0),
-        restcause: ctx.rest.map(|r| r.1),
-        call_back_uri: callback,
-        service_token: token,
-    };
-    let Ok(body) = serde_json::to_vec(&body).map(Bytes::from) else {
-        ctx.session_stats(|s| s.signin_given_up += 1);
+    let Some(guid) = sign_in(ctx, conn, agent_id, arrival, recovering_since, end).await else {
         return AgentEnd::NeverSignedIn;
-    };
-    let mut intended = arrival;
-    let mut forced = false;
-    // A sign-in answered `100-002`, recorded once the forced sign-in says what it meant.
-    let mut already: Option<Call> = None;
-    let guid = loop {
-        let (op, path) = if forced {
-            (Operation::Forcelogin, protocol::forcelogin_path(agent_id))
-        } else {
-            (Operation::Signin, protocol::signin_path(agent_id))
-        };
-        let mut call = Call::open(ctx, agent_id, op, intended);
-        let ex = conn
-            .call(Method::PUT, &path, Some(body.clone()), None)
-            .await;
-        let verdict = judge_signin(&ex.result, ctx.session.on_already_signed_in, forced);
-        if let Some(first) = already.take() {
-            first.resolve(matches!(verdict, SigninVerdict::SignedIn { .. }));
-        }
-        match verdict {
-            SigninVerdict::SignedIn { guid } => {
-                call.finish(&ex);
-                let took = micros(ex.done_at.saturating_duration_since(arrival));
-                ctx.session_stats(|s| {
-                    s.signed_in += 1;
-                    s.time_to_signed_in.record_us(took);
-                });
-                break guid;
-            }
-            SigninVerdict::TryForcelogin => {
-                forced = true;
-                intended = ex.done_at;
-                call.hold(ex);
-                already = Some(call);
-            }
-            SigninVerdict::GiveUp => {
-                call.finish(&ex);
-                // Coming back from a lost session, keep trying (the gateway may still be
-                // failing over) until the ready timeout since the loss.
-                let retry = recovering_since.is_some_and(|since| {
-                    since.elapsed() + RESIGNIN_RETRY < ctx.session.ready_timeout.get()
-                });
-                if !retry || end.is_cancelled() {
-                    ctx.session_stats(|s| s.signin_given_up += 1);
-                    return AgentEnd::NeverSignedIn;
-                }
-                forced = false;
-                intended = ex.done_at + RESIGNIN_RETRY;
-                tokio::select! {
-                    _ = tokio::time::sleep_until(intended.into()) => {}
-                    _ = end.cancelled() => {}
-                }
-            }
-        }
     };
     ctx.recorder.signed_in_changed(1);
     let signed_in_at = Instant::now();
@@ -353,6 +280,94 @@ async fn one_session(
         }
     });
     end_state
+}
+
+/// Signs in (forcing it on `100-002` when the policy says so; retrying for a while when
+/// coming back from a lost session): the session's GUID (None when the gateway sends none
+/// and the protocol does not need one), or None as the outer value when the agent gave up.
+async fn sign_in(
+    ctx: &AgentContext,
+    conn: &mut AgentConn,
+    agent_id: u32,
+    arrival: Instant,
+    recovering_since: Option<Instant>,
+    end: &CancellationToken,
+) -> Option<Option<String>> {
+    let phonenum = ctx.phonenum.render(agent_id);
+    let (callback, token) = match &ctx.push {
+        Some(p) => (Some(p.callback_url()), Some(p.token())),
+        None => (None, None),
+    };
+    let body = protocol::SignInRequest {
+        password: &ctx.password,
+        phonenum: &phonenum,
+        status: ctx.status.code(),
+        agenttype: ctx.agenttype,
+        releasephone: true,
+        check_in_webm: false,
+        time: ctx.rest.map(|r| r.0),
+        restcause: ctx.rest.map(|r| r.1),
+        call_back_uri: callback,
+        service_token: token,
+    };
+    let Ok(body) = serde_json::to_vec(&body).map(Bytes::from) else {
+        ctx.session_stats(|s| s.signin_given_up += 1);
+        return None;
+    };
+    let mut intended = arrival;
+    let mut forced = false;
+    // A sign-in answered `100-002`, recorded once the forced sign-in says what it meant.
+    let mut already: Option<Call> = None;
+    loop {
+        let (op, path) = if forced {
+            (Operation::Forcelogin, protocol::forcelogin_path(agent_id))
+        } else {
+            (Operation::Signin, protocol::signin_path(agent_id))
+        };
+        let mut call = Call::open(ctx, agent_id, op, intended);
+        let ex = conn
+            .call(Method::PUT, &path, Some(body.clone()), None)
+            .await;
+        let verdict = judge_signin(&ex.result, ctx.session.on_already_signed_in, forced);
+        if let Some(first) = already.take() {
+            first.resolve(matches!(verdict, SigninVerdict::SignedIn { .. }));
+        }
+        match verdict {
+            SigninVerdict::SignedIn { guid } => {
+                call.finish(&ex);
+                let took = micros(ex.done_at.saturating_duration_since(arrival));
+                ctx.session_stats(|s| {
+                    s.signed_in += 1;
+                    s.time_to_signed_in.record_us(took);
+                });
+                return Some(guid);
+            }
+            SigninVerdict::TryForcelogin => {
+                forced = true;
+                intended = ex.done_at;
+                call.hold(ex);
+                already = Some(call);
+            }
+            SigninVerdict::GiveUp => {
+                call.finish(&ex);
+                // Coming back from a lost session, keep trying (the gateway may still be
+                // failing over) until the ready timeout since the loss.
+                let retry = recovering_since.is_some_and(|since| {
+                    since.elapsed() + RESIGNIN_RETRY < ctx.session.ready_timeout.get()
+                });
+                if !retry || end.is_cancelled() {
+                    ctx.session_stats(|s| s.signin_given_up += 1);
+                    return None;
+                }
+                forced = false;
+                intended = ex.done_at + RESIGNIN_RETRY;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(intended.into()) => {}
+                    _ = end.cancelled() => {}
+                }
+            }
+        }
+    }
 }
 
 /// Pause between sign-in attempts while coming back from a lost session.

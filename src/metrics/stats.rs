@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Hist;
+use super::names::{self, Folded};
 use super::sample::{Outcome, Retcode, Sample, TransportKind};
 
 /// One operation's outcomes and latencies.
@@ -26,8 +27,12 @@ pub struct OpStats {
     pub http_errors: u64,
     /// No readable reply (connect, TLS, reset, timeout, malformed).
     pub transport_errors: u64,
-    /// Every retcode seen, success included.
+    /// Every retcode seen, success included: at most `names::MAX_NAMES` by name (and
+    /// `0`), the rest under `names::OTHER`.
     pub retcodes: BTreeMap<Retcode, u64>,
+    /// How many distinct retcodes were counted under `names::OTHER`.
+    #[serde(default, skip_serializing_if = "Folded::is_empty")]
+    pub retcodes_folded: Folded,
     pub http_statuses: BTreeMap<u16, u64>,
     pub transport: BTreeMap<TransportKind, u64>,
     /// Latency from the intended start (coordinated omission corrected), µs, every attempt.
@@ -46,7 +51,7 @@ impl OpStats {
                 } else {
                     self.retcode_failures += 1;
                 }
-                *self.retcodes.entry(retcode).or_insert(0) += 1;
+                names::count(&mut self.retcodes, &mut self.retcodes_folded, &retcode, 1);
             }
             Outcome::Http { status } => {
                 self.http_errors += 1;
@@ -79,7 +84,12 @@ impl OpStats {
         self.retcode_failures += o.retcode_failures;
         self.http_errors += o.http_errors;
         self.transport_errors += o.transport_errors;
-        add_map(&mut self.retcodes, &o.retcodes);
+        names::add(
+            &mut self.retcodes,
+            &mut self.retcodes_folded,
+            &o.retcodes,
+            &o.retcodes_folded,
+        );
         add_map(&mut self.http_statuses, &o.http_statuses);
         add_map(&mut self.transport, &o.transport);
         self.corrected.add(&o.corrected);
@@ -179,11 +189,13 @@ impl SessionStats {
     }
 }
 
-/// The histogram for `event_type`, or the shared one once the map is full.
-/// Called per event on the agents' hot path: a type already kept costs one lookup and no
-/// allocation.
+/// The histogram for `event_type`, or the shared one once the map is full or for a type
+/// longer than `names::MAX_NAME_BYTES`. Called per event on the agents' hot path: a type
+/// already kept costs one lookup and no allocation.
 fn delivery_slot<'a>(map: &'a mut BTreeMap<String, Hist>, event_type: &str) -> &'a mut Hist {
-    let key = if map.contains_key(event_type) || map.len() < DELIVERY_TYPES_MAX {
+    let key = if event_type.len() <= names::MAX_NAME_BYTES
+        && (map.contains_key(event_type) || map.len() < DELIVERY_TYPES_MAX)
+    {
         event_type
     } else {
         DELIVERY_OTHER

@@ -92,6 +92,7 @@ pub(super) fn finalize(
             s
         },
         events: totals.events.clone(),
+        events_folded: totals.events_folded.clone(),
         scheduler: SchedulerStats {
             planned_arrivals: schedule
                 .planned

@@ -254,6 +254,15 @@ pub fn operations_section(r: &Results) -> String {
         &["Operation", "Outcome", "Kind", "Count", "% of operation"],
         rows,
     ));
+    for l in crate::report::folded_lines(r) {
+        if let Some(op) = &l.operation {
+            o.push_str(&folded_note(
+                &format!("{op} retcodes"),
+                &l.distinct,
+                &format!("{} calls", fmt_count(l.counted)),
+            ));
+        }
+    }
     o.push_str("</section>\n");
     o
 }
@@ -296,6 +305,24 @@ pub fn failures_section(r: &Results) -> String {
     o
 }
 
+/// Says that names were counted under `(other)` instead of their own (see
+/// `metrics::names`).
+fn folded_note(what: &str, distinct: &str, counted: &str) -> String {
+    let mut chars = distinct.chars();
+    let distinct: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    format!(
+        "<p class=\"note\">{} distinct {} ({}) were counted under <code>{}</code>: {}.</p>\n",
+        esc(&distinct),
+        esc(what),
+        esc(counted),
+        esc(crate::metrics::names::OTHER),
+        esc(&crate::report::fold_rule())
+    )
+}
+
 pub fn events_section(r: &Results) -> String {
     let mut o = String::from("<section id=\"events\"><h2>Events received</h2>\n");
     if r.events.is_empty() {
@@ -332,6 +359,15 @@ pub fn events_section(r: &Results) -> String {
             ],
             rows,
         ));
+        for l in crate::report::folded_lines(r) {
+            if l.operation.is_none() {
+                o.push_str(&folded_note(
+                    "event types",
+                    &l.distinct,
+                    &format!("{} events", fmt_count(l.counted)),
+                ));
+            }
+        }
         if r.sessions.event_delivery.count() > 0 {
             o.push_str(
                 "<p class=\"note\">Delivery: from the event's <code>eventGenTime</code> (the \

@@ -84,7 +84,9 @@ impl Retcode {
     pub const CAPACITY: usize = 15;
     pub const SUCCESS: Retcode = Retcode::from_static("0");
 
-    const fn from_static(s: &str) -> Retcode {
+    /// A code known at compile time, of at most [`Retcode::CAPACITY`] bytes (longer ones are
+    /// cut without the `~` mark: use [`Retcode::new`] for text from a gateway).
+    pub(crate) const fn from_static(s: &str) -> Retcode {
         let src = s.as_bytes();
         let mut bytes = [0u8; Retcode::CAPACITY];
         let mut i = 0;

@@ -306,7 +306,10 @@ stages = [{ hold = "500ms", rate = 100 }, { hold = "5s", rate = 0 }]
     assert_eq!(r.sessions.agents, 50, "{:?}", r.sessions);
     assert_eq!((r.sessions.started, r.sessions.resignins), (100, 50));
     let console = agentstorm::report::console_summary(r);
-    assert!(console.contains("re-sign-ins after a lost session"), "{console}");
+    assert!(
+        console.contains("re-sign-ins after a lost session"),
+        "{console}"
+    );
     assert_eq!(gw.sim.stats().signouts.forced, 50);
     assert_eq!(gw.sim.stats().signed_in, 0);
 }

@@ -1,12 +1,13 @@
 //! Measurement: the `Sample` record agents emit, the recorder that accumulates samples into
 //! per-worker shards and merges them every interval, and the `Results` document every
-//! report reads (docs/architecture.md).
+//! report reads (docs/architecture.md), with the gateway's names in bounded maps (`names`).
 //!
 //! Nothing here sends traffic or renders output.
 
 pub mod exemplar;
 pub mod histogram;
 pub mod hlog;
+pub mod names;
 pub mod process;
 pub mod recorder;
 pub mod results;

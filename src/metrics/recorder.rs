@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::exemplar::{Exemplar, Exemplars};
 use super::histogram::Hist;
+use super::names::{self, Folded};
 use super::results::{POLL_EMPTY, POLL_EVENT};
 use super::sample::{micros, Operation, Outcome, PollResult, Sample};
 use super::stats::{OpStats, SessionStats};
@@ -55,7 +56,10 @@ pub fn series_name(i: usize) -> &'static str {
 pub struct Aggregate {
     pub series: Vec<OpStats>,
     pub sessions: SessionStats,
+    /// Events by type, capped (`names`): a gateway inventing types cannot grow it.
     pub events: BTreeMap<String, u64>,
+    /// How many distinct event types were counted under `names::OTHER`.
+    pub events_folded: Folded,
     /// Arrival lateness against the plan, µs.
     pub lag: Hist,
     pub arrivals: u64,
@@ -72,6 +76,7 @@ impl Default for Aggregate {
             series: (0..SERIES).map(|_| OpStats::default()).collect(),
             sessions: SessionStats::default(),
             events: BTreeMap::new(),
+            events_folded: Folded::default(),
             lag: Hist::new(),
             arrivals: 0,
             not_started: 0,
@@ -116,7 +121,12 @@ impl Aggregate {
             }
         }
         self.sessions.add(&o.sessions);
-        super::stats::add_map(&mut self.events, &o.events);
+        names::add(
+            &mut self.events,
+            &mut self.events_folded,
+            &o.events,
+            &o.events_folded,
+        );
         self.lag.add(&o.lag);
         self.arrivals += o.arrivals;
         self.not_started += o.not_started;
@@ -268,13 +278,10 @@ impl Recorder {
         self.with_shard(|a| f(&mut a.sessions));
     }
 
+    /// One event received. A type already kept costs one lookup and no allocation; one
+    /// past the cap or too long is counted under `names::OTHER`, never kept.
     pub fn event(&self, event_type: &str) {
-        self.with_shard(|a| match a.events.get_mut(event_type) {
-            Some(n) => *n += 1,
-            None => {
-                a.events.insert(event_type.to_string(), 1);
-            }
-        });
+        self.with_shard(|a| names::count(&mut a.events, &mut a.events_folded, event_type, 1));
     }
 
     /// An arrival started an agent `lag` after its intended time.
@@ -452,6 +459,39 @@ mod tests {
         let poll = &collected.operations()["poll"];
         assert_eq!((poll.count, poll.retcode_failures), (27, 4));
         assert_eq!(poll.corrected.count(), 27);
+    }
+
+    #[test]
+    fn event_types_stay_capped_across_shards_and_collects() {
+        let r = Recorder::new();
+        let long = "x".repeat(200_000);
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let (r, long) = (r.clone(), long.clone());
+                std::thread::spawn(move || {
+                    for n in 0..400 {
+                        r.event(&format!("T{t}_{n}"));
+                        r.event(&format!("{long}{t}_{n}"));
+                    }
+                    r.event("AgentState_Ready");
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let mut total = Aggregate::default();
+        total.add(&r.collect());
+        total.add(&r.collect());
+        assert_eq!(total.events.len(), names::MAX_NAMES + 1);
+        assert!(total
+            .events
+            .keys()
+            .all(|k| k.len() <= names::MAX_NAME_BYTES));
+        assert_eq!(total.events.values().sum::<u64>(), 2 * 801);
+        // Everything under (other) got there by the caps, and says so.
+        assert_eq!(total.events_folded.0, total.events[names::OTHER]);
+        assert!(total.events_folded.0 > 800, "{:?}", total.events_folded);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::exemplar::Exemplars;
 
 use super::histogram::Hist;
+use super::names::{self, Folded};
 use super::stats::{OpStats, SessionStats};
 use crate::protocol::GatewayStats;
 
@@ -46,8 +47,12 @@ pub struct Results {
     /// which split the successful polls by whether an event came back.
     pub operations: BTreeMap<String, OpStats>,
     pub sessions: SessionStats,
-    /// Events received, by event type.
+    /// Events received, by event type: at most `names::MAX_NAMES` types of at most
+    /// `names::MAX_NAME_BYTES` bytes by name, the rest under `names::OTHER`.
     pub events: BTreeMap<String, u64>,
+    /// How many distinct event types were counted under `names::OTHER`.
+    #[serde(default, skip_serializing_if = "Folded::is_empty")]
+    pub events_folded: Folded,
     pub scheduler: SchedulerStats,
     /// One entry per interval, oldest first.
     pub intervals: Vec<IntervalSnapshot>,
@@ -346,13 +351,16 @@ pub struct IntervalOp {
     pub corrected_max_ms: f64,
     pub raw_p50_ms: f64,
     pub raw_p99_ms: f64,
-    /// Failures by outcome label (see `OpStats::outcome_counts`).
+    /// Failures by outcome label (see `OpStats::outcome_counts`): the
+    /// `names::INTERVAL_LABELS_MAX` largest, the rest under `names::OTHER`.
     #[serde(default)]
     pub errors: BTreeMap<String, u64>,
 }
 
 impl IntervalOp {
     pub fn from_stats(s: &OpStats) -> IntervalOp {
+        let mut errors = s.error_counts().into_iter().collect();
+        names::keep_largest(&mut errors, names::INTERVAL_LABELS_MAX);
         IntervalOp {
             count: s.count,
             ok: s.ok,
@@ -362,7 +370,7 @@ impl IntervalOp {
             corrected_max_ms: s.corrected.max_ms().unwrap_or(0.0),
             raw_p50_ms: s.raw.percentile_ms(50.0).unwrap_or(0.0),
             raw_p99_ms: s.raw.percentile_ms(99.0).unwrap_or(0.0),
-            errors: s.error_counts().into_iter().collect(),
+            errors,
         }
     }
 }
@@ -407,6 +415,7 @@ impl Results {
             operations: BTreeMap::new(),
             sessions: SessionStats::default(),
             events: BTreeMap::new(),
+            events_folded: Folded::default(),
             scheduler: SchedulerStats::default(),
             intervals: vec![],
             gateway: None,

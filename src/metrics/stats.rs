@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Hist;
+use super::names::{self, Folded};
 use super::sample::{Outcome, Retcode, Sample, TransportKind};
 
 /// One operation's outcomes and latencies.
@@ -34,9 +35,14 @@ pub struct OpStats {
     /// In flight when a hard stop ended the run: no reply, no latency, not a failure.
     #[serde(default)]
     pub interrupted: u64,
-    /// Every retcode seen, success and handled ones included.
+    /// Every retcode seen, success and handled ones included: at most `names::MAX_NAMES`
+    /// by name (and `0`), the rest under `names::OTHER`.
     pub retcodes: BTreeMap<Retcode, u64>,
-    /// Of `retcodes`, those the policy handled (they sum to `handled`).
+    /// How many distinct retcodes were counted under `names::OTHER`.
+    #[serde(default, skip_serializing_if = "Folded::is_empty")]
+    pub retcodes_folded: Folded,
+    /// Of `retcodes`, those the policy handled (they sum to `handled`; only `100-002`
+    /// is ever handled, so this map stays small).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub handled_retcodes: BTreeMap<Retcode, u64>,
     pub http_statuses: BTreeMap<u16, u64>,
@@ -58,11 +64,11 @@ impl OpStats {
                 } else {
                     self.retcode_failures += 1;
                 }
-                *self.retcodes.entry(retcode).or_insert(0) += 1;
+                names::count(&mut self.retcodes, &mut self.retcodes_folded, &retcode, 1);
             }
             Outcome::Handled { retcode } => {
                 self.handled += 1;
-                *self.retcodes.entry(retcode).or_insert(0) += 1;
+                names::count(&mut self.retcodes, &mut self.retcodes_folded, &retcode, 1);
                 *self.handled_retcodes.entry(retcode).or_insert(0) += 1;
             }
             Outcome::Http { status } => {
@@ -98,10 +104,6 @@ impl OpStats {
         self.count == self.ok + self.handled + self.failed() + self.interrupted
             && self.retcodes.values().sum::<u64>() == self.ok + self.handled + self.retcode_failures
             && self.handled_retcodes.values().sum::<u64>() == self.handled
-            && self
-                .handled_retcodes
-                .iter()
-                .all(|(k, n)| self.retcodes.get(k).is_some_and(|all| all >= n))
             && self.http_statuses.values().sum::<u64>() == self.http_errors
             && self.transport.values().sum::<u64>() == self.transport_errors
             && self.corrected.count() == self.judged()
@@ -116,7 +118,12 @@ impl OpStats {
         self.http_errors += o.http_errors;
         self.transport_errors += o.transport_errors;
         self.interrupted += o.interrupted;
-        add_map(&mut self.retcodes, &o.retcodes);
+        names::add(
+            &mut self.retcodes,
+            &mut self.retcodes_folded,
+            &o.retcodes,
+            &o.retcodes_folded,
+        );
         add_map(&mut self.handled_retcodes, &o.handled_retcodes);
         add_map(&mut self.http_statuses, &o.http_statuses);
         add_map(&mut self.transport, &o.transport);
@@ -246,11 +253,13 @@ impl SessionStats {
     }
 }
 
-/// The histogram for `event_type`, or the shared one once the map is full.
-/// Called per event on the agents' hot path: a type already kept costs one lookup and no
-/// allocation.
+/// The histogram for `event_type`, or the shared one once the map is full or for a type
+/// longer than `names::MAX_NAME_BYTES`. Called per event on the agents' hot path: a type
+/// already kept costs one lookup and no allocation.
 fn delivery_slot<'a>(map: &'a mut BTreeMap<String, Hist>, event_type: &str) -> &'a mut Hist {
-    let key = if map.contains_key(event_type) || map.len() < DELIVERY_TYPES_MAX {
+    let key = if event_type.len() <= names::MAX_NAME_BYTES
+        && (map.contains_key(event_type) || map.len() < DELIVERY_TYPES_MAX)
+    {
         event_type
     } else {
         DELIVERY_OTHER

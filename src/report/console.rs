@@ -1,7 +1,8 @@
 //! The plain-text summary printed at the end of a run (and by `agentstorm report`): the
-//! operations table with corrected and raw latency labelled apart, failures by outcome,
-//! session outcomes, run status, scheduler health and, when the target was agentstorm's
-//! simulated gateway, reconciliation against the gateway's own counters.
+//! operations table with corrected and raw latency labelled apart, failures by outcome
+//! (and which names were counted under `(other)`), session outcomes, run status, scheduler
+//! health and, when the target was agentstorm's simulated gateway, reconciliation against
+//! the gateway's own counters.
 //!
 //! Renders from [`Results`] only and returns a `String`; printing is the caller's job.
 
@@ -9,7 +10,7 @@ use std::fmt::Write as _;
 
 use super::{in_report_order, pct};
 use crate::metrics::results::RunStatus;
-use crate::metrics::{Operation, Results};
+use crate::metrics::{names, Operation, Results};
 
 /// Marker printed on a reconciliation row whose counts differ (scripts may grep for it).
 pub const MISMATCH: &str = "MISMATCH";
@@ -22,6 +23,7 @@ pub fn console_summary(results: &Results) -> String {
     header(&mut o, results);
     operations(&mut o, results);
     failures(&mut o, results);
+    folded_names(&mut o, results);
     sessions(&mut o, results);
     scheduler(&mut o, results);
     findings(&mut o, results);
@@ -207,19 +209,16 @@ fn operations(o: &mut String, r: &Results) {
 }
 
 fn failures(o: &mut String, r: &Results) {
-    let rows: Vec<(&str, String, u64)> = in_report_order(&r.operations)
+    let per_op: Vec<(&str, Vec<(String, u64)>)> = in_report_order(&r.operations)
         .into_iter()
         .filter(|(name, _)| {
             *name != crate::metrics::results::POLL_EVENT
                 && *name != crate::metrics::results::POLL_EMPTY
         })
-        .flat_map(|(name, s)| {
-            s.error_counts()
-                .into_iter()
-                .map(move |(label, n)| (name, label, n))
-        })
+        .map(|(name, s)| (name, s.error_counts()))
+        .filter(|(_, rows)| !rows.is_empty())
         .collect();
-    if rows.is_empty() {
+    if per_op.is_empty() {
         let _ = writeln!(o, "\nFailures by outcome: none");
         return;
     }
@@ -227,10 +226,61 @@ fn failures(o: &mut String, r: &Results) {
         o,
         "\nFailures by outcome (retcode, http:<status>, transport:<kind>)"
     );
-    for (name, label, n) in rows {
-        let _ = writeln!(o, "  {name:<14}{label:<26}{n:>10}");
+    let mut hidden = 0;
+    for (name, rows) in per_op {
+        hidden += rows.len().saturating_sub(FAILURE_ROWS_MAX);
+        for (label, n) in largest(rows, FAILURE_ROWS_MAX) {
+            let _ = writeln!(o, "  {name:<14}{label:<26}{n:>10}");
+        }
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            o,
+            "  ({hidden} smaller outcome labels not shown: at most {FAILURE_ROWS_MAX} per operation here, all in retcodes.csv)"
+        );
     }
     why(o, r);
+}
+
+/// The `max` largest rows (the earlier on a tie), in their order.
+fn largest(rows: Vec<(String, u64)>, max: usize) -> Vec<(String, u64)> {
+    if rows.len() <= max {
+        return rows;
+    }
+    let mut by_size: Vec<usize> = (0..rows.len()).collect();
+    by_size.sort_by(|&a, &b| rows[b].1.cmp(&rows[a].1).then(a.cmp(&b)));
+    let mut keep = vec![false; rows.len()];
+    for &i in &by_size[..max] {
+        keep[i] = true;
+    }
+    rows.into_iter()
+        .zip(keep)
+        .filter_map(|(row, k)| k.then_some(row))
+        .collect()
+}
+
+/// Failure rows printed per operation; retcodes.csv has them all.
+const FAILURE_ROWS_MAX: usize = 20;
+
+/// Says which names were counted under `(other)` instead of their own, and how many.
+fn folded_names(o: &mut String, r: &Results) {
+    let lines = super::folded_lines(r);
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\nNames counted under {}: {}",
+        names::OTHER,
+        super::fold_rule()
+    );
+    for l in lines {
+        let (what, unit) = match &l.operation {
+            None => ("event types".to_string(), "events"),
+            Some(op) => (format!("{op} retcodes"), "calls"),
+        };
+        let _ = writeln!(o, "  {what:<24}{} {unit}", l.counted);
+    }
 }
 
 /// The first case of each kind of failure, with its reason and what the gateway sent: the

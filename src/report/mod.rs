@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::metrics::Results;
+use crate::metrics::{names, Results};
 
 pub mod compare;
 pub mod console;
@@ -147,6 +147,49 @@ pub(crate) fn pct_cell(part: u64, whole: u64) -> String {
     pct(part, whole)
         .map(|x| format!("{x:.4}"))
         .unwrap_or_default()
+}
+
+/// Names the gateway sent that were counted under [`names::OTHER`] instead of their own,
+/// one line per map that folded any: the reports say so, so that an `(other)` row is
+/// never read as a code or event type of its own.
+pub(crate) struct FoldedLine {
+    /// None for event types, else the operation whose retcodes folded.
+    pub operation: Option<String>,
+    /// How many events or calls were counted under `(other)` because of the caps.
+    pub counted: u64,
+}
+
+/// The rule, in words, for every report.
+pub(crate) fn fold_rule() -> String {
+    format!(
+        "names longer than {} bytes, and any past the first {} of their kind, are not kept by name, so that memory stays bounded whatever the gateway sends",
+        names::MAX_NAME_BYTES,
+        names::MAX_NAMES,
+    )
+}
+
+/// Every map that folded names: the event types first, then each operation's retcodes in
+/// report order (not the poll halves, which repeat `poll`).
+pub(crate) fn folded_lines(r: &Results) -> Vec<FoldedLine> {
+    let line = |operation: Option<&str>, f: &names::Folded| {
+        (!f.is_empty()).then(|| FoldedLine {
+            operation: operation.map(str::to_string),
+            counted: f.0,
+        })
+    };
+    let mut out: Vec<FoldedLine> = line(None, &r.events_folded)
+        .into_iter()
+        .collect();
+    out.extend(
+        in_report_order(&r.operations)
+            .into_iter()
+            .filter(|(name, _)| {
+                *name != crate::metrics::results::POLL_EVENT
+                    && *name != crate::metrics::results::POLL_EMPTY
+            })
+            .filter_map(|(name, s)| line(Some(name), &s.retcodes_folded)),
+    );
+    out
 }
 
 pub(crate) fn pct(part: u64, whole: u64) -> Option<f64> {

@@ -93,6 +93,7 @@ pub(super) fn finalize(
             s
         },
         events: totals.events.clone(),
+        events_folded: totals.events_folded,
         scheduler: SchedulerStats {
             planned_arrivals: schedule
                 .planned

@@ -1,7 +1,8 @@
 //! `agentstorm merge`: combines the Results (and `latency.hlog` interval histograms) of
 //! shards that ran the same scenario at the same time — several harness processes, needed
 //! past ~19,000 agents (the open-file and port limits) — into one document, exactly: histograms add,
-//! counters add, sessions and events add, intervals are aligned on wall-clock time.
+//! counters add, sessions and events add (within the caps on names, `metrics::names`),
+//! intervals are aligned on wall-clock time.
 //!
 //! Alignment: each shard's intervals are placed on one timeline starting at the earliest
 //! shard's `started_at`, and snapped to the nearest interval boundary of that timeline
@@ -28,6 +29,7 @@ use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
 use crate::metrics::hlog::{self, HlogInterval, LatencyKind};
+use crate::metrics::names;
 use crate::metrics::results::{IntervalOp, IntervalSnapshot, RunStatus};
 use crate::metrics::{Hist, Results};
 use crate::protocol::GatewayStats;
@@ -165,6 +167,7 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
     out.operations = BTreeMap::new();
     out.sessions = Default::default();
     out.events = BTreeMap::new();
+    out.events_folded = Default::default();
     out.scheduler = Default::default();
     out.failures = Default::default();
     for (r, _) in inputs {
@@ -174,9 +177,12 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
             out.operations.entry(k.clone()).or_default().add(v);
         }
         out.sessions.add(&r.sessions);
-        for (k, v) in &r.events {
-            *out.events.entry(k.clone()).or_insert(0) += v;
-        }
+        names::add(
+            &mut out.events,
+            &mut out.events_folded,
+            &r.events,
+            &r.events_folded,
+        );
         let (s, o) = (&mut out.scheduler, &r.scheduler);
         s.planned_arrivals += o.planned_arrivals;
         s.started += o.started;
@@ -363,6 +369,7 @@ fn add_interval_op(into: &mut IntervalOp, o: &IntervalOp) {
     for (k, v) in &o.errors {
         *into.errors.entry(k.clone()).or_insert(0) += v;
     }
+    names::keep_largest(&mut into.errors, names::INTERVAL_LABELS_MAX);
     into.corrected_p50_ms = into.corrected_p50_ms.max(o.corrected_p50_ms);
     into.corrected_p99_ms = into.corrected_p99_ms.max(o.corrected_p99_ms);
     into.corrected_max_ms = into.corrected_max_ms.max(o.corrected_max_ms);

@@ -267,6 +267,15 @@ pub fn operations_section(r: &Results) -> String {
         &["Operation", "Outcome", "Kind", "Count", "% of operation"],
         rows,
     ));
+    for l in crate::report::folded_lines(r) {
+        if let Some(op) = &l.operation {
+            o.push_str(&folded_note(
+                &format!("{op} calls"),
+                &fmt_count(l.counted),
+                "their retcodes",
+            ));
+        }
+    }
     o.push_str("</section>\n");
     o
 }
@@ -309,6 +318,19 @@ pub fn failures_section(r: &Results) -> String {
     o
 }
 
+/// Says that names were counted under `(other)` instead of their own (see
+/// `metrics::names`).
+fn folded_note(what: &str, counted: &str, names: &str) -> String {
+    format!(
+        "<p class=\"note\">{} {} were counted under <code>{}</code> instead of {}: {}.</p>\n",
+        esc(counted),
+        esc(what),
+        esc(crate::metrics::names::OTHER),
+        esc(names),
+        esc(&crate::report::fold_rule())
+    )
+}
+
 pub fn events_section(r: &Results) -> String {
     let mut o = String::from("<section id=\"events\"><h2>Events received</h2>\n");
     if r.events.is_empty() {
@@ -345,6 +367,11 @@ pub fn events_section(r: &Results) -> String {
             ],
             rows,
         ));
+        for l in crate::report::folded_lines(r) {
+            if l.operation.is_none() {
+                o.push_str(&folded_note("events", &fmt_count(l.counted), "their types"));
+            }
+        }
         if r.sessions.event_delivery.count() > 0 {
             o.push_str(
                 "<p class=\"note\">Delivery: from the event's <code>eventGenTime</code> (the \

@@ -174,10 +174,11 @@ pub fn environment(r: &Results) -> String {
         (
             "Arrivals started",
             esc(&format!(
-                "{} ({}); not started {}",
+                "{} ({}); not started {}; dropped late {}",
                 fmt_count(sch.started),
                 fmt_pct(sch.started, sch.planned_arrivals),
-                fmt_count(sch.not_started)
+                fmt_count(sch.not_started),
+                fmt_count(sch.dropped_late)
             )),
         ),
         (

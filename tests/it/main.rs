@@ -13,6 +13,7 @@ mod client_replies;
 mod deploy_manifest;
 mod deploy_yaml;
 mod documented_gateway;
+mod merge_rules;
 mod probe;
 mod report_compare;
 mod report_hlog;

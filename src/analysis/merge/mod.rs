@@ -149,8 +149,9 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
             }
         }
     }
-    let step = step.map(|(_, l)| l);
-    let step = step.or_else(|| single_interval_length(inputs));
+    let step = step
+        .map(|(_, l)| l)
+        .or_else(|| single_interval_length(inputs));
 
     let first = &inputs[0].0;
     let mut out = first.clone();

@@ -2,19 +2,50 @@
 //! (re-render), `compare` (regression gate) and `merge` (shards into one run).
 //!
 //! Every input is read and checked before anything is written, so a bad file (truncated,
-//! another schema version, not JSON) exits 2 with its name and position and overwrites
-//! nothing.
+//! another schema version, not JSON, counts that do not add up — see
+//! `metrics::invariants`; for merge, shards that are not one run's or whose `latency.hlog`
+//! is missing or cut) exits 2 with its name and overwrites nothing.
 
 use std::path::{Path, PathBuf};
 
 use crate::analysis::{finalize, merge};
 use crate::exit::{self, Exit};
-use crate::metrics::hlog;
-use crate::metrics::Results;
+use crate::metrics::{hlog, invariants, Results};
 use crate::report::{self, compare};
 
 fn load(path: &Path) -> Result<Results, Exit> {
     Results::load(path).map_err(|e| Exit::bad_input(e.to_string()))
+}
+
+/// [`load`], refusing a document whose counts do not add up (each broken invariant named).
+fn load_consistent(path: &Path) -> Result<Results, Exit> {
+    let results = load(path)?;
+    let broken = invariants::check(&results);
+    if !broken.is_empty() {
+        return Err(Exit::bad_input(invariants::refusal(
+            &path.display().to_string(),
+            &broken,
+        )));
+    }
+    Ok(results)
+}
+
+/// The intervals of the `latency.hlog` beside a shard's results, which merge needs.
+fn shard_log(results_path: &Path) -> Result<Vec<hlog::HlogInterval>, Exit> {
+    let shown = results_path.display();
+    match report::read_hlog_beside(results_path) {
+        Ok(Some(intervals)) => Ok(intervals),
+        Ok(None) => Err(Exit::bad_input(format!(
+            "{shown}: no {} beside it ({} is missing): merge needs each shard's interval log, \
+             to check it holds every latency the shard counts and to write the merged log; \
+             bring each shard's whole folder",
+            report::LATENCY_HLOG,
+            folder_of(results_path).join(report::LATENCY_HLOG).display()
+        ))),
+        Err(e) => Err(Exit::bad_input(format!(
+            "{e} (the interval log of {shown}): merge needs each shard's complete log"
+        ))),
+    }
 }
 
 fn folder_of(path: &Path) -> PathBuf {
@@ -47,7 +78,7 @@ fn say_why(results: &Results) {
 
 /// `agentstorm report RESULTS.json [--out DIR]`.
 pub fn report(results_path: &Path, out: Option<&Path>) -> Result<i32, Exit> {
-    let mut results = load(results_path)?;
+    let mut results = load_consistent(results_path)?;
     let source_dir = folder_of(results_path);
     let hlog_src = source_dir.join(report::LATENCY_HLOG);
     judge(
@@ -91,8 +122,8 @@ pub fn compare(
     out: Option<&Path>,
     tolerance: &compare::Tolerance,
 ) -> Result<i32, Exit> {
-    let base = load(baseline)?;
-    let cand = load(candidate)?;
+    let base = load_consistent(baseline)?;
+    let cand = load_consistent(candidate)?;
     let c = compare::compare(&base, &cand, tolerance);
     print!("{}", compare::render_text(&c));
     let out_dir = out
@@ -115,24 +146,21 @@ pub fn compare(
 pub fn merge(inputs: &[PathBuf], out_dir: &Path) -> Result<i32, Exit> {
     let mut loaded = Vec::with_capacity(inputs.len());
     for path in inputs {
+        // Its counts are checked by the merge, which names the file the same way.
         let results = load(path)?;
-        let hlog = report::read_hlog_beside(path)
-            .map_err(|e| Exit::bad_input(format!("{}: {e}", path.display())))?;
+        let hlog = shard_log(path)?;
         loaded.push((results, hlog));
     }
+    let name = |i: usize| inputs[i].display().to_string();
     let (mut merged, merged_hlog) =
-        merge::merge(&loaded).map_err(|e| Exit::bad_input(e.to_string()))?;
+        merge::merge(&loaded).map_err(|e| Exit::bad_input(e.describe(&name)))?;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| Exit::bad_input(format!("cannot create {}: {e}", out_dir.display())))?;
     let hlog_path = out_dir.join(report::LATENCY_HLOG);
-    if let Some(intervals) = &merged_hlog {
-        write_hlog(&hlog_path, &merged, intervals).map_err(|e| {
-            Exit::cannot_measure(format!("cannot write {}: {e}", hlog_path.display()))
-        })?;
-    }
+    write_hlog(&hlog_path, &merged, &merged_hlog)
+        .map_err(|e| Exit::cannot_measure(format!("cannot write {}: {e}", hlog_path.display())))?;
     // Judge the merged run as one run (the shards judged only their own share).
-    let hlog = merged_hlog.is_some().then_some(hlog_path.as_path());
-    judge(&mut merged, &inputs[0], hlog)?;
+    judge(&mut merged, &inputs[0], Some(hlog_path.as_path()))?;
     let written =
         report::write_all(&merged, out_dir).map_err(|e| Exit::cannot_measure(format!("{e:#}")))?;
     print!("{}", report::console_summary(&merged));

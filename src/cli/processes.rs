@@ -88,9 +88,10 @@ impl Options {
 }
 
 /// Runs the N shard processes and merges them; returns the exit code: 2 bad input (nothing
-/// ran, or a child refused its input), 3 a child wrote no results (so nothing can be
-/// merged exactly) or the merged run could not measure (aborted, or interrupted before any
-/// result), else the merged run's threshold verdict (0 or 1).
+/// ran, or a child refused its input), 3 a child wrote no results or results that merge
+/// refuses (so nothing can be merged exactly) or the merged run could not measure
+/// (aborted, or interrupted before any result), else the merged run's threshold verdict
+/// (0 or 1).
 pub async fn run(opts: Options) -> Result<i32, Exit> {
     let (loaded, out_dir) = prepare(&opts)?;
     let n = opts.processes;
@@ -393,8 +394,19 @@ fn finish(children: &[Child], out_dir: &Path) -> Result<i32, Exit> {
             out_dir.join("shard-*").display()
         )));
     }
-    // The merge judges the whole run (the one exit-code rule) and says why it failed.
-    let verdict = crate::cli::offline::merge(&inputs, out_dir)?;
+    // Every shard ran: a merge refusal (a shard's interval log cut short, say) means the
+    // run could not be measured whole, not that the user's input was bad.
+    let verdict = crate::cli::offline::merge(&inputs, out_dir).map_err(|e| {
+        if e.code == exit::BAD_INPUT {
+            Exit::cannot_measure(format!(
+                "the shards' results cannot be merged: {}; each shard's own report is in {}",
+                e.message,
+                out_dir.join("shard-*").display()
+            ))
+        } else {
+            e
+        }
+    })?;
     println!("reports: {}", out_dir.display());
     Ok(verdict)
 }

@@ -7,6 +7,7 @@
 pub mod exemplar;
 pub mod histogram;
 pub mod hlog;
+pub mod invariants;
 pub mod names;
 pub mod process;
 pub mod recorder;

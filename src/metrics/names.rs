@@ -260,7 +260,10 @@ mod tests {
         totals.add(&shard);
         assert_eq!(totals.retcodes.len(), MAX_NAMES + 2);
         assert_eq!(totals.retcodes[&Retcode::new(OTHER)], 80);
-        assert_eq!(totals.retcodes_folded.0, 80, "every call under (other) was folded by the cap");
+        assert_eq!(
+            totals.retcodes_folded.0, 80,
+            "every call under (other) was folded by the cap"
+        );
         assert!(totals.reconciles());
         let back: OpStats =
             serde_json::from_str(&serde_json::to_string(&totals).expect("ser")).expect("de");

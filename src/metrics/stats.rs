@@ -99,9 +99,16 @@ impl OpStats {
         self.count.saturating_sub(self.interrupted)
     }
 
-    /// Whether the counts add up (they always should; reports check it and say so).
-    pub fn reconciles(&self) -> bool {
+    /// Whether the count is the sum of the outcome counters (every operation ends as exactly
+    /// one outcome).
+    pub fn counts_add_up(&self) -> bool {
         self.count == self.ok + self.handled + self.failed() + self.interrupted
+    }
+
+    /// Whether the counts add up (they always should; reports check it and say so): the
+    /// outcome counters, the maps beside them, and one latency per operation that ended.
+    pub fn reconciles(&self) -> bool {
+        self.counts_add_up()
             && self.retcodes.values().sum::<u64>() == self.ok + self.handled + self.retcode_failures
             && self.handled_retcodes.values().sum::<u64>() == self.handled
             && self.http_statuses.values().sum::<u64>() == self.http_errors

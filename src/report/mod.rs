@@ -177,9 +177,7 @@ pub(crate) fn folded_lines(r: &Results) -> Vec<FoldedLine> {
             counted: f.0,
         })
     };
-    let mut out: Vec<FoldedLine> = line(None, &r.events_folded)
-        .into_iter()
-        .collect();
+    let mut out: Vec<FoldedLine> = line(None, &r.events_folded).into_iter().collect();
     out.extend(
         in_report_order(&r.operations)
             .into_iter()

@@ -183,7 +183,7 @@ fn console_summary_labels_latency_and_lists_failures_and_sessions() {
         .split("Failures by outcome")
         .nth(1)
         .expect("failures section")
-        .split("Sessions")
+        .split("Agents and sessions")
         .next()
         .expect("section text")
         .lines()

@@ -1,7 +1,7 @@
-//! merge of sharded runs: the shard checks (one of each shard, disjoint id slices that add
-//! up to the scenario's ids, no mixing with whole runs, no merge of a merge) and the
-//! merged shard record. Results are built by hand; the end-to-end runs are in
-//! `shard_processes.rs`.
+//! merge of sharded runs: the shard checks (shards only — no whole run, no merge of a
+//! merge —, one of each shard, disjoint id slices that add up to the scenario's ids) and
+//! the merged shard record. Results are built by hand; the refusals through the command
+//! line are in `merge_refusals`, the end-to-end runs in `shard_processes.rs`.
 
 use agentstorm::analysis::merge::{check_shards, merge, MergeError, MergeInput};
 use agentstorm::metrics::results::ShardInfo;
@@ -42,7 +42,8 @@ fn shard_of(k: u32, n: u32) -> Results {
 }
 
 fn inputs(shards: Vec<Results>) -> Vec<MergeInput> {
-    shards.into_iter().map(|r| (r, None)).collect()
+    // No operations: the empty interval log holds all of their latencies.
+    shards.into_iter().map(|r| (r, vec![])).collect()
 }
 
 fn refused(shards: Vec<Results>) -> MergeError {
@@ -63,10 +64,22 @@ fn every_shard_once_merges_and_says_how_many_it_holds() {
     // a single shard of one is a whole run in shard form
     let (m, _) = merge(&inputs(vec![shard_of(0, 1)])).expect("one of one");
     assert_eq!(m.shard.map(|s| (s.count, s.merged)), Some((1, 1)));
-    // whole runs merge as before, with no shard record
-    let whole = fixture::empty_results("sharded");
-    let (m, _) = merge(&inputs(vec![whole.clone(), whole])).expect("whole runs");
-    assert_eq!(m.shard, None);
+}
+
+#[test]
+fn whole_runs_are_refused_even_of_one_scenario() {
+    // the same whole run twice would otherwise merge into a run twice as large
+    let mut whole = fixture::empty_results("sharded");
+    whole.scenario.text = SCENARIO.into();
+    let e = refused(vec![whole.clone(), whole]);
+    assert_eq!(e, MergeError::WholeRun { index: 0 });
+    let text = e.to_string();
+    assert!(
+        text.contains("input 0: a whole run (its results have no `shard` record)")
+            && text.contains("`run --shard K/N`")
+            && text.contains("`run --processes N`"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -91,17 +104,67 @@ fn a_missing_shard_is_named() {
 #[test]
 fn duplicates_mixed_counts_and_merges_of_merges_are_refused() {
     let e = refused(vec![shard_of(0, 2), shard_of(1, 2), shard_of(1, 2)]);
-    assert!(matches!(e, MergeError::Shard { index: 2, .. }), "{e}");
-    assert!(e.to_string().contains("given twice"), "{e}");
+    assert_eq!(
+        e,
+        MergeError::SameShardTwice {
+            index: 2,
+            other: 1,
+            shard: "1/2".into()
+        }
+    );
+    assert!(
+        e.to_string()
+            .contains("input 2 is shard 1/2, and so is input 1: the same shard was given twice"),
+        "{e}"
+    );
+    // the whole run given twice: every shard twice
+    let twice: Vec<Results> = (0..4).map(|k| shard_of(k % 2, 2)).collect();
+    assert!(matches!(
+        refused(twice),
+        MergeError::SameShardTwice {
+            index: 2,
+            other: 0,
+            ..
+        }
+    ));
+    // the same file twice reads as such
+    let same = MergeError::SameShardTwice {
+        index: 1,
+        other: 0,
+        shard: "0/1".into(),
+    };
+    assert_eq!(
+        same.describe(&|_| "a/results.json".into()),
+        "a/results.json was given twice: each shard's results go in once"
+    );
 
     let e = refused(vec![shard_of(0, 2), shard_of(1, 3)]);
-    assert!(matches!(e, MergeError::Shard { index: 1, .. }), "{e}");
-    assert!(e.to_string().contains("share their count"), "{e}");
+    assert!(
+        matches!(e, MergeError::CountMismatch { index: 1, .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("input 1 is shard 1/3, but input 0 is shard 0/2: the shards of one run share their count"),
+        "{e}"
+    );
 
     let mut merged = shard_of(0, 2);
     merged.shard.as_mut().expect("shard").merged = 2;
     let e = refused(vec![merged, shard_of(1, 2)]);
+    assert_eq!(
+        e,
+        MergeError::AlreadyMerged {
+            index: 0,
+            merged: 2
+        }
+    );
     assert!(e.to_string().contains("already a merge of 2"), "{e}");
+
+    let mut past = shard_of(1, 2);
+    past.shard.as_mut().expect("shard").index = 2;
+    let e = refused(vec![shard_of(0, 2), past]);
+    assert!(matches!(e, MergeError::NoSuchShard { index: 1, .. }), "{e}");
 }
 
 #[test]
@@ -110,8 +173,7 @@ fn shards_and_whole_runs_do_not_mix() {
     let mut whole = whole;
     whole.scenario.text = SCENARIO.into();
     let e = refused(vec![shard_of(0, 2), whole]);
-    assert!(matches!(e, MergeError::Shard { index: 1, .. }), "{e}");
-    assert!(e.to_string().contains("is a whole run"), "{e}");
+    assert_eq!(e, MergeError::WholeRun { index: 1 });
 }
 
 #[test]
@@ -120,9 +182,17 @@ fn overlapping_slices_are_refused_naming_an_id_in_both() {
     // shard 0/2 has 1001-1006; this one claims 1006 too
     b.shard.as_mut().expect("shard").ids = "1006-1010,2001-2003".into();
     let e = refused(vec![shard_of(0, 2), b]);
-    assert!(matches!(e, MergeError::Shard { index: 1, .. }), "{e}");
+    assert_eq!(
+        e,
+        MergeError::Overlap {
+            index: 1,
+            other: 0,
+            id: 1006
+        }
+    );
     assert!(
-        e.to_string().contains("overlap input 0") && e.to_string().contains("1006"),
+        e.to_string()
+            .contains("input 1: its agent ids overlap input 0's (id 1006 is in both)"),
         "{e}"
     );
 }
@@ -156,6 +226,7 @@ fn scenario_text_without_ids_cannot_be_checked() {
         s.scenario.text = "name = \"x\"".into();
     }
     let e = check_shards(&inputs(shards)).expect_err("unchecked");
+    assert!(matches!(e, MergeError::ScenarioIds { index: 0, .. }), "{e}");
     assert!(e.to_string().contains("no agents.ids"), "{e}");
 }
 
@@ -170,6 +241,10 @@ fn shards_shorter_than_one_interval_merge_into_one_interval() {
             arrivals,
             ..Default::default()
         }];
+        (s.scheduler.planned_arrivals, s.scheduler.started) = (arrivals, arrivals);
+        for _ in 0..arrivals {
+            s.scheduler.lag.record_us(100);
+        }
     }
     let (m, _) = merge(&inputs(shards)).expect("partial intervals of different lengths merge");
     assert_eq!(m.intervals.len(), 1);

@@ -1,81 +1,68 @@
 //! `agentstorm merge`: combines the Results (and `latency.hlog` interval histograms) of
-//! shards that ran the same scenario at the same time — several harness processes, needed
-//! past ~19,000 agents (the open-file and port limits) — into one document, exactly: histograms add,
-//! counters add, sessions and events add (within the caps on names, `metrics::names`),
-//! intervals are aligned on wall-clock time.
+//! the shards of one sharded run — several harness processes, needed past ~19,000 agents
+//! (the open-file and port limits), `run --shard K/N` or `run --processes N` — into one
+//! document, exactly.
+//!
+//! Refused before anything is added: an input whose own counts do not add up
+//! (`metrics::invariants`), a whole run (no `shard` record) or a merge, shards that are not
+//! one of each of one run's N shards ([`check_shards`]: the same scenario, disjoint id
+//! slices that together are the scenario's `agents.ids`, no shard twice, none missing), and
+//! a shard whose `latency.hlog` does not hold exactly the latencies its results count
+//! (`logs`: cut short, empty or another run's).
+//!
+//! The rule for each measured field (the `merge_rules` integration test walks every
+//! numeric field of a merged document against it):
+//! - added: every operation's counts, outcome maps and corrected and raw histograms; every
+//!   session count and timing histogram (`event_delivery_by_type` capped as in a run);
+//!   events (within the caps on names, `metrics::names`); the scheduler's planned, started, not-started and dropped-late arrivals and
+//!   its lag histogram; per interval the active and signed-in agents, arrivals, operation
+//!   counts and failures by outcome; the gateway's counters when each shard had its own
+//!   gateway.
+//! - upper bounds, documented as such: `scheduler.peak_active_agents` and the gateway's
+//!   `signed_in_peak` are sums of the shards' peaks (the peaks need not coincide); RSS and
+//!   CPU per interval are summed across the processes.
+//! - one gateway's snapshot: when every shard names the same non-embedded target, the
+//!   gateway stats of the shard that ended last (summing one gateway's counters N times
+//!   would be wrong).
+//! - times: the earliest start and the latest end, `duration_s` between them; intervals
+//!   are aligned on wall-clock time (below); failure exemplars keep the earliest cases of
+//!   each kind, their times moved onto the merged timeline.
+//! - the first shard's: scenario, schema, and `capacity` (a capacity search's steps).
+//! - derived, not merged: `Results::derived` (drift, recovery, threshold verdicts, the
+//!   verdict) is left empty; `analysis::finalize` computes it from the merged measurements.
 //!
 //! Alignment: each shard's intervals are placed on one timeline starting at the earliest
 //! shard's `started_at`, and snapped to the nearest interval boundary of that timeline
 //! (shards share one interval length, judged without each shard's last, partial interval;
 //! a different one is refused; shards that ran for a single partial interval each land in
 //! one merged interval). Interval percentiles are recomputed exactly from the merged
-//! interval histograms when every shard brought its hlog; otherwise they are the largest
-//! of the shards' (an upper bound).
+//! interval histograms.
 //!
-//! Not exact by nature and documented as such: `peak_active_agents` and the gateway's
-//! `signed_in_peak` are sums of the shards' peaks (an upper bound); RSS and CPU per
-//! interval are summed across processes. Gateway stats are summed (each shard had its own
-//! gateway), except when every shard names the same non-embedded target, where the
-//! snapshot of the shard that ended last is kept (summing one gateway's counters N times
-//! would be wrong).
-//!
-//! Shards of a sharded run (`run --shard K/N`, each carrying a `shard` record) are checked
-//! before anything is added (see [`check_shards`]): one of each of the N shards, disjoint id
-//! slices that together are the scenario's `agents.ids`. The merged document's `shard`
-//! record says how many shard results it holds (`merged`), of how many (`count`), and the
-//! latest start against `--start-at` (`late_start_s`, the largest of the shards').
+//! The merged document's `shard` record says how many shard results it holds (`merged`),
+//! of how many (`count`), and the latest start against `--start-at` (`late_start_s`, the
+//! largest of the shards').
 
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
+use crate::metrics::exemplar::Exemplars;
 use crate::metrics::hlog::{self, HlogInterval, LatencyKind};
+use crate::metrics::invariants;
 use crate::metrics::names;
 use crate::metrics::results::{IntervalOp, IntervalSnapshot, RunStatus};
 use crate::metrics::{Hist, Results};
 use crate::protocol::GatewayStats;
 
+mod error;
+mod logs;
 mod shards;
 
+pub use error::MergeError;
 pub use shards::check_shards;
-use shards::{checked_shard_set, missing_message};
+use shards::checked_shard_set;
 
-/// One shard: its Results and, when `latency.hlog` was found next to it, its intervals.
-pub type MergeInput = (Results, Option<Vec<HlogInterval>>);
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum MergeError {
-    #[error("nothing to merge: no results were given")]
-    Empty,
-    #[error("input {index} ran scenario {name:?} with hash {found}, but input 0 ran {first_name:?} with hash {expected}; only shards of the same (effective) scenario can be merged")]
-    ScenarioMismatch {
-        index: usize,
-        name: String,
-        found: String,
-        first_name: String,
-        expected: String,
-    },
-    #[error("input {index}: {field} {value:?} is not an RFC 3339 time")]
-    BadTime {
-        index: usize,
-        field: &'static str,
-        value: String,
-    },
-    #[error("input {index} uses {found:.3} s intervals, input 0 uses {expected:.3} s; shards must share an interval length to be aligned")]
-    IntervalMismatch {
-        index: usize,
-        found: f64,
-        expected: f64,
-    },
-    /// A shard-consistency check failed (see [`check_shards`]).
-    #[error("input {index}: {message}")]
-    Shard { index: usize, message: String },
-    /// Some shards of the run were not given.
-    #[error("{}", missing_message(*.count, .missing))]
-    MissingShards { count: u32, missing: Vec<u32> },
-    /// The shards' id slices, together, are not the scenario's ids.
-    #[error("the shards' agent ids do not add up to the scenario's agents.ids: {detail}")]
-    IdsNotCovered { detail: String },
-}
+/// One shard: its Results and the intervals of its `latency.hlog`.
+pub type MergeInput = (Results, Vec<HlogInterval>);
 
 fn unix_s(index: usize, field: &'static str, value: &str) -> Result<f64, MergeError> {
     humantime::parse_rfc3339_weak(value)
@@ -103,10 +90,8 @@ fn interval_length(input: &MergeInput) -> Option<f64> {
         let last = spans.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
         median_length(spans.iter().filter(|s| s.0 < last).map(|s| s.1 - s.0))
     };
-    closed(r.intervals.iter().map(|i| (i.start_s, i.end_s)).collect()).or_else(|| {
-        hlog.as_ref()
-            .and_then(|h| closed(h.iter().map(|i| (i.start_s, i.end_s)).collect()))
-    })
+    closed(r.intervals.iter().map(|i| (i.start_s, i.end_s)).collect())
+        .or_else(|| closed(hlog.iter().map(|i| (i.start_s, i.end_s)).collect()))
 }
 
 /// When every shard ran for a single (partial) interval: the longest of those, so they
@@ -116,15 +101,27 @@ fn single_interval_length(inputs: &[MergeInput]) -> Option<f64> {
         .iter()
         .flat_map(|(r, h)| {
             let own = r.intervals.iter().map(|i| i.end_s - i.start_s);
-            own.chain(h.iter().flatten().map(|i| i.end_s - i.start_s))
+            own.chain(h.iter().map(|i| i.end_s - i.start_s))
         })
         .filter(|l| *l > 0.0)
         .reduce(f64::max)
 }
 
-/// Merges shards into one Results and, when every shard brought one, one hlog.
+/// Merges the shards of one run into one Results and one hlog, or says why they cannot be.
 pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
+    if inputs.is_empty() {
+        return Err(MergeError::Empty);
+    }
+    for (index, (r, _)) in inputs.iter().enumerate() {
+        let broken = invariants::check(r);
+        if !broken.is_empty() {
+            return Err(MergeError::Inconsistent { index, broken });
+        }
+    }
     let shard = checked_shard_set(inputs)?;
+    for (index, (r, log)) in inputs.iter().enumerate() {
+        logs::check_log(index, r, log)?;
+    }
     let mut starts = Vec::with_capacity(inputs.len());
     let mut ends = Vec::with_capacity(inputs.len());
     for (i, (r, _)) in inputs.iter().enumerate() {
@@ -140,19 +137,22 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
         .iter()
         .enumerate()
         .filter_map(|(i, x)| interval_length(x).map(|l| (i, l)));
-    let step = lengths.next().map(|(_, l)| l);
-    if let Some(expected) = step {
+    let step = lengths.next();
+    if let Some((first, expected)) = step {
         for (index, found) in lengths {
             if (found - expected).abs() > expected * 0.01 {
                 return Err(MergeError::IntervalMismatch {
                     index,
                     found,
+                    first,
                     expected,
                 });
             }
         }
     }
-    let step = step.or_else(|| single_interval_length(inputs));
+    let step = step
+        .map(|(_, l)| l)
+        .or_else(|| single_interval_length(inputs));
 
     let first = &inputs[0].0;
     let mut out = first.clone();
@@ -170,9 +170,12 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
     out.events_folded = Default::default();
     out.scheduler = Default::default();
     out.failures = Default::default();
-    for (r, _) in inputs {
-        // Each shard's earliest cases of each kind, by its own clock (shards start together).
-        out.failures.add(&r.failures);
+    // Derived from the merged measurements by `analysis::finalize`, never carried from a
+    // shard (each judged only its share).
+    out.derived = Default::default();
+    let offsets: Vec<f64> = starts.iter().map(|s| s - origin).collect();
+    for ((r, _), offset) in inputs.iter().zip(&offsets) {
+        out.failures.add(&on_timeline(&r.failures, *offset));
         for (k, v) in &r.operations {
             out.operations.entry(k.clone()).or_default().add(v);
         }
@@ -187,25 +190,33 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
         s.planned_arrivals += o.planned_arrivals;
         s.started += o.started;
         s.not_started += o.not_started;
+        s.dropped_late += o.dropped_late;
         s.lag.add(&o.lag);
         s.peak_active_agents += o.peak_active_agents;
     }
     out.gateway = merged_gateway(inputs, last_end);
-    out.shard = shard;
+    out.shard = Some(shard);
 
-    let offsets: Vec<f64> = starts.iter().map(|s| s - origin).collect();
-    let hlog = match step {
-        Some(step) if inputs.iter().all(|(_, h)| h.is_some()) => {
-            Some(merge_hlogs(inputs, &offsets, step))
+    let (hlog, intervals) = match step {
+        Some(step) => {
+            let hlog = merge_hlogs(inputs, &offsets, step);
+            let intervals = merge_intervals(inputs, &offsets, step, &hlog);
+            (hlog, intervals)
         }
-        None if inputs.iter().all(|(_, h)| h.is_some()) => Some(vec![]),
-        _ => None,
+        None => (vec![], vec![]),
     };
-    out.intervals = match step {
-        Some(step) => merge_intervals(inputs, &offsets, step, hlog.as_deref()),
-        None => vec![],
-    };
+    out.intervals = intervals;
     Ok((out, hlog))
+}
+
+/// A shard's exemplars with their times (seconds since the shard's start) moved onto the
+/// merged timeline, which starts `offset_s` earlier.
+fn on_timeline(failures: &Exemplars, offset_s: f64) -> Exemplars {
+    let mut moved = failures.clone();
+    for e in moved.kinds.values_mut().flatten() {
+        e.at_s += offset_s;
+    }
+    moved
 }
 
 fn index_of(v: &[f64], pick: fn(f64, f64) -> f64) -> usize {
@@ -227,9 +238,11 @@ fn joined<'a>(values: impl Iterator<Item = &'a str>) -> String {
 fn merged_status(inputs: &[MergeInput]) -> RunStatus {
     let reasons: Vec<String> = inputs
         .iter()
-        .enumerate()
-        .filter_map(|(i, (r, _))| match &r.status {
-            RunStatus::Aborted { reason } => Some(format!("input {i}: {reason}")),
+        .filter_map(|(r, _)| match &r.status {
+            RunStatus::Aborted { reason } => Some(match &r.shard {
+                Some(s) => format!("shard {}/{}: {reason}", s.index, s.count),
+                None => reason.clone(),
+            }),
             _ => None,
         })
         .collect();
@@ -287,7 +300,7 @@ fn bucket(offset_s: f64, start_s: f64, step: f64) -> i64 {
 fn merge_hlogs(inputs: &[MergeInput], offsets: &[f64], step: f64) -> Vec<HlogInterval> {
     let mut acc: BTreeMap<(i64, String), (f64, Hist)> = BTreeMap::new();
     for ((_, hlog), offset) in inputs.iter().zip(offsets) {
-        for iv in hlog.iter().flatten() {
+        for iv in hlog {
             let k = bucket(*offset, iv.start_s, step);
             let e = acc
                 .entry((k, iv.tag.clone()))
@@ -310,7 +323,7 @@ fn merge_intervals(
     inputs: &[MergeInput],
     offsets: &[f64],
     step: f64,
-    hlog: Option<&[HlogInterval]>,
+    hlog: &[HlogInterval],
 ) -> Vec<IntervalSnapshot> {
     let mut acc: BTreeMap<i64, IntervalSnapshot> = BTreeMap::new();
     for ((r, _), offset) in inputs.iter().zip(offsets) {
@@ -332,28 +345,26 @@ fn merge_intervals(
             }
         }
     }
-    if let Some(hlog) = hlog {
-        let by_key: BTreeMap<(i64, &str), &Hist> = hlog
-            .iter()
-            .map(|iv| {
-                (
-                    ((iv.start_s / step).round() as i64, iv.tag.as_str()),
-                    &iv.hist,
-                )
-            })
-            .collect();
-        for (k, m) in acc.iter_mut() {
-            for (name, op) in m.operations.iter_mut() {
-                let get = |kind| by_key.get(&(*k, hlog::tag(name, kind).as_str())).copied();
-                if let Some(h) = get(LatencyKind::Corrected) {
-                    op.corrected_p50_ms = h.percentile_ms(50.0).unwrap_or(0.0);
-                    op.corrected_p99_ms = h.percentile_ms(99.0).unwrap_or(0.0);
-                    op.corrected_max_ms = h.max_ms().unwrap_or(0.0);
-                }
-                if let Some(h) = get(LatencyKind::Raw) {
-                    op.raw_p50_ms = h.percentile_ms(50.0).unwrap_or(0.0);
-                    op.raw_p99_ms = h.percentile_ms(99.0).unwrap_or(0.0);
-                }
+    let by_key: BTreeMap<(i64, &str), &Hist> = hlog
+        .iter()
+        .map(|iv| {
+            (
+                ((iv.start_s / step).round() as i64, iv.tag.as_str()),
+                &iv.hist,
+            )
+        })
+        .collect();
+    for (k, m) in acc.iter_mut() {
+        for (name, op) in m.operations.iter_mut() {
+            let get = |kind| by_key.get(&(*k, hlog::tag(name, kind).as_str())).copied();
+            if let Some(h) = get(LatencyKind::Corrected) {
+                op.corrected_p50_ms = h.percentile_ms(50.0).unwrap_or(0.0);
+                op.corrected_p99_ms = h.percentile_ms(99.0).unwrap_or(0.0);
+                op.corrected_max_ms = h.max_ms().unwrap_or(0.0);
+            }
+            if let Some(h) = get(LatencyKind::Raw) {
+                op.raw_p50_ms = h.percentile_ms(50.0).unwrap_or(0.0);
+                op.raw_p99_ms = h.percentile_ms(99.0).unwrap_or(0.0);
             }
         }
     }
@@ -361,7 +372,7 @@ fn merge_intervals(
 }
 
 /// Adds counts exactly; percentiles become the larger of the two (an upper bound, replaced
-/// by exact values when interval histograms are available).
+/// by the exact values of the merged interval histograms, which every shard logs).
 fn add_interval_op(into: &mut IntervalOp, o: &IntervalOp) {
     into.count += o.count;
     into.ok += o.ok;

@@ -1,6 +1,6 @@
-//! The shard-consistency checks a merge makes before adding anything: one of each of the N
-//! shards of one run, disjoint agent id slices that together are the scenario's
-//! `agents.ids`, and the merged shard record.
+//! The shard-consistency checks a merge makes before adding anything: shards only (no
+//! whole run, no merge of a merge), one of each of the N shards of one run, disjoint agent
+//! id slices that together are the scenario's `agents.ids`, and the merged shard record.
 
 use std::collections::BTreeMap;
 
@@ -28,20 +28,34 @@ pub(super) fn missing_message(count: u32, missing: &[u32]) -> String {
     )
 }
 
-/// Checks that the inputs can be merged as shards of one run: the same scenario (by hash;
-/// a shard's hash is the whole scenario's) and, when they are shards (`run --shard`), one
-/// of each of the run's N shards (same count, no index twice, none missing, none already a
-/// merge) whose agent-id slices are disjoint and together are the scenario's ids. Whole
-/// runs (no shard record) merge as before, but never mixed with shards.
+/// Checks that the inputs can be merged as the shards of one run: each is a shard (`run
+/// --shard K/N`, carrying a `shard` record) and not already a merge, all ran the same
+/// scenario (by hash; a shard's hash is the whole scenario's), and they are one of each of
+/// the run's N shards (same count, no index twice, none missing) whose agent-id slices are
+/// disjoint and together are the scenario's ids. Whole runs are refused: a whole run is
+/// complete as it is.
 pub fn check_shards(inputs: &[MergeInput]) -> Result<(), MergeError> {
     checked_shard_set(inputs).map(|_| ())
 }
 
-/// [`check_shards`], returning the merged shard record (None when no input is a shard).
-pub(super) fn checked_shard_set(inputs: &[MergeInput]) -> Result<Option<ShardInfo>, MergeError> {
+/// [`check_shards`], returning the merged shard record.
+pub(super) fn checked_shard_set(inputs: &[MergeInput]) -> Result<ShardInfo, MergeError> {
     let Some((first, _)) = inputs.first() else {
         return Err(MergeError::Empty);
     };
+    let mut shards: Vec<&ShardInfo> = Vec::with_capacity(inputs.len());
+    for (index, (r, _)) in inputs.iter().enumerate() {
+        let Some(s) = r.shard.as_ref() else {
+            return Err(MergeError::WholeRun { index });
+        };
+        if s.merged > 1 {
+            return Err(MergeError::AlreadyMerged {
+                index,
+                merged: s.merged,
+            });
+        }
+        shards.push(s);
+    }
     for (index, (r, _)) in inputs.iter().enumerate().skip(1) {
         if r.scenario.hash != first.scenario.hash {
             return Err(MergeError::ScenarioMismatch {
@@ -53,59 +67,42 @@ pub(super) fn checked_shard_set(inputs: &[MergeInput]) -> Result<Option<ShardInf
             });
         }
     }
-    let shards: Vec<Option<&ShardInfo>> = inputs.iter().map(|(r, _)| r.shard.as_ref()).collect();
-    let Some(some) = shards.iter().position(Option::is_some) else {
-        return Ok(None);
-    };
     let label = |s: &ShardInfo| format!("{}/{}", s.index, s.count);
-    if let Some(whole) = shards.iter().position(Option::is_none) {
-        let other = shards[some].map(label).unwrap_or_default();
-        return Err(MergeError::Shard {
-            index: whole,
-            message: format!(
-                "is a whole run, but input {some} is shard {other}: merge only the shards of \
-                 one sharded run"
-            ),
-        });
-    }
-    let shards: Vec<&ShardInfo> = shards.into_iter().flatten().collect();
     let count = shards[0].count;
     let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
     for (index, s) in shards.iter().enumerate() {
-        let fail = |message: String| Err(MergeError::Shard { index, message });
-        if s.merged > 1 {
-            return fail(format!(
-                "is already a merge of {} shards; merge the shards' own results instead",
-                s.merged
-            ));
-        }
         if s.count != count {
-            return fail(format!(
-                "is shard {} but input 0 is shard {}: the shards of one run share their count",
-                label(s),
-                label(shards[0])
-            ));
+            return Err(MergeError::CountMismatch {
+                index,
+                shard: label(s),
+                first: label(shards[0]),
+            });
         }
         if s.index >= s.count {
-            return fail(format!("names shard {}, which does not exist", label(s)));
+            return Err(MergeError::NoSuchShard {
+                index,
+                shard: label(s),
+            });
         }
         if let Some(other) = seen.insert(s.index, index) {
-            return fail(format!(
-                "is shard {}, as is input {other}: the same shard was given twice",
-                label(s)
-            ));
+            return Err(MergeError::SameShardTwice {
+                index,
+                other,
+                shard: label(s),
+            });
         }
     }
     let missing: Vec<u32> = (0..count).filter(|k| !seen.contains_key(k)).collect();
     if !missing.is_empty() {
         return Err(MergeError::MissingShards { count, missing });
     }
-    let whole = scenario_ids(first).map_err(|message| MergeError::Shard { index: 0, message })?;
+    let whole =
+        scenario_ids(first).map_err(|message| MergeError::ScenarioIds { index: 0, message })?;
     let mut slices: Vec<(u32, u32, usize)> = Vec::new();
     for (index, s) in shards.iter().enumerate() {
-        let ids = IdRanges::parse(&s.ids).map_err(|e| MergeError::Shard {
+        let ids = IdRanges::parse(&s.ids).map_err(|e| MergeError::ShardIds {
             index,
-            message: format!("its shard record's ids: {e}"),
+            message: e.to_string(),
         })?;
         slices.extend(ids.ranges().iter().copied().map(|(a, b)| (a, b, index)));
     }
@@ -113,13 +110,10 @@ pub(super) fn checked_shard_set(inputs: &[MergeInput]) -> Result<Option<ShardInf
     for pair in slices.windows(2) {
         let ((_, hi, i), (lo, _, j)) = (pair[0], pair[1]);
         if lo <= hi {
-            return Err(MergeError::Shard {
+            return Err(MergeError::Overlap {
                 index: i.max(j),
-                message: format!(
-                    "its agent ids overlap input {}'s (id {lo} is in both): the shards of one \
-                     run take disjoint slices",
-                    i.min(j)
-                ),
+                other: i.min(j),
+                id: lo,
             });
         }
     }
@@ -140,13 +134,13 @@ pub(super) fn checked_shard_set(inputs: &[MergeInput]) -> Result<Option<ShardInf
             ),
         });
     }
-    Ok(Some(ShardInfo {
+    Ok(ShardInfo {
         index: 0,
         count,
         ids: whole.as_text().to_string(),
         merged: u32::try_from(inputs.len()).unwrap_or(u32::MAX),
         late_start_s: shards.iter().map(|s| s.late_start_s).fold(0.0, f64::max),
-    }))
+    })
 }
 
 /// The whole scenario's `agents.ids`, read from the scenario text the results carry (only

@@ -135,3 +135,70 @@ pub fn sample_results() -> Results {
     ];
     r
 }
+
+/// Makes `r` shard `k` of `n` of a run of a scenario whose `agents.ids` are `ids`: its
+/// scenario text says so (the one key merge reads) and its shard record holds the slice the
+/// real slicing code gives shard `k`.
+pub fn make_shard(r: &mut Results, k: u32, n: u32, ids: &str) {
+    use agentstorm::run::shard::{self, ShardSpec};
+    use agentstorm::scenario::values::IdRanges;
+    r.scenario.text = format!("name = {:?}\n[agents]\nids = {ids:?}\n", r.scenario.name);
+    let spec = ShardSpec::new(k, n).expect("shard spec");
+    let all = IdRanges::parse(ids).expect("id ranges");
+    r.shard = Some(agentstorm::metrics::results::ShardInfo {
+        index: k,
+        count: n,
+        ids: shard::slice_ids(&all, &spec)
+            .expect("slice")
+            .as_text()
+            .to_string(),
+        merged: 1,
+        late_start_s: 0.0,
+    });
+}
+
+/// The interval log a run whose samples all fell in one interval would have written for
+/// `r`: each operation's corrected and raw histograms over `0..duration_s`.
+pub fn hlog_of(r: &Results) -> Vec<agentstorm::metrics::hlog::HlogInterval> {
+    use agentstorm::metrics::hlog::{tag, HlogInterval, LatencyKind};
+    let mut out = Vec::new();
+    for (name, op) in &r.operations {
+        for (kind, hist) in [
+            (LatencyKind::Corrected, &op.corrected),
+            (LatencyKind::Raw, &op.raw),
+        ] {
+            out.push(HlogInterval {
+                tag: tag(name, kind),
+                start_s: 0.0,
+                end_s: r.duration_s,
+                hist: hist.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Writes `r` as `dir/results.json` and `hlog` as `dir/latency.hlog`, as a run leaves
+/// them; returns the results file's path.
+pub fn write_run(
+    dir: &std::path::Path,
+    r: &Results,
+    hlog: &[agentstorm::metrics::hlog::HlogInterval],
+) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).expect("folder");
+    let results = dir.join("results.json");
+    agentstorm::report::write_results_json(r, &results).expect("results.json");
+    let start = humantime::parse_rfc3339(&r.started_at)
+        .expect("started_at")
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    let mut w = agentstorm::metrics::hlog::HlogWriter::create(&dir.join("latency.hlog"), start)
+        .expect("latency.hlog");
+    for iv in hlog {
+        w.write(&iv.tag, iv.start_s, iv.end_s, &iv.hist)
+            .expect("hlog line");
+    }
+    w.flush().expect("flush");
+    results
+}

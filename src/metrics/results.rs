@@ -136,6 +136,21 @@ pub struct DriftFinding {
     pub significant: bool,
     /// The finding in words.
     pub summary: String,
+    /// `p_value` after Holm–Bonferroni over every series tested in the run (`z` and
+    /// `p_value` already carry the autocorrelation correction); None in older results.
+    #[serde(default)]
+    pub p_adjusted: Option<f64>,
+    /// Series tested together in the run (the Holm family); 0 in older results.
+    #[serde(default)]
+    pub family_size: usize,
+    /// Hamed–Rao factor by which autocorrelation inflated Mann–Kendall's variance (1 =
+    /// none); None in older results.
+    #[serde(default)]
+    pub variance_factor: Option<f64>,
+    /// Whether the change of the fitted line (`start` → `end`, clamped to what the measure
+    /// can be) is large enough to matter (see `analysis::drift`); None in older results.
+    #[serde(default)]
+    pub practical: Option<bool>,
 }
 
 /// Recovery after sessions were lost (computed from `sessions.lost_at` / `back_at`).

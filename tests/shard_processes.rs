@@ -30,10 +30,13 @@ use tokio_util::sync::CancellationToken;
 const AGENTS: u64 = 200;
 
 fn scenario(dir: &Path, rate: u32, seconds: u32) -> PathBuf {
+    // `reconcile = "always"`: the standalone gateway's counters are read at each run's
+    // start too, before it has named itself in a reply.
     let text = format!(
         r#"name = "sharded"
 [target]
 timeout = "5s"
+reconcile = "always"
 [agents]
 ids = "1001-1150,2001-2050"
 phonenum = "7{{agentid}}"

@@ -14,6 +14,7 @@ mod deploy_manifest;
 mod deploy_yaml;
 mod documented_gateway;
 mod probe;
+mod reconcile_reused;
 mod report_compare;
 mod report_hlog;
 mod report_html;

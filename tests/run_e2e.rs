@@ -161,6 +161,8 @@ async fn fifty_agents_against_a_standalone_plain_http_gateway() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut opts = RunOptions::new(scenario(dir.path(), 50, 50, "embedded"));
     opts.target = Some(format!("http://{addr}"));
+    // Read at the start too, before the target has named itself in a reply.
+    opts.overrides = vec!["target.reconcile=\"always\"".into()];
     opts.out = Some(dir.path().join("out"));
     let outcome = run(opts).await.expect("run");
     assert!(!outcome.results.target.embedded);

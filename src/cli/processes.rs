@@ -13,8 +13,9 @@
 //!
 //! When the scenario's target is the embedded gateway, the parent runs ONE simulated
 //! gateway in-process on a loopback port over HTTPS and hands its URL and certificate to
-//! every child, so the harness's counts reconcile against one gateway's. When every child
-//! has ended, their results are merged with `agentstorm merge`'s code into `DIR/`.
+//! every child (with `target.reconcile = "always"` unless the scenario says `never`), so
+//! the harness's counts reconcile against one gateway's. When every child has ended, their
+//! results are merged with `agentstorm merge`'s code into `DIR/`.
 //!
 //! This file owns the children's lifecycle and the exit code of `--processes`; it measures
 //! nothing itself and must not change how a single run works.
@@ -89,10 +90,9 @@ impl Options {
 
 /// Runs the N shard processes and merges them; returns the exit code: 2 bad input (nothing
 /// ran, or a child refused its input), 3 a child wrote no results or results that merge
-/// refuses (so nothing can be merged exactly) or the merged run could not measure
-/// (aborted, or interrupted before any result), else the merged run's threshold verdict
-/// (0 or 1).
-pub async fn run(opts: Options) -> Result<i32, Exit> {
+/// refuses (so nothing can be merged exactly), else the merged run's verdict by the one
+/// exit-code rule (`analysis::finalize`).
+pub async fn run(mut opts: Options) -> Result<i32, Exit> {
     let (loaded, out_dir) = prepare(&opts)?;
     let n = opts.processes;
     let gateway = if loaded.scenario.target.is_embedded() {
@@ -100,6 +100,11 @@ pub async fn run(opts: Options) -> Result<i32, Exit> {
     } else {
         None
     };
+    // The children see the shared gateway as a target URL, which `auto` would not ask for
+    // its counters at the start: they are told it is agentstorm's.
+    if gateway.is_some() && loaded.scenario.target.reconcile == scenario::Reconcile::Auto {
+        opts.overrides.push("target.reconcile=\"always\"".into());
+    }
     let (target, ca_file) = match &gateway {
         Some(g) => (Some(g.url.clone()), Some(g.cert.clone())),
         None => (opts.target.clone(), opts.ca_file.clone()),

@@ -474,7 +474,7 @@ mod tests {
         assert_eq!(paths(&r), ["operations.poll.raw"]);
         assert!(check(&r)[0]
             .problem
-            .contains("holds 4 latencies, but count is 3"));
+            .contains("holds 4 latencies, but count − interrupted is 3"));
     }
 
     #[test]

@@ -57,10 +57,15 @@ pub struct Results {
     /// One entry per interval, oldest first.
     pub intervals: Vec<IntervalSnapshot>,
     /// What the target's own counters say happened during the run, when it is agentstorm's
-    /// simulated gateway (it answers [`crate::protocol::STATS_PATH`]); None for other
-    /// gateways.
+    /// simulated gateway (it answers [`crate::protocol::STATS_PATH`]): its counters at the
+    /// end less those at the start ([`GatewayStats::since`]). None for other gateways, and
+    /// unless the counters were read at both ends.
     #[serde(default)]
     pub gateway: Option<GatewayStats>,
+    /// The gateway's counters at the start (just before the run's clock starts), from which
+    /// `gateway` is counted; kept so that shards on one gateway merge into one window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_at_start: Option<GatewayStats>,
     /// Which part of a sharded run this is (`run --shard K/N`), or for merged results the
     /// shards they hold; None for a whole run.
     #[serde(default)]
@@ -434,6 +439,7 @@ impl Results {
             scheduler: SchedulerStats::default(),
             intervals: vec![],
             gateway: None,
+            gateway_at_start: None,
             shard: None,
             capacity: None,
             failures: Exemplars::default(),

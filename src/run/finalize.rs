@@ -21,8 +21,10 @@ use crate::protocol::GatewayStats;
 /// What the run left besides the collector's totals.
 pub(super) struct Ended {
     pub executed: Executed,
-    /// The simulated gateway's counters, when they were asked for.
+    /// What the simulated gateway counted during the run, when its counters were asked for.
     pub gateway: Option<GatewayStats>,
+    /// Its counters at the start, from which `gateway` is counted.
+    pub gateway_at_start: Option<GatewayStats>,
     /// Agents dropped while signed in (hard stop).
     pub dropped_signed_in: u64,
     pub started_wall: SystemTime,
@@ -57,6 +59,7 @@ pub(super) fn finalize(
                 capacity,
             },
         gateway,
+        gateway_at_start,
         dropped_signed_in,
         started_wall,
         start,
@@ -106,6 +109,7 @@ pub(super) fn finalize(
         },
         intervals: std::mem::take(&mut collector.intervals),
         gateway,
+        gateway_at_start,
         shard: shard.map(|s| crate::metrics::results::ShardInfo {
             late_start_s: late_start.as_secs_f64(),
             ..s

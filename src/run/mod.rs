@@ -104,6 +104,11 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         Some(at) => crate::run::shard::wait_for_start(at, &opts.stop).await,
         None => Duration::ZERO,
     };
+    // Only agentstorm's own gateway is asked for its counters (or a target the scenario
+    // says to ask): a real one is sent nothing but the agent interface. They are read here,
+    // before the run's clock starts, and at the end; the run keeps the difference.
+    let reconcile = prepared.loaded.scenario.target.reconcile;
+    let at_start = services::gateway_at_start(&target, reconcile, prepared.embedded).await;
     let started_wall = SystemTime::now();
     let start = Instant::now();
     let recorder = Recorder::new();
@@ -140,20 +145,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let dropped_signed_in = recorder.signed_in();
     collector.finish();
     svc.token.cancel();
-    // Only agentstorm's own gateway is asked for its counters (or a target the scenario
-    // says to ask): a real one is sent nothing but the agent interface.
-    let reconcile = prepared.loaded.scenario.target.reconcile;
-    let gateway = if reconcile.wanted(prepared.embedded, target.is_simulator()) {
-        services::fetch_gateway_stats(&target).await
-    } else {
-        None
-    };
+    let gateway =
+        services::gateway_during_run(&target, at_start, reconcile, prepared.embedded).await;
     if let Some(emb) = side.embedded {
         emb.stop().await;
     }
     let ended = finalize::Ended {
         executed,
-        gateway,
+        gateway_at_start: gateway.as_ref().map(|g| g.at_start.clone()),
+        gateway: gateway.map(|g| g.during),
         dropped_signed_in,
         started_wall,
         start,

@@ -1,7 +1,10 @@
 //! What a run needs running beside its agents: the other side (the embedded simulated
 //! gateway, or the target the scenario names, with the trust it asks for), the sign-out
-//! gate's dispatcher, the push-mode callback receiver, and the threads agents run on. And,
-//! at the end, the simulated gateway's own counters, asked only of agentstorm's gateway.
+//! gate's dispatcher, the push-mode callback receiver, and the threads agents run on. And
+//! the simulated gateway's own counters, asked only of agentstorm's gateway (or a target
+//! the scenario says to ask): read just before the run's clock starts and again at the
+//! end, the run keeps what the gateway counted in between, so a gateway reused across runs
+//! reconciles with each run's own counts.
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -17,7 +20,7 @@ use crate::agent::signout_gate::SignoutGate;
 use crate::client::{AgentConn, Target, TargetOptions, Trust};
 use crate::exit::Exit;
 use crate::protocol::{GatewayStats, STATS_PATH};
-use crate::scenario::Loaded;
+use crate::scenario::{Loaded, Reconcile};
 use crate::sim::SimGateway;
 
 /// The embedded gateway, while it runs.
@@ -159,9 +162,104 @@ pub(crate) async fn start_embedded(
     Ok((addr, tls.cert_pem, Embedded { shutdown, task }))
 }
 
+/// The gateway's counters as read at the run's start.
+#[derive(Debug)]
+pub(super) enum AtStart {
+    /// Not asked: not wanted when the run began (`reconcile = "auto"` asks a non-embedded
+    /// target only once a reply has named it agentstorm's simulated gateway, which is
+    /// never before the first sign-in).
+    NotAsked,
+    /// Asked, and no counters came back.
+    Unreadable,
+    Read(GatewayStats),
+}
+
+/// What the gateway counted during the run (the difference between its counters at the
+/// end and at the start), with its counters at the start.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct DuringRun {
+    pub at_start: GatewayStats,
+    pub during: GatewayStats,
+}
+
+/// Reads the gateway's counters at the start, when the scenario wants them of this
+/// target. Run just before the run's clock starts (after `--start-at`'s wait), so that the
+/// request's round trip is not counted against the first arrivals' schedule. Only the
+/// preflight comes between it and the first arrival, and the preflight is a bare
+/// connection (TCP, TLS), which the simulator does not count, as it does not count the
+/// stats request itself: nothing of the run's is in these, and nothing is missing.
+pub(super) async fn gateway_at_start(
+    target: &Arc<Target>,
+    reconcile: Reconcile,
+    embedded: bool,
+) -> AtStart {
+    if !reconcile.wanted(embedded, target.is_simulator()) {
+        return AtStart::NotAsked;
+    }
+    match fetch_gateway_stats(target).await {
+        Some(stats) => AtStart::Read(stats),
+        None => AtStart::Unreadable,
+    }
+}
+
+/// Reads the gateway's counters at the end, when they are wanted, and returns what it
+/// counted since `at_start`. A gateway's lifetime counters are never compared: without
+/// counters from the start there is no reconciliation, and the log says why.
+pub(super) async fn gateway_during_run(
+    target: &Arc<Target>,
+    at_start: AtStart,
+    reconcile: Reconcile,
+    embedded: bool,
+) -> Option<DuringRun> {
+    if !reconcile.wanted(embedded, target.is_simulator()) {
+        return None;
+    }
+    let url = target.url();
+    let start = match at_start {
+        AtStart::Read(stats) => stats,
+        // Only `auto` can want the counters at the end and not at the start: the target
+        // named itself agentstorm's simulated gateway during the run.
+        AtStart::NotAsked => {
+            tracing::warn!(
+                "no reconciliation: {url} named itself agentstorm's simulated gateway during the \
+                 run, after the start, when its counters were not read (reconcile = \"auto\" \
+                 asks only the embedded gateway then); its lifetime counters would count earlier \
+                 runs too. Set [target] reconcile = \"always\" to reconcile against it"
+            );
+            return None;
+        }
+        AtStart::Unreadable => {
+            if fetch_gateway_stats(target).await.is_some() {
+                tracing::warn!(
+                    "no reconciliation: {url} served its counters at the end of the run but not at \
+                     the start, and its lifetime counters would count earlier runs too"
+                );
+            } else {
+                tracing::warn!(
+                    "no reconciliation: {url} does not serve agentstorm's simulated gateway's \
+                     counters ({STATS_PATH})"
+                );
+            }
+            return None;
+        }
+    };
+    match fetch_gateway_stats(target).await {
+        Some(end) => Some(DuringRun {
+            during: end.since(&start),
+            at_start: start,
+        }),
+        None => {
+            tracing::warn!(
+                "no reconciliation: {url} served its counters at the start of the run but not at the end"
+            );
+            None
+        }
+    }
+}
+
 /// Asks the target for the simulator's counters; None when it is not agentstorm's
 /// simulated gateway (or does not answer).
-pub(super) async fn fetch_gateway_stats(target: &Arc<Target>) -> Option<GatewayStats> {
+async fn fetch_gateway_stats(target: &Arc<Target>) -> Option<GatewayStats> {
     let mut conn = AgentConn::new(target.clone());
     let body = conn.get_raw(STATS_PATH).await?;
     serde_json::from_slice(&body).ok()

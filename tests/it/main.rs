@@ -17,6 +17,7 @@ mod hostile_gateway;
 mod merge_refusals;
 mod merge_rules;
 mod probe;
+mod reconcile_reused;
 mod report_compare;
 mod report_hlog;
 mod report_html;

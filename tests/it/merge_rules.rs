@@ -221,6 +221,10 @@ fn full_shard(k: u64) -> (Results, Vec<HlogInterval>, [IntervalStats; 2]) {
         p_value: 0.5,
         significant: false,
         summary: "flat".into(),
+        p_adjusted: None,
+        family_size: 1,
+        variance_factor: None,
+        practical: None,
     }];
     assert_eq!(invariants::check(&r), vec![], "shard {k} is consistent");
     (r, hlog, ivs)

@@ -382,6 +382,46 @@ fn overview_states_status_tls_and_gateway() {
 }
 
 #[test]
+fn reconciliation_table_shows_the_interrupted_range_and_verdicts() {
+    let mut r = empty_results();
+    r.status = RunStatus::Interrupted;
+    let mut poll = OpStats::default();
+    for i in 0..10 {
+        let outcome = if i < 2 {
+            Outcome::Interrupted
+        } else {
+            Outcome::Ok {
+                retcode: Retcode::SUCCESS,
+            }
+        };
+        poll.record(&sample(Operation::Poll, 0.0, 5.0, outcome));
+    }
+    r.operations.insert("poll".into(), poll);
+    let with_gateway = |polls: u64| {
+        let mut r = r.clone();
+        let mut g = GatewayStats::default();
+        g.requests
+            .insert("getAgentEvent".into(), [("0".to_string(), polls)].into());
+        r.gateway = Some(g);
+        render(&r, &[], None)
+    };
+    // 10 polls, 2 of them interrupted: the gateway may have counted 8 to 10.
+    for polls in [8, 10] {
+        let doc = with_gateway(polls);
+        let table = &doc[doc
+            .find("class=\"reconcile\"")
+            .expect("reconciliation table")..];
+        let table = &table[..table.find("</table>").expect("table ends")];
+        assert!(table.contains("<th>Interrupted</th>"), "{table}");
+        assert!(table.contains("8 – 10"), "{table}");
+        assert!(table.contains(">match<"), "{polls}: {table}");
+        assert!(!table.contains("MISMATCH"), "{polls}: {table}");
+    }
+    let doc = with_gateway(11);
+    assert!(doc.contains("<span class=\"fail\">MISMATCH</span>"));
+}
+
+#[test]
 fn empty_results_render_with_no_data_notes() {
     let doc = render(&empty_results(), &[], None);
     assert!(doc.starts_with("<!DOCTYPE html>") && doc.trim_end().ends_with("</html>"));

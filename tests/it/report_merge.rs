@@ -199,6 +199,10 @@ fn derived_fields_are_left_to_the_derive_step() {
         p_value: 1.0,
         significant: true,
         summary: "rises".into(),
+        p_adjusted: None,
+        family_size: 1,
+        variance_factor: None,
+        practical: None,
     }];
     a.capacity = Some(CapacityResult {
         max_sustainable_rate_per_s: Some(5.0),
@@ -402,4 +406,42 @@ fn status_and_gateway_stats() {
     let (m, _) = merge(&[(a2, ha), (b, hb)]).expect("merges");
     assert_eq!(m.gateway.expect("gateway").signed_in, 7);
     assert_eq!(m.target.url, "https://gw.example:8043");
+}
+
+#[test]
+fn shards_on_one_gateway_merge_into_one_window_of_its_counters() {
+    let logins = |n: u64| {
+        let mut g = GatewayStats::default();
+        if n > 0 {
+            g.requests
+                .insert("login".into(), [("0".to_string(), n)].into());
+        }
+        g.signouts.logout = n;
+        g
+    };
+    // One reused gateway had counted 100 sign-ins before. Shard a read it at 100 and at
+    // 130; shard b, starting a little later, at 104 (a's first 4 already counted) and, ending
+    // last, at 140: the two shards made 40 together, 30 + 36 counted by each window.
+    let (mut a, ha) = shard(0, &[1], T0, 0);
+    let (mut b, hb) = shard(1, &[1], T0, 0);
+    for (r, start, end) in [(&mut a, 100, 130), (&mut b, 104, 140)] {
+        r.target.embedded = false;
+        r.target.url = "https://gw.example:8043".into();
+        r.gateway_at_start = Some(logins(start));
+        r.gateway = Some(logins(end).since(&logins(start)));
+    }
+    b.ended_at = "2026-01-01T00:05:00Z".into();
+    b.gateway.as_mut().expect("gw").signed_in = 3;
+    let (m, _) = merge(&[(a.clone(), ha.clone()), (b.clone(), hb.clone())]).expect("merges");
+    let g = m.gateway.expect("gateway");
+    assert_eq!(g.requests["login"]["0"], 40);
+    assert_eq!(g.signouts.logout, 40);
+    assert_eq!(g.signed_in, 3, "the shard that ended last");
+    assert_eq!(m.gateway_at_start, Some(logins(100)));
+
+    // A shard from before the start was kept: the counts of the shard that ended last.
+    a.gateway_at_start = None;
+    let (m, _) = merge(&[(a, ha), (b, hb)]).expect("merges");
+    assert_eq!(m.gateway.expect("gateway").requests["login"]["0"], 36);
+    assert_eq!(m.gateway_at_start, None);
 }

@@ -38,6 +38,13 @@
 //! one merged interval). Interval percentiles are recomputed exactly from the merged
 //! interval histograms.
 //!
+//! Gateway stats: summed when each shard had its own gateway; when every shard names the
+//! same non-embedded target, summing one gateway's counters N times would be wrong, so the
+//! merged window runs from the earliest shard's start to the latest shard's end (each
+//! counter's smallest value at a start, its largest at an end: counters only grow), or, for
+//! shards that did not keep their start (`gateway_at_start`), the counts of the shard that
+//! ended last are kept.
+//!
 //! The merged document's `shard` record says how many shard results it holds (`merged`),
 //! of how many (`count`), and the latest start against `--start-at` (`late_start_s`, the
 //! largest of the shards').
@@ -194,7 +201,7 @@ pub fn merge(inputs: &[MergeInput]) -> Result<MergeInput, MergeError> {
         s.lag.add(&o.lag);
         s.peak_active_agents += o.peak_active_agents;
     }
-    out.gateway = merged_gateway(inputs, last_end);
+    (out.gateway, out.gateway_at_start) = merged_gateway(inputs, last_end);
     out.shard = Some(shard);
 
     let (hlog, intervals) = match step {
@@ -260,19 +267,65 @@ fn merged_status(inputs: &[MergeInput]) -> RunStatus {
     }
 }
 
-fn merged_gateway(inputs: &[MergeInput], last_end: usize) -> Option<GatewayStats> {
+/// The gateway's counts during the merged run, and its counters at the merged start.
+fn merged_gateway(
+    inputs: &[MergeInput],
+    last_end: usize,
+) -> (Option<GatewayStats>, Option<GatewayStats>) {
     let first = &inputs[0].0.target;
     let shared = !first.embedded
         && inputs
             .iter()
             .all(|(r, _)| !r.target.embedded && r.target.url == first.url);
     if shared {
-        return inputs[last_end]
+        if let Some(window) = shared_window(inputs, last_end) {
+            return window;
+        }
+        let kept = inputs[last_end]
             .0
             .gateway
             .clone()
             .or_else(|| inputs.iter().rev().find_map(|(r, _)| r.gateway.clone()));
+        return (kept, None);
     }
+    (summed_gateway(inputs), None)
+}
+
+/// One shared gateway: what it counted from the earliest shard's start to the latest
+/// shard's end, when every shard with counts kept its start. Gauges are those of the
+/// shard that ended last (`signed_in` at the end; the lifetime `signed_in_peak`, the
+/// largest read).
+fn shared_window(
+    inputs: &[MergeInput],
+    last_end: usize,
+) -> Option<(Option<GatewayStats>, Option<GatewayStats>)> {
+    let windows: Vec<(&GatewayStats, &GatewayStats)> = inputs
+        .iter()
+        .filter_map(|(r, _)| r.gateway.as_ref().map(|g| (r.gateway_at_start.as_ref(), g)))
+        .map(|(start, during)| start.map(|s| (s, during)))
+        .collect::<Option<_>>()?;
+    let (first_start, _) = windows.first()?;
+    let start = windows.iter().fold((*first_start).clone(), |acc, (s, _)| {
+        acc.zip_counters(s, u64::min)
+    });
+    let mut end = windows.iter().fold(GatewayStats::default(), |acc, (s, d)| {
+        acc.zip_counters(&s.zip_counters(d, u64::saturating_add), u64::max)
+    });
+    end.signed_in = inputs[last_end]
+        .0
+        .gateway
+        .as_ref()
+        .map_or(0, |g| g.signed_in);
+    end.signed_in_peak = windows
+        .iter()
+        .map(|(_, d)| d.signed_in_peak)
+        .max()
+        .unwrap_or(0);
+    Some((Some(end.since(&start)), Some(start)))
+}
+
+/// Each shard had its own gateway: the counters add.
+fn summed_gateway(inputs: &[MergeInput]) -> Option<GatewayStats> {
     let mut sum: Option<GatewayStats> = None;
     for g in inputs.iter().filter_map(|(r, _)| r.gateway.as_ref()) {
         let s = sum.get_or_insert_with(GatewayStats::default);

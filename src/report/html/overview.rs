@@ -1,6 +1,7 @@
 //! The HTML report's text sections: the run overview (status, target, times, threshold
 //! verdicts), the environment (version, target, scheduler, harness resources), the
-//! simulated gateway's own counters and the scenario as run.
+//! simulated gateway's own counters during the run with their reconciliation against the
+//! harness's counts, and the scenario as run.
 //!
 //! Everything shown comes from Results or the caller's arguments and is escaped here;
 //! no charts (see `timeline` and `distribution`).
@@ -209,10 +210,10 @@ pub fn environment(r: &Results) -> String {
         ),
     ]));
     if let Some(g) = &r.gateway {
-        o.push_str("<h3>Simulated gateway's own counters</h3>\n");
+        o.push_str("<h3>Simulated gateway's own counters during the run</h3>\n");
         o.push_str(&facts(&[
             ("Signed in at end", fmt_count(g.signed_in)),
-            ("Signed in, peak", fmt_count(g.signed_in_peak)),
+            ("Signed in, lifetime peak", fmt_count(g.signed_in_peak)),
             (
                 "Sign-outs",
                 esc(&format!(
@@ -242,9 +243,68 @@ pub fn environment(r: &Results) -> String {
             &["Endpoint", "Outcome", "Requests"],
             rows,
         ));
+        o.push_str(&reconciliation(r));
     }
     o.push_str("</section>\n");
     o
+}
+
+/// The harness's counts against the gateway's, per operation (rows and verdicts from
+/// [`crate::report::console::reconcile_rows`], as in the console summary).
+fn reconciliation(r: &Results) -> String {
+    use crate::report::console::{reconcile_rows, MATCH, MISMATCH};
+    let rows = reconcile_rows(r);
+    let mut o = String::from("<h4>Reconciliation</h4>\n");
+    o.push_str(
+        "<p>Requests the gateway counted during the run against the harness's attempts. \
+         Connect failures never reach the gateway; calls interrupted by a hard stop may or \
+         may not have been counted, so a row matches when the gateway's count lies in the \
+         expected range.</p>\n",
+    );
+    let cells = rows
+        .iter()
+        .map(|row| {
+            let verdict = if row.matches() {
+                format!("<span class=\"pass\">{MATCH}</span>")
+            } else {
+                format!("<span class=\"fail\">{MISMATCH}</span>")
+            };
+            vec![
+                Cell::Text(row.operation.name().to_string()),
+                Cell::Num(fmt_count(row.attempted)),
+                Cell::Num(fmt_count(row.connect_failed)),
+                Cell::Num(fmt_count(row.interrupted)),
+                Cell::Num(expected(row.expected_low(), row.expected_high())),
+                Cell::Num(fmt_count(row.gateway)),
+                Cell::Text(row.operation.endpoint().name().to_string()),
+                Cell::Html(verdict),
+            ]
+        })
+        .collect();
+    o.push_str(&table(
+        "reconcile",
+        &[
+            "Operation",
+            "Attempted",
+            "Connect failed",
+            "Interrupted",
+            "Expected",
+            "Gateway",
+            "Endpoint",
+            "Verdict",
+        ],
+        cells,
+    ));
+    o
+}
+
+/// An expected count, or its range when calls were interrupted.
+fn expected(low: u64, high: u64) -> String {
+    if low == high {
+        fmt_count(low)
+    } else {
+        format!("{} – {}", fmt_count(low), fmt_count(high))
+    }
 }
 
 /// The scenario text as run (already redacted by the caller), escaped.

@@ -242,8 +242,9 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
                 .find(|f| &f.operation == operation && f.measure == *measure)
                 .ok_or_else(|| {
                     format!(
-                        "too few intervals to judge a trend (needs {})",
-                        crate::analysis::drift::MIN_POINTS
+                        "too few intervals to judge a trend (needs {} with samples over at least {} minutes)",
+                        crate::analysis::drift::MIN_POINTS,
+                        crate::analysis::drift::MIN_SPAN_S / 60.0
                     )
                 })?;
             Ok(match (f.significant, measure) {

@@ -2,12 +2,15 @@
 //! that every serde error (unknown key, missing key, wrong type, a value type's own parse
 //! error) comes back with the key path it concerns and what kind of error it is.
 //!
-//! The kind is read back from serde's own wording (`unknown field `x`, expected one of …`,
-//! `missing field `x``, `unknown variant …`), which serde's `de::Error` defaults fix. It
-//! owns no messages about particular scenario keys.
+//! The document is first read into a `serde_value::Value` and the model is deserialised
+//! from that, because `serde_value`'s error type keeps each kind apart (`UnknownField`,
+//! `MissingField`, `InvalidType`, …) where `toml_edit`'s folds them into one message; so
+//! the kind is never read back from wording. It owns no messages about particular keys.
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_path_to_error::Segment;
+use serde_value::{DeserializerError, Value};
 use toml_edit::DocumentMut;
 
 use super::tree::{self, KeyPath, Seg};
@@ -17,6 +20,9 @@ use super::tree::{self, KeyPath, Seg};
 pub enum Kind {
     /// A value-level error with serde's or the value type's message.
     Other(String),
+    /// A value of the wrong type: what was found (serde's words, e.g. `string "x"`, or
+    /// `map` for a table or a TOML date/time) and what was expected.
+    InvalidType { found: String, expected: String },
     UnknownField {
         field: String,
         expected: Vec<String>,
@@ -39,7 +45,12 @@ pub struct DeError {
 /// Deserialises `T` from the document.
 pub fn from_document<T: DeserializeOwned>(doc: &DocumentMut) -> Result<T, DeError> {
     let de = toml_edit::de::Deserializer::from(doc.clone());
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // Reading a parsed document into a generic value cannot meet a type it refuses.
+    let value = Value::deserialize(de).map_err(|e| DeError {
+        path: KeyPath(Vec::new()),
+        kind: Kind::Other(e.to_string()),
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let mut path = KeyPath(
             e.path()
                 .iter()
@@ -52,7 +63,7 @@ pub fn from_document<T: DeserializeOwned>(doc: &DocumentMut) -> Result<T, DeErro
                 })
                 .collect(),
         );
-        let kind = kind_of(e.inner().message());
+        let kind = kind_of(e.into_inner());
         if let Kind::UnknownField { field, .. } = &kind {
             // Raised while reading the key, the path ends with it; raised by a hand-written
             // visitor after reading it, the path is the table's.
@@ -66,26 +77,25 @@ pub fn from_document<T: DeserializeOwned>(doc: &DocumentMut) -> Result<T, DeErro
     })
 }
 
-/// Reads the kind of error back from serde's message.
-fn kind_of(message: &str) -> Kind {
-    let named = |prefix: &str| {
-        let rest = message.strip_prefix(prefix)?;
-        let (name, expected) = rest.split_once("`, ").unwrap_or((rest, ""));
-        let names = expected.split('`').skip(1).step_by(2);
-        Some((name.to_string(), names.map(str::to_string).collect()))
-    };
-    if let Some((field, expected)) = named("unknown field `") {
-        return Kind::UnknownField { field, expected };
-    }
-    if let Some((variant, expected)) = named("unknown variant `") {
-        return Kind::UnknownVariant { variant, expected };
-    }
-    match message
-        .strip_prefix("missing field `")
-        .and_then(|r| r.strip_suffix('`'))
-    {
-        Some(field) => Kind::MissingField(field.to_string()),
-        None => Kind::Other(message.to_string()),
+/// The kind of error, from the error's own variant.
+fn kind_of(e: DeserializerError) -> Kind {
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+    match e {
+        DeserializerError::UnknownField(field, expected) => Kind::UnknownField {
+            field,
+            expected: names(expected),
+        },
+        DeserializerError::UnknownVariant(variant, expected) => Kind::UnknownVariant {
+            variant,
+            expected: names(expected),
+        },
+        DeserializerError::MissingField(field) => Kind::MissingField(field.to_string()),
+        DeserializerError::InvalidType(found, expected) => Kind::InvalidType {
+            found: found.to_unexpected().to_string(),
+            expected,
+        },
+        // serde's own wording for the rest (`invalid value: integer `-5`, expected u32`).
+        other => Kind::Other(other.into_error::<serde::de::value::Error>().to_string()),
     }
 }
 
@@ -136,24 +146,20 @@ mod tests {
     }
 
     #[test]
-    fn every_wording_of_serde_is_read_back() {
-        let e = kind_of("unknown variant `shut`, expected `open` or `closed`");
-        let expected = vec!["open".to_string(), "closed".to_string()];
+    fn every_kind_is_kept_apart() {
         assert_eq!(
-            e,
-            Kind::UnknownVariant {
-                variant: "shut".into(),
-                expected
+            err("n = \"one\"\n").1,
+            Kind::InvalidType {
+                found: "string \"one\"".into(),
+                expected: "u8".into()
             }
         );
         assert_eq!(
-            kind_of("unknown field `x`, there are no fields"),
-            unknown("x", &[])
+            err("n = 300\n").1,
+            Kind::Other("invalid value: integer `300`, expected u8".into())
         );
-        assert_eq!(
-            kind_of("unknown field `x`, expected `y`"),
-            unknown("x", &["y"])
-        );
-        assert_eq!(kind_of("bad"), Kind::Other("bad".into()));
+        let (path, kind) = err("n = 1\n[[list]]\nmin = \"1s\"\nmax = \"x\"\n");
+        assert_eq!(path, "list[0].max");
+        assert!(matches!(kind, Kind::Other(m) if m.contains("\"x\"")));
     }
 }

@@ -239,20 +239,20 @@ impl Ctx<'_> {
                 let head = keyed(path, &format!("unknown value {variant:?}"));
                 suggest(head, variant, expected, "values")
             }
-            Kind::Other(msg) => {
+            Kind::InvalidType { found, expected } => {
                 // A TOML date/time reaches serde as a map.
                 let (depth, _, item) = tree::walk(self.places.effective, &path.0);
-                let mut msg = match depth == path.0.len() && item.is_datetime() {
-                    true => msg.replace("invalid type: map,", "invalid type: a date/time,"),
-                    false => msg.clone(),
+                let found = match depth == path.0.len() && item.is_datetime() {
+                    true => "a date/time",
+                    false => found.as_str(),
                 };
-                msg = toml_words(&one_line(&msg));
-                let thresholds = path.0.first() == Some(&Seg::Key("thresholds".into()));
-                if thresholds && msg.contains("invalid type") {
+                let mut msg = toml_words(&format!("invalid type: {found}, expected {expected}"));
+                if path.0.first() == Some(&Seg::Key("thresholds".into())) {
                     msg.push_str("; thresholds are strings, e.g. \"signin.p99\" = \"< 800ms\"");
                 }
                 keyed(path, &msg)
             }
+            Kind::Other(msg) => keyed(path, &toml_words(&one_line(msg))),
         };
         self.error(path, aim, &key, message)
     }

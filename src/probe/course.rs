@@ -8,9 +8,9 @@ use bytes::Bytes;
 use http::Method;
 
 use super::advice::{self, Advice, Aim, Step};
-use super::{exchanged, gen_time_words, mask_guid, message, ms_text, Probe, Verdict};
+use super::{exchanged, gen_time_words, mask_guid, message, ms_text, Exchanged, Probe, Verdict};
 use super::{MAX_POLLS, MAX_SHOWN_POLLS};
-use crate::client::AgentConn;
+use crate::client::{AgentConn, Exchange, GatewayReply};
 use crate::protocol::{self, event};
 
 /// The calls of one probe, in order.
@@ -132,42 +132,8 @@ impl Course<'_> {
             match &ex.result {
                 Ok(r) if r.retcode.is_success() => {
                     failures_in_a_row = 0;
-                    match &r.event_type {
-                        None => shown
-                            .understood
-                            .push("retcode 0, no event (the wait ended empty)".into()),
-                        Some(t) => {
-                            shown.understood.push(format!("retcode 0, event {t}"));
-                            if let Some(ms) = r.event_gen_ms {
-                                shown.understood.push(gen_time_words(ms, received));
-                            }
-                            if !events.contains(t) {
-                                events.push(t.clone());
-                            }
-                            if t == event::READY {
-                                let after = ex.done_at.saturating_duration_since(started);
-                                shown.understood.push(format!(
-                                    "ready {} after the sign-in began",
-                                    ms_text(after)
-                                ));
-                                verdict = Some(Ok(after));
-                            } else if t == event::SHUTDOWN_SERVICE {
-                                verdict = Some(Err(Advice {
-                                    problem: "the gateway ended the session (AgentOther_ShutdownService) before the agent was ready".into(),
-                                    fix: "check the gateway's log for this agent, and that no other client signs it in".into(),
-                                }));
-                            }
-                        }
-                    }
-                    if let Some(g) = &r.guid {
-                        if guid.as_deref() != Some(g) {
-                            shown.understood.push(format!(
-                                "GUID rotated ({}): adopted for every later call",
-                                mask_guid(g)
-                            ));
-                            *guid = Some(g.clone());
-                        }
-                    }
+                    verdict = good_poll(r, &ex, &mut shown, started, received, &mut events);
+                    adopt_guid(r, &mut shown, guid);
                 }
                 Ok(r) => {
                     let a = advice::for_retcode(Step::Poll, r.retcode.as_str(), &message(&ex.body));
@@ -241,5 +207,57 @@ impl Course<'_> {
         }
         self.probe.exchanges.push(shown);
         result
+    }
+}
+
+/// What a poll answered with retcode 0 says: the event, its time, and whether the course
+/// is over (ready, or the session ended); `events` collects the event types seen.
+fn good_poll(
+    r: &GatewayReply,
+    ex: &Exchange,
+    shown: &mut Exchanged,
+    started: Instant,
+    received: SystemTime,
+    events: &mut Vec<String>,
+) -> Option<Result<Duration, Advice>> {
+    match &r.event_type {
+        None => shown
+            .understood
+            .push("retcode 0, no event (the wait ended empty)".into()),
+        Some(t) => {
+            shown.understood.push(format!("retcode 0, event {t}"));
+            if let Some(ms) = r.event_gen_ms {
+                shown.understood.push(gen_time_words(ms, received));
+            }
+            if !events.contains(t) {
+                events.push(t.clone());
+            }
+            if t == event::READY {
+                let after = ex.done_at.saturating_duration_since(started);
+                shown
+                    .understood
+                    .push(format!("ready {} after the sign-in began", ms_text(after)));
+                return Some(Ok(after));
+            } else if t == event::SHUTDOWN_SERVICE {
+                return Some(Err(Advice {
+                    problem: "the gateway ended the session (AgentOther_ShutdownService) before the agent was ready".into(),
+                    fix: "check the gateway's log for this agent, and that no other client signs it in".into(),
+                }));
+            }
+        }
+    }
+    None
+}
+
+/// A GUID handed out on a poll reply (dynamic authentication) is used from then on.
+fn adopt_guid(r: &GatewayReply, shown: &mut Exchanged, guid: &mut Option<String>) {
+    if let Some(g) = &r.guid {
+        if guid.as_deref() != Some(g) {
+            shown.understood.push(format!(
+                "GUID rotated ({}): adopted for every later call",
+                mask_guid(g)
+            ));
+            *guid = Some(g.clone());
+        }
     }
 }

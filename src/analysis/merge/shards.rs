@@ -67,6 +67,19 @@ pub(super) fn checked_shard_set(inputs: &[MergeInput]) -> Result<ShardInfo, Merg
             });
         }
     }
+    let count = one_shard_each(&shards)?;
+    let whole = ids_covered(first, &shards)?;
+    Ok(ShardInfo {
+        index: 0,
+        count,
+        ids: whole.as_text().to_string(),
+        merged: u32::try_from(inputs.len()).unwrap_or(u32::MAX),
+        late_start_s: shards.iter().map(|s| s.late_start_s).fold(0.0, f64::max),
+    })
+}
+
+/// Every shard of one count, each index once and none missing; returns the count.
+fn one_shard_each(shards: &[&ShardInfo]) -> Result<u32, MergeError> {
     let label = |s: &ShardInfo| format!("{}/{}", s.index, s.count);
     let count = shards[0].count;
     let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
@@ -96,6 +109,12 @@ pub(super) fn checked_shard_set(inputs: &[MergeInput]) -> Result<ShardInfo, Merg
     if !missing.is_empty() {
         return Err(MergeError::MissingShards { count, missing });
     }
+    Ok(count)
+}
+
+/// The shards' id ranges do not overlap and together are exactly the scenario's ids;
+/// returns the scenario's ids.
+fn ids_covered(first: &Results, shards: &[&ShardInfo]) -> Result<IdRanges, MergeError> {
     let whole =
         scenario_ids(first).map_err(|message| MergeError::ScenarioIds { index: 0, message })?;
     let mut slices: Vec<(u32, u32, usize)> = Vec::new();
@@ -134,13 +153,7 @@ pub(super) fn checked_shard_set(inputs: &[MergeInput]) -> Result<ShardInfo, Merg
             ),
         });
     }
-    Ok(ShardInfo {
-        index: 0,
-        count,
-        ids: whole.as_text().to_string(),
-        merged: u32::try_from(inputs.len()).unwrap_or(u32::MAX),
-        late_start_s: shards.iter().map(|s| s.late_start_s).fold(0.0, f64::max),
-    })
+    Ok(whole)
 }
 
 /// The whole scenario's `agents.ids`, read from the scenario text the results carry (only

@@ -172,9 +172,19 @@ pub fn operations_section(r: &Results) -> String {
         );
         return o;
     }
+    o.push_str(&latency_table(r, &ops));
+    o.push_str(&spectrum_charts(r, &ops));
+    o.push_str(&outcomes_table(r, &ops));
+    o.push_str("</section>\n");
+    o
+}
+
+/// Count, failures and percentiles per operation, corrected and raw.
+fn latency_table(r: &Results, ops: &[String]) -> String {
+    let mut o = String::new();
     let pct = |h: &Hist, p: f64| Cell::Num(fmt_ms_opt(h.percentile_ms(p)));
     let mut rows = Vec::new();
-    for op in &ops {
+    for op in ops {
         let Some(s) = r.operations.get(op) else {
             continue;
         };
@@ -220,8 +230,14 @@ pub fn operations_section(r: &Results) -> String {
         ));
     }
 
+    o
+}
+
+/// One percentile spectrum chart per operation.
+fn spectrum_charts(r: &Results, ops: &[String]) -> String {
+    let mut o = String::new();
     o.push_str("<h3>Percentile spectrum</h3>\n");
-    for op in &ops {
+    for op in ops {
         let Some(s) = r.operations.get(op) else {
             continue;
         };
@@ -237,9 +253,15 @@ pub fn operations_section(r: &Results) -> String {
         ));
     }
 
+    o
+}
+
+/// Every outcome of every operation, with its kind and share.
+fn outcomes_table(r: &Results, ops: &[String]) -> String {
+    let mut o = String::new();
     o.push_str("<h3 id=\"outcomes\">Outcomes per operation</h3>\n");
     let mut rows = Vec::new();
-    for op in &ops {
+    for op in ops {
         let Some(s) = r.operations.get(op) else {
             continue;
         };
@@ -276,7 +298,6 @@ pub fn operations_section(r: &Results) -> String {
             ));
         }
     }
-    o.push_str("</section>\n");
     o
 }
 

@@ -10,6 +10,7 @@ use super::fmt::{esc, facts, fmt_count, fmt_duration, fmt_ms_opt, fmt_pct, table
 use super::ThresholdLine;
 use crate::metrics::results::RunStatus;
 use crate::metrics::Results;
+use crate::protocol::GatewayStats;
 
 /// Escaped text, or a note that the results file does not say.
 fn shown(s: &str) -> String {
@@ -136,6 +137,16 @@ pub fn thresholds(verdicts: &[ThresholdLine]) -> String {
 /// Version, target, scheduler accuracy and the harness's own resource use.
 pub fn environment(r: &Results) -> String {
     let mut o = String::from("<section id=\"environment\"><h2>Environment</h2>\n");
+    o.push_str(&run_facts(r));
+    if let Some(g) = &r.gateway {
+        o.push_str(&gateway_counters(r, g));
+    }
+    o.push_str("</section>\n");
+    o
+}
+
+/// The facts of the run: version, target, scenario, scheduler and the harness's resources.
+fn run_facts(r: &Results) -> String {
     let sch = &r.scheduler;
     let peak_rss = r.intervals.iter().map(|i| i.rss_bytes).max().unwrap_or(0);
     let cpus: Vec<f64> = r
@@ -147,7 +158,7 @@ pub fn environment(r: &Results) -> String {
     let peak_cpu = cpus.iter().copied().fold(f64::NAN, f64::max);
     let mean_cpu = cpus.iter().sum::<f64>() / cpus.len().max(1) as f64;
     let unknown = || "unknown".to_string();
-    o.push_str(&facts(&[
+    facts(&[
         ("agentstorm version", esc(&r.agentstorm_version)),
         ("Target", shown(&r.target.url)),
         (
@@ -208,44 +219,46 @@ pub fn environment(r: &Results) -> String {
                 format!("peak {peak_cpu:.0} %, mean {mean_cpu:.0} % of one core")
             },
         ),
+    ])
+}
+
+/// The simulated gateway's own counters during the run, and the reconciliation with them.
+fn gateway_counters(r: &Results, g: &GatewayStats) -> String {
+    let mut o = String::new();
+    o.push_str("<h3>Simulated gateway's own counters during the run</h3>\n");
+    o.push_str(&facts(&[
+        ("Signed in at end", fmt_count(g.signed_in)),
+        ("Signed in, lifetime peak", fmt_count(g.signed_in_peak)),
+        (
+            "Sign-outs",
+            esc(&format!(
+                "logout {}, forced {}, timeout {}, replaced {}",
+                fmt_count(g.signouts.logout),
+                fmt_count(g.signouts.forced),
+                fmt_count(g.signouts.timeout),
+                fmt_count(g.signouts.replaced)
+            )),
+        ),
     ]));
-    if let Some(g) = &r.gateway {
-        o.push_str("<h3>Simulated gateway's own counters during the run</h3>\n");
-        o.push_str(&facts(&[
-            ("Signed in at end", fmt_count(g.signed_in)),
-            ("Signed in, lifetime peak", fmt_count(g.signed_in_peak)),
-            (
-                "Sign-outs",
-                esc(&format!(
-                    "logout {}, forced {}, timeout {}, replaced {}",
-                    fmt_count(g.signouts.logout),
-                    fmt_count(g.signouts.forced),
-                    fmt_count(g.signouts.timeout),
-                    fmt_count(g.signouts.replaced)
-                )),
-            ),
-        ]));
-        let rows = g
-            .requests
-            .iter()
-            .flat_map(|(endpoint, outcomes)| {
-                outcomes.iter().map(move |(outcome, n)| {
-                    vec![
-                        Cell::Text(endpoint.clone()),
-                        Cell::Text(outcome.clone()),
-                        Cell::Num(fmt_count(*n)),
-                    ]
-                })
+    let rows = g
+        .requests
+        .iter()
+        .flat_map(|(endpoint, outcomes)| {
+            outcomes.iter().map(move |(outcome, n)| {
+                vec![
+                    Cell::Text(endpoint.clone()),
+                    Cell::Text(outcome.clone()),
+                    Cell::Num(fmt_count(*n)),
+                ]
             })
-            .collect();
-        o.push_str(&table(
-            "gateway",
-            &["Endpoint", "Outcome", "Requests"],
-            rows,
-        ));
-        o.push_str(&reconciliation(r));
-    }
-    o.push_str("</section>\n");
+        })
+        .collect();
+    o.push_str(&table(
+        "gateway",
+        &["Endpoint", "Outcome", "Requests"],
+        rows,
+    ));
+    o.push_str(&reconciliation(r));
     o
 }
 

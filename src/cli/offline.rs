@@ -134,7 +134,10 @@ pub fn compare(
     let html = out_dir.join("comparison.html");
     compare::write_html(&c, &html)
         .map_err(|e| Exit::cannot_measure(format!("cannot write {}: {e}", html.display())))?;
-    println!("comparison: {}", html.display());
+    let junit = out_dir.join(report::junit::COMPARISON_JUNIT_XML);
+    report::junit::write(&report::junit::for_comparison(&c), &junit)
+        .map_err(|e| Exit::cannot_measure(format!("cannot write {}: {e:#}", junit.display())))?;
+    println!("comparison: {} (and {})", html.display(), junit.display());
     Ok(if c.regressed() {
         exit::FAILED
     } else {
@@ -163,6 +166,9 @@ pub fn merge(inputs: &[PathBuf], out_dir: &Path) -> Result<i32, Exit> {
     judge(&mut merged, &inputs[0], Some(hlog_path.as_path()))?;
     let written =
         report::write_all(&merged, out_dir).map_err(|e| Exit::cannot_measure(format!("{e:#}")))?;
+    if let Some(warning) = report::summary_md::append_to_step_summary(&merged) {
+        eprintln!("{warning}");
+    }
     print!("{}", report::console_summary(&merged));
     print!("{}", report::thresholds::render(&merged.derived.thresholds));
     println!(

@@ -87,7 +87,7 @@ pub struct Results {
 /// from a file, always recomputed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Derived {
-    /// The scenario's thresholds as judged on these results, in the scenario's order.
+    /// The scenario's thresholds as judged on these results, in the order of their keys.
     #[serde(default)]
     pub thresholds: Vec<ThresholdVerdict>,
     /// How agents came back after the gateway ended their sessions (failover drills);

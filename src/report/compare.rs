@@ -323,7 +323,7 @@ fn session_rows(rows: &mut Vec<CompareRow>, b: &Results, c: &Results, t: &Tolera
     });
 }
 
-fn num(v: Option<f64>, unit: Unit) -> String {
+pub(crate) fn num(v: Option<f64>, unit: Unit) -> String {
     match (v, unit) {
         (None, _) => "-".into(),
         (Some(x), Unit::Ms) => super::console::fmt_ms(Some(x)),
@@ -332,7 +332,7 @@ fn num(v: Option<f64>, unit: Unit) -> String {
     }
 }
 
-fn delta_text(r: &CompareRow) -> String {
+pub(crate) fn delta_text(r: &CompareRow) -> String {
     let Some(d) = r.delta() else {
         return "-".into();
     };
@@ -356,7 +356,7 @@ fn verdict_text(r: &CompareRow) -> &'static str {
     }
 }
 
-fn tolerance_text(t: &Tolerance) -> String {
+pub(crate) fn tolerance_text(t: &Tolerance) -> String {
     format!(
         "latency may rise by up to {}% or {} ms, whichever is more (corrected {}{}; rows with at least {} samples on both sides); error and session rates by up to {} percentage points",
         t.latency_rel_pct,

@@ -6,8 +6,9 @@
 //!
 //! Files written into a report folder by [`write_all`] (columns in docs/reports.md):
 //! `results.json`, `summary.csv`, `retcodes.csv`, `timeseries.csv`, `sessions.csv`,
-//! `events.csv` — and `report.html` once the HTML writer lands. Thresholds, comparisons and
-//! merges are separate steps ([`thresholds`], [`compare`], [`merge`]).
+//! `events.csv`, `failures.csv`, `report.html`, `summary.md` (Markdown for CI job
+//! summaries), and with thresholds `thresholds.csv` and `junit.xml`. Comparisons are a
+//! separate step ([`compare`], which writes its own `junit.xml`).
 
 use crate::metrics::hlog;
 use std::collections::BTreeMap;
@@ -20,7 +21,9 @@ use crate::metrics::{names, Results};
 pub mod compare;
 pub mod console;
 pub mod html;
+pub mod junit;
 pub mod series;
+pub mod summary_md;
 pub mod tables;
 pub mod thresholds;
 
@@ -87,9 +90,15 @@ pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
     out(EVENTS_CSV, &series::write_events_csv)?;
     out(FAILURES_CSV, &tables::write_failures_csv)?;
     out(REPORT_HTML, &write_html)?;
+    out(summary_md::SUMMARY_MD, &summary_md::write)?;
     if !results.derived.thresholds.is_empty() {
         out(THRESHOLDS_CSV, &|r, p| {
             thresholds::write_csv(&r.derived.thresholds, p)
+        })?;
+    }
+    if junit::wanted(results) {
+        out(junit::JUNIT_XML, &|r, p| {
+            junit::write(&junit::for_run(r), p)
         })?;
     }
     Ok(written)

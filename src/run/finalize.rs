@@ -125,6 +125,9 @@ pub(super) fn finalize(
             out_dir.display()
         ))
     })?;
+    if let Some(warning) = crate::report::summary_md::append_to_step_summary(&results) {
+        eprintln!("{warning}");
+    }
     let exit_code = results.derived.verdict.exit_code;
     Ok(RunOutcome {
         exit_code,

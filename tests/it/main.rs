@@ -7,6 +7,7 @@
 
 mod support;
 
+mod ci_outputs;
 mod cli;
 mod client_documented;
 mod client_replies;

@@ -17,9 +17,10 @@ out="${1:-$(mktemp -d "${TMPDIR:-/tmp}/agentstorm-html-check.XXXXXX")}"
 mkdir -p "$out"
 html="$out/report.html"
 # Charts the sample must contain (figure ids), kept in step with EXPECTED_CHARTS in the test.
-expected_charts=(chart-agents chart-signin-rate chart-latency-signin chart-latency-poll
-  chart-latency-logout chart-errors chart-time-to-ready chart-spectrum-signin
-  chart-spectrum-poll chart-spectrum-logout)
+expected_charts=(chart-agents chart-signin-rate chart-latency-signin chart-latency-poll-event
+  chart-latency-poll-empty chart-latency-logout chart-errors chart-time-to-ready
+  chart-recovery chart-capacity-rate chart-capacity-p99 chart-spectrum-signin
+  chart-spectrum-poll-event chart-spectrum-logout chart-drift-signin-p99)
 
 fail=0
 bad() { echo "FAIL: $*" >&2; fail=1; }

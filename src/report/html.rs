@@ -8,13 +8,13 @@
 //! every fetch. Every string from a scenario, a gateway or a results file is escaped. It
 //! must not compute run figures beyond presenting Results, and never writes files.
 
+mod analysis;
 mod distribution;
 mod fmt;
 mod overview;
 mod svg;
 mod timeline;
 
-use crate::metrics::sample::Operation;
 use crate::metrics::Results;
 use fmt::esc;
 
@@ -64,14 +64,17 @@ pub fn render(
         ));
     }
     o.push_str("</header>\n");
-    o.push_str(NAV);
+    o.push_str(&nav(r));
     o.push_str("<main>\n");
     o.push_str(&overview::overview(r, verdicts));
     o.push_str(&timeline::section(r));
     o.push_str(&distribution::sessions_section(r));
+    o.push_str(&analysis::recovery_section(r));
+    o.push_str(&analysis::capacity_section(r));
     o.push_str(&distribution::operations_section(r));
     o.push_str(&distribution::failures_section(r));
     o.push_str(&distribution::events_section(r));
+    o.push_str(&analysis::drift_section(r));
     o.push_str(&overview::environment(r));
     o.push_str(&overview::scenario(r, scenario_text_redacted));
     o.push_str("</main>\n");
@@ -103,22 +106,60 @@ fn figure(id: &str, title: &str, svg: &str, caption_html: &str) -> String {
     )
 }
 
-/// Operation names in the harness's order (sign-in first), then any others by name.
+/// Operation names in the report order (`crate::report::OPERATION_ORDER`, as the console
+/// and the CSV files use), then any others by name.
 fn operation_order<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut all: Vec<String> = names.cloned().collect();
     all.sort();
     all.dedup();
-    let rank = |n: &str| {
-        Operation::ALL
-            .iter()
-            .position(|op| op.name() == n)
-            .unwrap_or(Operation::ALL.len())
-    };
-    all.sort_by_key(|n| rank(n));
+    all.sort_by_key(|n| crate::report::order_rank(n));
     all
 }
 
-const NAV: &str = "<nav><a href=\"#overview\">Overview</a> <a href=\"#thresholds\">Thresholds</a> <a href=\"#over-time\">Over time</a> <a href=\"#sessions\">Sessions</a> <a href=\"#operations\">Operations</a> <a href=\"#outcomes\">Outcomes</a> <a href=\"#failures\">Why calls failed</a> <a href=\"#events\">Events</a> <a href=\"#environment\">Environment</a> <a href=\"#scenario\">Scenario</a></nav>\n";
+/// The operations whose latency is charted: `poll` mixes event polls (the gateway's
+/// answer time) with empty ones (its hold time), so where both halves were recorded they
+/// are charted apart and the mixed `poll` is not.
+fn charted(ops: Vec<String>) -> Vec<String> {
+    use crate::metrics::results::{POLL_EMPTY, POLL_EVENT};
+    let split = ops.iter().any(|o| o == POLL_EVENT) || ops.iter().any(|o| o == POLL_EMPTY);
+    ops.into_iter()
+        .filter(|o| !(split && o == "poll"))
+        .collect()
+}
+
+/// Said under a set of latency charts when `poll` was left out for its halves.
+const POLL_SPLIT_NOTE: &str = "<p class=\"note\">Polls are charted as <code>poll_event</code> (an event came back: the gateway's answer time) and <code>poll_empty</code> (the wait ended empty: the gateway's hold time), not mixed as <code>poll</code>; the tables keep all three.</p>\n";
+
+/// The page's links, with the findings sections the run has.
+fn nav(r: &Results) -> String {
+    let mut links = vec![
+        ("overview", "Overview"),
+        ("thresholds", "Thresholds"),
+        ("over-time", "Over time"),
+        ("sessions", "Sessions"),
+    ];
+    if r.derived.recovery.is_some() {
+        links.push(("recovery", "Recovery"));
+    }
+    if r.capacity.is_some() {
+        links.push(("capacity", "Capacity search"));
+    }
+    links.extend([
+        ("operations", "Operations"),
+        ("outcomes", "Outcomes"),
+        ("failures", "Why calls failed"),
+        ("events", "Events"),
+    ]);
+    if !r.derived.drift.is_empty() {
+        links.push(("drift", "Drift"));
+    }
+    links.extend([("environment", "Environment"), ("scenario", "Scenario")]);
+    let a: Vec<String> = links
+        .iter()
+        .map(|(id, text)| format!("<a href=\"#{id}\">{text}</a>"))
+        .collect();
+    format!("<nav>{}</nav>\n", a.join(" "))
+}
 
 const CSS: &str = r#"
 :root { color-scheme: light; }

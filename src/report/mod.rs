@@ -7,7 +7,8 @@
 //! Files written into a report folder by [`write_all`] (columns in docs/reports.md):
 //! `results.json`, `summary.csv`, `retcodes.csv`, `timeseries.csv`, `sessions.csv`,
 //! `events.csv`, `failures.csv`, `report.html`, `summary.md` (Markdown for CI job
-//! summaries), and with thresholds `thresholds.csv` and `junit.xml`. Comparisons are a
+//! summaries); with thresholds `thresholds.csv` and `junit.xml`; and the findings that
+//! apply, `recovery.csv`, `capacity.csv`, `drift.csv`. Comparisons are a
 //! separate step ([`compare`], which writes its own `junit.xml`).
 
 use crate::metrics::hlog;
@@ -20,6 +21,7 @@ use crate::metrics::{names, Results};
 
 pub mod compare;
 pub mod console;
+pub mod findings_csv;
 pub mod html;
 pub mod junit;
 pub mod series;
@@ -53,6 +55,15 @@ pub const OPERATION_ORDER: [&str; 9] = [
     "logout",
     "forcelogout",
 ];
+
+/// Where an operation stands in the report order: its place in [`OPERATION_ORDER`], or
+/// after all of them (ties then go alphabetically, as a sorted map gives them).
+pub fn order_rank(name: &str) -> usize {
+    OPERATION_ORDER
+        .iter()
+        .position(|k| *k == name)
+        .unwrap_or(OPERATION_ORDER.len())
+}
 
 /// The entries of a per-operation map in report order ([`OPERATION_ORDER`], then the rest
 /// alphabetically).
@@ -91,6 +102,21 @@ pub fn write_all(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
     out(FAILURES_CSV, &tables::write_failures_csv)?;
     out(REPORT_HTML, &write_html)?;
     out(summary_md::SUMMARY_MD, &summary_md::write)?;
+    if results.derived.recovery.is_some() {
+        out(
+            findings_csv::RECOVERY_CSV,
+            &findings_csv::write_recovery_csv,
+        )?;
+    }
+    if results.capacity.is_some() {
+        out(
+            findings_csv::CAPACITY_CSV,
+            &findings_csv::write_capacity_csv,
+        )?;
+    }
+    if !results.derived.drift.is_empty() {
+        out(findings_csv::DRIFT_CSV, &findings_csv::write_drift_csv)?;
+    }
     if !results.derived.thresholds.is_empty() {
         out(THRESHOLDS_CSV, &|r, p| {
             thresholds::write_csv(&r.derived.thresholds, p)

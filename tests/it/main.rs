@@ -20,6 +20,7 @@ mod merge_rules;
 mod probe;
 mod reconcile_reused;
 mod report_compare;
+mod report_findings;
 mod report_hlog;
 mod report_html;
 mod report_invariants;

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use agentstorm::metrics::results::{
-    IntervalOp, IntervalSnapshot, Results, RunStatus, ScenarioInfo, SchedulerStats, TargetInfo,
-    POLL_EMPTY, POLL_EVENT,
+    CapacityResult, CapacityStep, DriftFinding, DriftMeasure, IntervalOp, IntervalSnapshot,
+    Results, RunStatus, ScenarioInfo, SchedulerStats, TargetInfo, POLL_EMPTY, POLL_EVENT,
 };
 use agentstorm::metrics::TransportKind;
 use agentstorm::metrics::{Hist, OpStats, Operation, Outcome, Retcode, Sample, SessionStats};
@@ -199,6 +199,53 @@ fn sample_results(gateway: bool) -> Results {
         peak_active_agents: 1920,
         ..SchedulerStats::default()
     };
+    // A failover at 40 s: 12 sessions lost, back in service over the next 20 s.
+    for k in 0..12u64 {
+        r.sessions.lost_at.record_us(40_000_000 + k * 50_000);
+        r.sessions.back_at.record_us(43_000_000 + k * k * 120_000);
+    }
+    r.sessions.resignins = 12;
+    r.capacity = Some(CapacityResult {
+        max_sustainable_rate_per_s: Some(80.0),
+        slo: "signin.p99 < 800ms, errors < 1%".into(),
+        steps: [20.0, 40.0, 80.0, 160.0, 320.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &rate)| CapacityStep {
+                rate_per_s: rate,
+                start_s: i as f64 * 20.0,
+                end_s: i as f64 * 20.0 + 18.0,
+                arrivals: (rate * 15.0) as u64,
+                achieved_rate_per_s: rate.min(110.0),
+                signin_p99_ms: Some(if rate <= 80.0 { 120.0 + rate } else { 2400.0 }),
+                passed: rate <= 80.0,
+                reason: if rate <= 80.0 {
+                    String::new()
+                } else {
+                    "signin p99 2400 ms > 800 ms".into()
+                },
+                ..CapacityStep::default()
+            })
+            .collect(),
+    });
+    r.derived.recovery = agentstorm::metrics::results::Recovery::from_sessions(&r.sessions);
+    r.derived.drift = vec![DriftFinding {
+        operation: "signin".into(),
+        measure: DriftMeasure::P99,
+        points: 20,
+        slope_per_hour: 1800.0,
+        start: 40.0,
+        end: 90.0,
+        change_pct: Some(125.0),
+        z: 3.9,
+        p_value: 0.0001,
+        significant: true,
+        summary: "signin p99 rose 125 % over the run".into(),
+        p_adjusted: Some(0.0004),
+        family_size: 4,
+        variance_factor: Some(1.2),
+        practical: Some(true),
+    }];
     if gateway {
         r.gateway = Some(GatewayStats {
             signed_in: 318,
@@ -253,22 +300,68 @@ fn figure<'a>(doc: &'a str, id: &str) -> &'a str {
     &doc[start..start + end]
 }
 
-const EXPECTED_CHARTS: [&str; 14] = [
+const EXPECTED_CHARTS: [&str; 16] = [
     "chart-agents",
     "chart-signin-rate",
     "chart-latency-signin",
-    "chart-latency-poll",
     "chart-latency-logout",
     "chart-latency-poll-empty",
     "chart-latency-poll-event",
     "chart-errors",
     "chart-time-to-ready",
+    "chart-recovery",
+    "chart-capacity-rate",
+    "chart-capacity-p99",
     "chart-spectrum-signin",
-    "chart-spectrum-poll",
     "chart-spectrum-logout",
     "chart-spectrum-poll-empty",
     "chart-spectrum-poll-event",
+    "chart-drift-signin-p99",
 ];
+
+#[test]
+fn findings_sections_and_polls_apart() {
+    let doc = render(&sample_results(true), &verdicts(), None);
+    for (id, link) in [
+        ("recovery", "Recovery"),
+        ("capacity", "Capacity search"),
+        ("drift", "Drift"),
+    ] {
+        assert!(
+            doc.contains(&format!("<section id=\"{id}\">")),
+            "{id} section"
+        );
+        assert!(
+            doc.contains(&format!("<a href=\"#{id}\">{link}</a>")),
+            "{id} in the nav"
+        );
+    }
+    assert!(
+        doc.contains("<dt>Sessions lost</dt><dd>12</dd>"),
+        "recovery facts"
+    );
+    assert!(
+        doc.contains("<strong>80.0 sign-ins/s</strong>"),
+        "capacity answer"
+    );
+    // poll mixes event and empty polls: with both halves recorded, only they are charted.
+    assert!(!doc.contains("id=\"chart-latency-poll\""));
+    assert!(!doc.contains("id=\"chart-spectrum-poll\""));
+    assert!(doc.contains("Polls are charted as <code>poll_event</code>"));
+    // A run without findings has none of the sections nor their links.
+    let mut plain = sample_results(true);
+    plain.capacity = None;
+    plain.derived.recovery = None;
+    plain.derived.drift.clear();
+    let doc = render(&plain, &verdicts(), None);
+    for id in ["recovery", "capacity", "drift"] {
+        assert!(!doc.contains(&format!("id=\"{id}\"")), "{id} absent");
+        assert!(
+            !doc.contains(&format!("href=\"#{id}\"")),
+            "{id} link absent"
+        );
+    }
+}
 
 #[test]
 fn loads_nothing_from_the_network() {

@@ -9,7 +9,7 @@
 use super::fmt::{esc, fmt_count, fmt_ms_opt, fmt_pct, table, Cell};
 use super::svg::{line_chart, Chart, Series, Style, XScale};
 use super::timeline::{latency_unit, slug};
-use super::{figure, operation_order};
+use super::{charted, figure, operation_order, POLL_SPLIT_NOTE};
 use crate::metrics::{Hist, Results};
 
 /// Spectrum points per decade of 1/(1-p); a marker sits on every decade.
@@ -236,8 +236,13 @@ fn latency_table(r: &Results, ops: &[String]) -> String {
 /// One percentile spectrum chart per operation.
 fn spectrum_charts(r: &Results, ops: &[String]) -> String {
     let mut o = String::new();
+    let ops_len = ops.len();
     o.push_str("<h3>Percentile spectrum</h3>\n");
-    for op in ops {
+    let ops = charted(ops.to_vec());
+    if ops.len() < ops_len {
+        o.push_str(POLL_SPLIT_NOTE);
+    }
+    for op in &ops {
         let Some(s) = r.operations.get(op) else {
             continue;
         };

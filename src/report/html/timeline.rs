@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::fmt::esc;
 use super::svg::{line_chart, Chart, Series, Style, XScale};
-use super::{figure, operation_order};
+use super::{charted, figure, operation_order, POLL_SPLIT_NOTE};
 use crate::metrics::results::IntervalSnapshot;
 use crate::metrics::Results;
 
@@ -163,9 +163,12 @@ pub fn section(r: &Results) -> String {
     ));
 
     o.push_str("<h3>Latency per operation over time</h3>\n");
-    let ops = operation_order(ivs.iter().flat_map(|iv| iv.operations.keys()));
+    let all = operation_order(ivs.iter().flat_map(|iv| iv.operations.keys()));
+    let ops = charted(all.clone());
     if ops.is_empty() {
         o.push_str("<p class=\"nodata\">No data: no operation finished in any interval.</p>\n");
+    } else if ops.len() < all.len() {
+        o.push_str(POLL_SPLIT_NOTE);
     }
     for op in &ops {
         o.push_str(&latency_chart(&t, op));

@@ -24,14 +24,20 @@ pub enum SigninVerdict {
     SignedIn {
         guid: Option<String>,
     },
-    /// `100-002` and the policy is to force the sign-in.
+    /// An "already signed in" retcode (`on_already_signed_in_codes`) and the policy is to
+    /// force the sign-in.
     TryForcelogin,
+    /// HTTP 429 or 503: the gateway or its load balancer asks the agent to come back later.
+    Throttled,
     GiveUp,
 }
 
+/// What a sign-in (`was_forced`: a forced sign-in) reply means under the policy for
+/// "already signed in" and the retcodes that mean it.
 pub fn judge_signin(
     result: &Result<GatewayReply, Failure>,
     policy: AlreadySignedIn,
+    already_codes: &[String],
     was_forced: bool,
 ) -> SigninVerdict {
     match result {
@@ -39,12 +45,13 @@ pub fn judge_signin(
             guid: r.guid.clone(),
         },
         Ok(r)
-            if r.retcode.as_str() == retcode::ALREADY_SIGNED_IN
-                && policy == AlreadySignedIn::Forcelogin
-                && !was_forced =>
+            if policy == AlreadySignedIn::Forcelogin
+                && !was_forced
+                && already_codes.iter().any(|c| c == r.retcode.as_str()) =>
         {
             SigninVerdict::TryForcelogin
         }
+        Err(Failure::Http(429 | 503)) => SigninVerdict::Throttled,
         _ => SigninVerdict::GiveUp,
     }
 }
@@ -117,27 +124,53 @@ mod tests {
     #[test]
     fn signin_decisions() {
         use AlreadySignedIn::*;
+        let documented = [retcode::ALREADY_SIGNED_IN.to_string()];
+        let both = ["100-002".to_string(), "100-003".to_string()];
+        let judge = |code: &str, policy, codes: &[String], forced| {
+            judge_signin(&reply(code, None), policy, codes, forced)
+        };
         assert_eq!(
-            judge_signin(&reply("0", None), Fail, false),
+            judge("0", Fail, &documented, false),
             SigninVerdict::SignedIn {
                 guid: Some("g".into())
             }
         );
         assert_eq!(
-            judge_signin(&reply("100-002", None), Forcelogin, false),
+            judge("100-002", Forcelogin, &documented, false),
             SigninVerdict::TryForcelogin
         );
         // a forced sign-in that again says "already signed in" gives up (no loop)
         assert_eq!(
-            judge_signin(&reply("100-002", None), Forcelogin, true),
+            judge("100-002", Forcelogin, &documented, true),
             SigninVerdict::GiveUp
         );
         assert_eq!(
-            judge_signin(&reply("100-002", None), Fail, false),
+            judge("100-002", Fail, &documented, false),
+            SigninVerdict::GiveUp
+        );
+        // 100-003 forces only when the scenario lists it.
+        assert_eq!(
+            judge("100-003", Forcelogin, &documented, false),
             SigninVerdict::GiveUp
         );
         assert_eq!(
-            judge_signin(&Err(Failure::Http(503)), Forcelogin, false),
+            judge("100-003", Forcelogin, &both, false),
+            SigninVerdict::TryForcelogin
+        );
+        assert_eq!(judge("100-003", Fail, &both, false), SigninVerdict::GiveUp);
+        assert_eq!(
+            judge("100-002", Forcelogin, &[], false),
+            SigninVerdict::GiveUp
+        );
+        // Throttling is its own verdict; other HTTP statuses give up.
+        for status in [429, 503] {
+            assert_eq!(
+                judge_signin(&Err(Failure::Http(status)), Forcelogin, &documented, false),
+                SigninVerdict::Throttled
+            );
+        }
+        assert_eq!(
+            judge_signin(&Err(Failure::Http(500)), Forcelogin, &documented, false),
             SigninVerdict::GiveUp
         );
     }

@@ -14,6 +14,7 @@
 //! Beside the session: [`lanes`] (the threads agents run on), [`push`] (the push-mode
 //! callback receiver) and [`signout_gate`] (the stop phase's paced sign-outs).
 
+pub mod backoff;
 mod call;
 mod decide;
 pub mod lanes;
@@ -28,13 +29,14 @@ pub use decide::{
     judge_event, judge_poll, judge_signin, judge_signout, AgentEnd, PollVerdict, SigninVerdict,
 };
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::Method;
 use rand::rngs::SmallRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::push::PushReceiver;
@@ -127,6 +129,49 @@ impl AgentContext {
     fn since_start_us(&self, t: Instant) -> u64 {
         micros(t.saturating_duration_since(self.run_start))
     }
+
+    /// The gateway or its load balancer throttled this agent (HTTP 429 or 503); `once`
+    /// is the agent's own flag, so each agent is counted among the throttled once.
+    fn throttled(&self, once: &AtomicBool) {
+        // Only this agent's task touches its flag; atomic only so that the task is Send.
+        let first = !once.swap(true, Ordering::Relaxed);
+        self.session_stats(|s| {
+            s.throttled += 1;
+            s.throttled_agents += u64::from(first);
+        });
+    }
+
+    /// Waits `wait` from `from` before a retry (counted in `retry_wait_us`); false when the
+    /// run's stop (or the agent's retirement) came first.
+    async fn wait_to_retry(&self, from: Instant, wait: Duration, end: &CancellationToken) -> bool {
+        let us = micros(wait);
+        self.session_stats(|s| s.retry_wait_us += us);
+        tokio::select! {
+            _ = tokio::time::sleep_until((from + wait).into()) => true,
+            _ = end.cancelled() => false,
+        }
+    }
+}
+
+/// What one agent carries from one of its sessions to the next.
+#[derive(Debug, Default)]
+struct Life {
+    /// Counted among the throttled agents already.
+    throttled: AtomicBool,
+    /// Lost sessions in a row that lasted less than `retry.max` (the backoff's attempt
+    /// number for the next re-sign-in).
+    quick_losses: u32,
+    /// The gateway node of the session lost last, while coming back from it.
+    lost_on: Option<Box<str>>,
+}
+
+/// How one session ended.
+struct SessionEnd {
+    end: AgentEnd,
+    /// Signed in until it ended.
+    length: Duration,
+    /// The node that issued the session's GUID, when it names one.
+    node: Option<Box<str>>,
 }
 
 fn outcome_of(ex: &Exchange, handled: bool) -> Outcome {
@@ -200,37 +245,62 @@ pub async fn run(
     let mut conn = AgentConn::new(ctx.target.clone());
     let mut arrival = arrival;
     let mut lost_at: Option<Instant> = None;
+    let mut life = Life::default();
     loop {
-        let end_state =
-            one_session(ctx, &mut conn, agent_id, arrival, lost_at, &mut rng, end).await;
-        if end_state != AgentEnd::Unexpected {
-            return end_state;
+        let ended = one_session(
+            ctx, &mut conn, agent_id, arrival, lost_at, &mut life, &mut rng, end,
+        )
+        .await;
+        // The session's cookies (a load balancer's stickiness) end with it.
+        conn.end_session();
+        if ended.end != AgentEnd::Unexpected {
+            return ended.end;
         }
         let now = Instant::now();
         let at = ctx.since_start_us(now);
-        ctx.session_stats(|s| s.lost_at.record_us(at));
+        let node = ended.node.clone();
+        ctx.session_stats(|s| {
+            s.lost_at.record_us(at);
+            if let Some(n) = &node {
+                s.node(n).lost_at.record_us(at);
+            }
+        });
         if ctx.session.on_unexpected_signout != OnUnexpectedSignout::SigninAgain
             || end.is_cancelled()
         {
-            return end_state;
+            return ended.end;
         }
-        // Sign in again at once: the loss is the new arrival.
-        lost_at = Some(now);
-        arrival = now;
+        // Sign in again after a backoff: never a tight loop against a gateway that ends
+        // every session, and spread so that agents lost together do not return together.
+        let retry = &ctx.session.retry;
+        life.quick_losses = if ended.length < retry.max.get() {
+            life.quick_losses.saturating_add(1)
+        } else {
+            0
+        };
+        let wait = backoff::backoff(retry, life.quick_losses, rng.random());
+        life.lost_on = ended.node;
         conn.close();
+        if !ctx.wait_to_retry(now, wait, end).await {
+            return ended.end;
+        }
+        lost_at = Some(now);
+        arrival = Instant::now();
     }
 }
 
 /// One session: sign in ([`sign_in`]), then the signed-in part.
+#[allow(clippy::too_many_arguments)]
 async fn one_session(
     ctx: &AgentContext,
     conn: &mut AgentConn,
     agent_id: u32,
     arrival: Instant,
     recovering_since: Option<Instant>,
+    life: &mut Life,
     rng: &mut SmallRng,
     end: &CancellationToken,
-) -> AgentEnd {
+) -> SessionEnd {
     let again = recovering_since.is_some();
     ctx.session_stats(|s| {
         s.started += 1;
@@ -238,9 +308,24 @@ async fn one_session(
     });
     // Push mode: open the inbox before signing in (events may arrive before the reply).
     let mut inbox = ctx.push.as_ref().map(|p| p.register(agent_id));
-    let Some(guid) = sign_in(ctx, conn, agent_id, arrival, recovering_since, end).await else {
-        return AgentEnd::NeverSignedIn;
+    let attempt = Attempt {
+        arrival,
+        recovering_since,
     };
+    let Some(guid) = sign_in(ctx, conn, agent_id, attempt, life, rng, end).await else {
+        return SessionEnd {
+            end: AgentEnd::NeverSignedIn,
+            length: Duration::ZERO,
+            node: None,
+        };
+    };
+    let node: Option<Box<str>> = guid
+        .as_deref()
+        .and_then(protocol::node_of_guid)
+        .map(Into::into);
+    if let Some(n) = &node {
+        ctx.session_stats(|s| s.node(n).signed_in += 1);
+    }
     ctx.recorder.signed_in_changed(1);
     let signed_in_at = Instant::now();
     let mut s = Session {
@@ -248,6 +333,8 @@ async fn one_session(
         agent_id,
         arrival,
         recovering: recovering_since.is_some(),
+        lost_on: life.lost_on.take(),
+        throttled: &life.throttled,
         guid,
         hold_until: None,
     };
@@ -269,7 +356,8 @@ async fn one_session(
     };
     drop(inbox);
     ctx.recorder.signed_in_changed(-1);
-    let length = micros(signed_in_at.elapsed());
+    let length_d = signed_in_at.elapsed();
+    let length = micros(length_d);
     ctx.session_stats(|st| {
         st.session_length.record_us(length);
         match end_state {
@@ -279,44 +367,46 @@ async fn one_session(
             AgentEnd::NeverSignedIn => {}
         }
     });
-    end_state
+    SessionEnd {
+        end: end_state,
+        length: length_d,
+        node,
+    }
 }
 
-/// Signs in (forcing it on `100-002` when the policy says so; retrying for a while when
-/// coming back from a lost session): the session's GUID (None when the gateway sends none
-/// and the protocol does not need one), or None as the outer value when the agent gave up.
+/// When a sign-in began, and whether it comes back from a lost session (since when).
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    arrival: Instant,
+    recovering_since: Option<Instant>,
+}
+
+/// Signs in (forcing it on an "already signed in" retcode when the policy says so;
+/// retrying a throttled sign-in, and any failed one when coming back from a lost session,
+/// after the scenario's backoff): the session's GUID (None when the gateway sends none and
+/// the protocol does not need one), or None as the outer value when the agent gave up.
 async fn sign_in(
     ctx: &AgentContext,
     conn: &mut AgentConn,
     agent_id: u32,
-    arrival: Instant,
-    recovering_since: Option<Instant>,
+    attempt: Attempt,
+    life: &Life,
+    rng: &mut SmallRng,
     end: &CancellationToken,
 ) -> Option<Option<String>> {
-    let phonenum = ctx.phonenum.render(agent_id);
-    let (callback, token) = match &ctx.push {
-        Some(p) => (Some(p.callback_url()), Some(p.token())),
-        None => (None, None),
-    };
-    let body = protocol::SignInRequest {
-        password: &ctx.password,
-        phonenum: &phonenum,
-        status: ctx.status.code(),
-        agenttype: ctx.agenttype,
-        releasephone: true,
-        check_in_webm: false,
-        time: ctx.rest.map(|r| r.0),
-        restcause: ctx.rest.map(|r| r.1),
-        call_back_uri: callback,
-        service_token: token,
-    };
-    let Ok(body) = serde_json::to_vec(&body).map(Bytes::from) else {
+    let Some(body) = signin_body(ctx, agent_id) else {
         ctx.session_stats(|s| s.signin_given_up += 1);
         return None;
     };
+    let arrival = attempt.arrival;
+    let recovering = attempt.recovering_since.is_some();
+    let session = &ctx.session;
     let mut intended = arrival;
     let mut forced = false;
-    // A sign-in answered `100-002`, recorded once the forced sign-in says what it meant.
+    let mut retries: u32 = 0;
+    let mut failing_since: Option<Instant> = None;
+    // A sign-in answered "already signed in", recorded once the forced sign-in says what
+    // it meant.
     let mut already: Option<Call> = None;
     loop {
         let (op, path) = if forced {
@@ -324,11 +414,25 @@ async fn sign_in(
         } else {
             (Operation::Signin, protocol::signin_path(agent_id))
         };
+        if recovering && !forced {
+            let node = life.lost_on.clone();
+            ctx.session_stats(|s| {
+                s.resignin_attempts += 1;
+                if let Some(n) = &node {
+                    s.node(n).resignin_attempts += 1;
+                }
+            });
+        }
         let mut call = Call::open(ctx, agent_id, op, intended);
         let ex = conn
             .call(Method::PUT, &path, Some(body.clone()), None)
             .await;
-        let verdict = judge_signin(&ex.result, ctx.session.on_already_signed_in, forced);
+        let verdict = judge_signin(
+            &ex.result,
+            session.on_already_signed_in,
+            &session.on_already_signed_in_codes,
+            forced,
+        );
         if let Some(first) = already.take() {
             first.resolve(matches!(verdict, SigninVerdict::SignedIn { .. }));
         }
@@ -348,27 +452,53 @@ async fn sign_in(
                 call.hold(ex);
                 already = Some(call);
             }
-            SigninVerdict::GiveUp => {
+            SigninVerdict::Throttled | SigninVerdict::GiveUp => {
                 call.finish(&ex);
-                // Coming back from a lost session, keep trying (the gateway may still be
-                // failing over) until the ready timeout since the loss.
-                let retry = recovering_since.is_some_and(|since| {
-                    since.elapsed() + RESIGNIN_RETRY < ctx.session.ready_timeout.get()
-                });
-                if !retry || end.is_cancelled() {
+                let throttled = verdict == SigninVerdict::Throttled;
+                if throttled {
+                    ctx.throttled(&life.throttled);
+                }
+                let since = *failing_since.get_or_insert(ex.done_at);
+                let wait =
+                    backoff::wait_before(&session.retry, retries, rng.random(), ex.retry_after);
+                let retry = (throttled || recovering)
+                    && !end.is_cancelled()
+                    && backoff::within_budget(&session.retry, ex.done_at - since, wait);
+                if !retry {
+                    ctx.session_stats(|s| s.signin_given_up += 1);
+                    return None;
+                }
+                retries += 1;
+                ctx.session_stats(|s| s.signin_retries += 1);
+                if !ctx.wait_to_retry(ex.done_at, wait, end).await {
                     ctx.session_stats(|s| s.signin_given_up += 1);
                     return None;
                 }
                 forced = false;
-                intended = ex.done_at + RESIGNIN_RETRY;
-                tokio::select! {
-                    _ = tokio::time::sleep_until(intended.into()) => {}
-                    _ = end.cancelled() => {}
-                }
+                intended = ex.done_at + wait;
             }
         }
     }
 }
 
-/// Pause between sign-in attempts while coming back from a lost session.
-const RESIGNIN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+/// The sign-in body for this agent (None only if it cannot be serialised).
+fn signin_body(ctx: &AgentContext, agent_id: u32) -> Option<Bytes> {
+    let phonenum = ctx.phonenum.render(agent_id);
+    let (callback, token) = match &ctx.push {
+        Some(p) => (Some(p.callback_url()), Some(p.token())),
+        None => (None, None),
+    };
+    let body = protocol::SignInRequest {
+        password: &ctx.password,
+        phonenum: &phonenum,
+        status: ctx.status.code(),
+        agenttype: ctx.agenttype,
+        releasephone: true,
+        check_in_webm: false,
+        time: ctx.rest.map(|r| r.0),
+        restcause: ctx.rest.map(|r| r.1),
+        call_back_uri: callback,
+        service_token: token,
+    };
+    serde_json::to_vec(&body).map(Bytes::from).ok()
+}

@@ -2,6 +2,7 @@
 //! (polled, or pushed with heartbeats), the hold once ready, never-ready and delivery
 //! bookkeeping, and the sign-out when the hold ends or the gate gives the agent its turn.
 
+use std::sync::atomic::AtomicBool;
 use std::time::{Instant, SystemTime};
 
 use http::Method;
@@ -25,6 +26,10 @@ pub(super) struct Session<'a> {
     pub(super) agent_id: u32,
     pub(super) arrival: Instant,
     pub(super) recovering: bool,
+    /// Coming back from a session lost on this gateway node.
+    pub(super) lost_on: Option<Box<str>>,
+    /// The agent's flag: counted among the throttled agents already.
+    pub(super) throttled: &'a AtomicBool,
     pub(super) guid: Option<String>,
     /// Set when the agent is ready: when its hold ends.
     pub(super) hold_until: Option<Instant>,
@@ -59,11 +64,15 @@ impl Session<'_> {
                 if event_type == event::READY && self.hold_until.is_none() {
                     let took = micros(at.saturating_duration_since(self.arrival));
                     let back = self.recovering.then(|| self.ctx.since_start_us(at));
+                    let lost_on = self.lost_on.take();
                     self.ctx.session_stats(|s| {
                         s.ready += 1;
                         s.time_to_ready.record_us(took);
                         if let Some(b) = back {
                             s.back_at.record_us(b);
+                            if let Some(n) = &lost_on {
+                                s.node(n).back_at.record_us(b);
+                            }
                         }
                     });
                     self.hold_until = Some(at + self.ctx.session.hold.sample(rng));
@@ -149,6 +158,10 @@ impl Session<'_> {
             {
                 self.delivered(t, *g, SystemTime::now());
             }
+            if ex.throttled() {
+                self.ctx.throttled(self.throttled);
+            }
+            let not_before = ex.done_at + ex.retry_after.unwrap_or_default();
             let verdict = judge_poll(ex.result);
             let was_event = matches!(verdict, PollVerdict::Event { .. });
             if self.on_event(verdict, ex.done_at, rng) {
@@ -159,7 +172,8 @@ impl Session<'_> {
                 // More events may be queued: ask again without a pause.
                 ex.done_at
             } else {
-                ex.done_at + self.ctx.session.poll_gap.sample(rng)
+                // After a throttled poll, not before its Retry-After.
+                (ex.done_at + self.ctx.session.poll_gap.sample(rng)).max(not_before)
             };
         }
         self.never_ready_check();

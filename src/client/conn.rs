@@ -5,12 +5,13 @@
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
 
+use super::cookies::{Jar, Origin};
 use super::failure::{classify_hyper, describe};
 use super::live::{read_body, Live};
 use super::{
@@ -35,6 +36,9 @@ pub struct AgentConn {
     spare_headers: Option<Box<http::HeaderMap>>,
     /// The call deadline's timer, kept between calls (see [`AgentConn::call`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The session's cookies (a load balancer's stickiness): sent on every call, emptied
+    /// by [`AgentConn::end_session`].
+    jar: Jar,
 }
 
 impl AgentConn {
@@ -45,7 +49,14 @@ impl AgentConn {
             last_uri: None,
             spare_headers: None,
             timer: None,
+            jar: Jar::default(),
         }
+    }
+
+    /// The session ended: its cookies are forgotten (the next sign-in starts afresh, and
+    /// a load balancer may place it on another node).
+    pub fn end_session(&mut self) {
+        self.jar.clear();
     }
 
     pub fn target(&self) -> &Arc<Target> {
@@ -112,13 +123,14 @@ impl AgentConn {
             None => Box::pin(tokio::time::sleep_until(deadline)),
         };
         let timeout = self.target.timeout;
-        let (result, body, reason) = tokio::select! {
+        let (result, body, reason, retry_after) = tokio::select! {
             biased;
             r = self.call_inner(method, path, body, guid) => r,
             _ = timer.as_mut() => (
                 Err(Failure::Transport(TransportKind::Timeout)),
                 Bytes::new(),
                 Some(format!("no full reply within the {} call timeout", humantime::format_duration(timeout))),
+                None,
             ),
         };
         self.timer = Some(timer);
@@ -133,6 +145,7 @@ impl AgentConn {
             result,
             body,
             reason,
+            retry_after,
         }
     }
 
@@ -164,6 +177,12 @@ impl AgentConn {
                 .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
             headers.insert(GUID, value);
         }
+        if !self.jar.is_empty() {
+            let https = self.target.scheme_https;
+            if let Some(cookies) = self.jar.header(req.uri().path(), https, Instant::now()) {
+                req.headers_mut().insert(header::COOKIE, cookies);
+            }
+        }
         Ok(req)
     }
 
@@ -173,8 +192,13 @@ impl AgentConn {
         path: &str,
         body: Option<Bytes>,
         guid: Option<&str>,
-    ) -> (Result<GatewayReply, Failure>, Bytes, Option<String>) {
-        let failed = |f: Failure, reason: String| (Err(f), Bytes::new(), Some(reason));
+    ) -> (
+        Result<GatewayReply, Failure>,
+        Bytes,
+        Option<String>,
+        Option<Duration>,
+    ) {
+        let failed = |f: Failure, reason: String| (Err(f), Bytes::new(), Some(reason), None);
         let req = match self.request(method, path, body, guid) {
             Ok(req) => req,
             Err(f) => {
@@ -221,6 +245,18 @@ impl AgentConn {
             Err((f, reason)) => return failed(f, reason),
         };
         self.target.note_reachable();
+        if parts.headers.contains_key(header::SET_COOKIE) {
+            let path = self.last_uri.as_ref().map_or("/", |(_, u)| u.path());
+            let origin = Origin {
+                host: &self.target.cookie_host,
+                path,
+                https: self.target.scheme_https,
+                now: Instant::now(),
+                wall: SystemTime::now(),
+            };
+            self.jar.store_from(&parts.headers, origin);
+        }
+        let mut retry_after = None;
         // Keep the connection for the next call unless the gateway said it closes it.
         let closes = parts
             .headers
@@ -231,14 +267,28 @@ impl AgentConn {
         }
         let (result, reason) = if parts.status != http::StatusCode::OK {
             let status = parts.status;
+            if matches!(status.as_u16(), 429 | 503) {
+                retry_after = parts
+                    .headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| reply::retry_after(v, SystemTime::now()));
+            }
             // `StatusCode`'s Display is "503 Service Unavailable" (and
             // "<unknown status code>" after the number for a non-standard status).
-            (
-                Err(Failure::Http(status.as_u16())),
-                Some(format!(
+            let why = match (status.as_u16(), retry_after) {
+                (429 | 503, Some(wait)) => format!(
+                    "HTTP {status}: the gateway or its load balancer is throttling; it asks for {} before the next try",
+                    humantime::format_duration(wait)
+                ),
+                (429 | 503, None) => format!(
+                    "HTTP {status}: the gateway or its load balancer is throttling (no Retry-After)"
+                ),
+                _ => format!(
                     "HTTP {status} (the gateway answers 200 and puts the outcome in retcode)"
-                )),
-            )
+                ),
+            };
+            (Err(Failure::Http(status.as_u16())), Some(why))
         } else {
             match reply::parse(&parts.headers, &bytes) {
                 Ok(r) => {
@@ -260,7 +310,7 @@ impl AgentConn {
             headers.clear();
             self.spare_headers = Some(Box::new(headers));
         }
-        (result, bytes, reason)
+        (result, bytes, reason, retry_after)
     }
 
     /// A plain GET returning the body of a 200 reply (for the simulator's stats).

@@ -12,6 +12,7 @@
 pub mod certs;
 mod conn;
 pub mod connect;
+pub mod cookies;
 pub mod explain;
 mod failure;
 mod live;
@@ -72,6 +73,16 @@ pub struct Exchange {
     /// Why the call failed, in words (serde's reason for a bad body, the connection's root
     /// cause, the status line): None for a reply the protocol allows.
     pub reason: Option<String>,
+    /// On an HTTP 429 or 503 reply: how long its `Retry-After` asks the client to wait
+    /// (seconds, or an HTTP date); None otherwise or when it gave none that reads.
+    pub retry_after: Option<Duration>,
+}
+
+impl Exchange {
+    /// Whether the gateway (or its load balancer) said it is overloaded: HTTP 429 or 503.
+    pub fn throttled(&self) -> bool {
+        matches!(self.result, Err(Failure::Http(429 | 503)))
+    }
 }
 
 /// How to reach the gateway.
@@ -95,6 +106,8 @@ pub struct TargetOptions {
 pub struct Target {
     scheme_https: bool,
     authority: String,
+    /// The host name or address without port, lowercase (cookie domains match it).
+    cookie_host: String,
     /// The `Host` header every request carries (the authority, validated once).
     host: HeaderValue,
     base_path: String,
@@ -162,6 +175,7 @@ impl Target {
         let connector = builder.https_or_http().enable_http1().wrap_connector(tcp);
         Ok(Arc::new(Target {
             scheme_https: https,
+            cookie_host: uri.host().unwrap_or_default().to_ascii_lowercase(),
             authority,
             host,
             base_path,

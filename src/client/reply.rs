@@ -72,6 +72,24 @@ fn retcode_str_or_num<'de, D: Deserializer<'de>>(d: D) -> Result<Retcode, D::Err
     d.deserialize_any(V)
 }
 
+/// Longest `Retry-After` taken as given; a longer one is read as this (an agent's retry
+/// budget, `[session] retry.give_up_after`, bounds the wait in any case).
+pub const RETRY_AFTER_MAX: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Reads a `Retry-After` value (RFC 9110 §10.2.3): whole seconds, or an HTTP date, which is
+/// read against `now` (a date already past is no wait). None when it is neither.
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let value = value.trim();
+    let wait = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+        // Digits beyond u64 are still a (very long) wait.
+        std::time::Duration::from_secs(value.parse().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or_default()
+    };
+    Some(wait.min(RETRY_AFTER_MAX))
+}
+
 /// Parses a 200 reply. Err means the body is not the protocol's JSON envelope.
 pub fn parse(headers: &http::HeaderMap, body: &[u8]) -> Result<GatewayReply, String> {
     // Checked as UTF-8 once, whole: parsing from a `str` then skips that check for each of
@@ -98,6 +116,35 @@ pub fn parse(headers: &http::HeaderMap, body: &[u8]) -> Result<GatewayReply, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        use std::time::{Duration, SystemTime, UNIX_EPOCH};
+        // RFC 9110's own example date.
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777 - 90);
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Fri, 31 Dec 1999 23:59:59 GMT", UNIX_EPOCH),
+            Some(RETRY_AFTER_MAX)
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        // A date already past is no wait; a huge number is capped.
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT", SystemTime::now()),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after("99999999999999999999999", now),
+            Some(RETRY_AFTER_MAX)
+        );
+        for bad in ["", "-1", "1.5", "soon", "Sun, 06 Nov 1994"] {
+            assert_eq!(retry_after(bad, now), None, "{bad:?}");
+        }
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();

@@ -4,11 +4,13 @@
 //!
 //! Nothing here sends traffic or renders output.
 
+pub mod derived;
 pub mod exemplar;
 pub mod histogram;
 pub mod hlog;
 pub mod invariants;
 pub mod names;
+pub mod nodes;
 pub mod process;
 pub mod recorder;
 pub mod results;

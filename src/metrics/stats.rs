@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::histogram::Hist;
 use super::names::{self, Folded};
+use super::nodes::{add_nodes, node_slot, NodeSessions};
 use super::sample::{Outcome, Retcode, Sample, TransportKind};
 
 /// One operation's outcomes and latencies.
@@ -245,6 +246,28 @@ pub struct SessionStats {
     /// under [`DELIVERY_OTHER`], so a gateway inventing types cannot grow memory.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub event_delivery_by_type: BTreeMap<String, Hist>,
+    /// HTTP 429 or 503 replies the agents got: the gateway or its load balancer throttling.
+    #[serde(default)]
+    pub throttled: u64,
+    /// Distinct agents that got at least one of those.
+    #[serde(default)]
+    pub throttled_agents: u64,
+    /// Sign-in attempts that were retries (after a throttled one, or any failed one while
+    /// coming back from a lost session).
+    #[serde(default)]
+    pub signin_retries: u64,
+    /// Sign-in attempts made by agents coming back from a lost session (first tries and
+    /// retries): how many re-sign-ins the recovery took.
+    #[serde(default)]
+    pub resignin_attempts: u64,
+    /// Time agents spent waiting before sign-in retries and re-sign-ins (backoff, and at
+    /// least the gateway's `Retry-After`), µs in total.
+    #[serde(default)]
+    pub retry_wait_us: u64,
+    /// Sessions by the gateway node that issued their GUID (its `.AgentGatewayK` suffix);
+    /// empty when GUIDs name no node.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nodes: BTreeMap<String, NodeSessions>,
 }
 
 /// Most event types whose delivery latency is kept apart.
@@ -298,6 +321,17 @@ impl SessionStats {
         for (t, h) in &o.event_delivery_by_type {
             delivery_slot(&mut self.event_delivery_by_type, t).add(h);
         }
+        self.throttled += o.throttled;
+        self.throttled_agents += o.throttled_agents;
+        self.signin_retries += o.signin_retries;
+        self.resignin_attempts += o.resignin_attempts;
+        self.retry_wait_us += o.retry_wait_us;
+        add_nodes(&mut self.nodes, &o.nodes);
+    }
+
+    /// The sessions of one gateway node (bounded, see [`node_slot`]).
+    pub fn node(&mut self, node: &str) -> &mut NodeSessions {
+        node_slot(&mut self.nodes, node)
     }
 }
 

@@ -208,6 +208,20 @@ pub fn guid_from_set_guid(value: &str) -> Option<&str> {
     (!guid.is_empty()).then_some(guid)
 }
 
+/// The gateway node that issued a GUID: the part after its last `.`, as in
+/// `279fe21d-….AgentGateway0` (§2.1: "a UUID, a dot, and a gateway node name"). None when
+/// the GUID has no such suffix, or one that does not look like a name (over 64 bytes, or
+/// not letters, digits, `_` and `-`).
+pub fn node_of_guid(guid: &str) -> Option<&str> {
+    let (_, node) = guid.rsplit_once('.')?;
+    let named = !node.is_empty()
+        && node.len() <= 64
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    named.then_some(node)
+}
+
 /// Builds a `Set-GUID` header value for a GUID.
 pub fn set_guid_value(guid: &str) -> String {
     format!("{SET_GUID_PREFIX}{guid}")
@@ -224,6 +238,16 @@ mod tests {
         assert_eq!(guid_from_set_guid(guid), Some(guid));
         assert_eq!(guid_from_set_guid(" JSESSIONID= "), None);
         assert_eq!(guid_from_set_guid(""), None);
+    }
+
+    #[test]
+    fn the_node_is_the_guids_suffix() {
+        let guid = "279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway1";
+        assert_eq!(node_of_guid(guid), Some("AgentGateway1"));
+        assert_eq!(node_of_guid("279fe21d-2caa-4437-84c3-ab9e9dae20f5"), None);
+        assert_eq!(node_of_guid("abc."), None);
+        assert_eq!(node_of_guid("abc.node 1"), None);
+        assert_eq!(node_of_guid(&format!("abc.{}", "n".repeat(65))), None);
     }
 
     #[test]

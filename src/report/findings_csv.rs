@@ -13,7 +13,7 @@ pub const RECOVERY_CSV: &str = "recovery.csv";
 pub const CAPACITY_CSV: &str = "capacity.csv";
 pub const DRIFT_CSV: &str = "drift.csv";
 
-pub const RECOVERY_HEADER: [&str; 8] = [
+pub const RECOVERY_HEADER: [&str; 9] = [
     "scope",
     "lost",
     "back",
@@ -22,6 +22,7 @@ pub const RECOVERY_HEADER: [&str; 8] = [
     "t99_s",
     "t100_s",
     "resignins",
+    "resignin_attempts",
 ];
 
 pub const CAPACITY_HEADER: [&str; 14] = [
@@ -73,7 +74,9 @@ fn flag(v: Option<bool>) -> String {
     v.map(|b| b.to_string()).unwrap_or_default()
 }
 
-/// `recovery.csv`: the run as a whole (`scope` = `all`).
+/// `recovery.csv`: the run as a whole (`scope` = `all`), then one row per gateway node
+/// that lost sessions (`scope` = `node:<name>`, its times from its own first loss; the
+/// sessions begun to come back are counted for the run only).
 pub fn write_recovery_csv(r: &Results, path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(RECOVERY_HEADER)?;
@@ -87,7 +90,21 @@ pub fn write_recovery_csv(r: &Results, path: &Path) -> anyhow::Result<()> {
             s_cell(rec.t99_s),
             s_cell(rec.t100_s),
             r.sessions.resignins.to_string(),
+            rec.resignin_attempts.to_string(),
         ])?;
+        for n in &rec.nodes {
+            w.write_record([
+                format!("node:{}", n.node),
+                n.lost.to_string(),
+                n.back.to_string(),
+                format!("{:.3}", n.first_loss_s),
+                s_cell(n.t50_s),
+                s_cell(n.t99_s),
+                s_cell(n.t100_s),
+                String::new(),
+                n.resignin_attempts.to_string(),
+            ])?;
+        }
     }
     w.flush()?;
     Ok(())

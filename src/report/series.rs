@@ -109,15 +109,36 @@ pub fn write_sessions_csv(results: &Results, path: &Path) -> anyhow::Result<()> 
         ("signin_given_up", s.signin_given_up),
         ("left_signed_in", s.left_signed_in),
     ];
-    for (name, count) in outcomes {
+    // Counts that are not sessions (no share of the sessions), then sessions by node.
+    let others = [
+        ("throttled", s.throttled),
+        ("throttled_agents", s.throttled_agents),
+        ("signin_retries", s.signin_retries),
+        ("resignin_attempts", s.resignin_attempts),
+        ("retry_wait_ms", s.retry_wait_us / 1000),
+    ];
+    let nodes = s
+        .nodes
+        .iter()
+        .map(|(node, n)| (format!("signed_in_on:{node}"), n.signed_in));
+    let rows = outcomes
+        .into_iter()
+        .map(|(name, n)| (name.to_string(), n, name != "agents"))
+        .chain(
+            others
+                .into_iter()
+                .map(|(name, n)| (name.to_string(), n, false)),
+        )
+        .chain(nodes.map(|(name, n)| (name, n, true)));
+    for (name, count, share) in rows {
         let mut row = vec![
             "outcome".to_string(),
-            name.to_string(),
+            name,
             count.to_string(),
-            if name == "agents" {
-                String::new()
-            } else {
+            if share {
                 pct_cell(count, s.started)
+            } else {
+                String::new()
             },
         ];
         row.resize(SESSIONS_HEADER.len(), String::new());

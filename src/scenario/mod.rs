@@ -13,6 +13,7 @@ mod de;
 pub mod load;
 pub mod model;
 mod overrides;
+pub mod session;
 pub mod source_addresses;
 pub mod thresholds;
 mod tree;
@@ -21,3 +22,4 @@ pub mod values;
 
 pub use load::{load_file, load_file_aimed, load_str, Loaded, ScenarioError};
 pub use model::*;
+pub use session::*;

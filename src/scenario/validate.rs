@@ -330,6 +330,39 @@ fn check_session(s: &Scenario) -> Result<(), Problem> {
             HumanDuration(MAX_POLL_GAP)
         ),
     )?;
+    for (i, code) in ss.on_already_signed_in_codes.iter().enumerate() {
+        let shaped = code.len() == 7
+            && code.as_bytes()[3] == b'-'
+            && code
+                .bytes()
+                .enumerate()
+                .all(|(j, b)| j == 3 || b.is_ascii_digit());
+        require(
+            shaped,
+            &["session", "on_already_signed_in_codes"],
+            format!(
+                "entry {} ({code:?}) is not a retcode; write them as the gateway does, e.g. \
+                 on_already_signed_in_codes = [\"100-002\", \"100-003\"]",
+                i + 1
+            ),
+        )?;
+    }
+    let r = &ss.retry;
+    positive(&["session", "retry", "initial"], r.initial)?;
+    bounded(&["session", "retry", "max"], r.max, MAX_DURATION)?;
+    bounded(
+        &["session", "retry", "give_up_after"],
+        r.give_up_after,
+        MAX_DURATION,
+    )?;
+    require(
+        r.max.get() >= r.initial.get(),
+        &["session", "retry", "max"],
+        format!(
+            "max {} is below initial {}: the backoff grows from initial up to max",
+            r.max, r.initial
+        ),
+    )?;
     positive(&["session", "ready_timeout"], ss.ready_timeout)
 }
 

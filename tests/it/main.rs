@@ -11,6 +11,7 @@ mod ci_outputs;
 mod cli;
 mod client_documented;
 mod client_replies;
+mod cluster_client;
 mod deploy_manifest;
 mod deploy_yaml;
 mod documented_gateway;

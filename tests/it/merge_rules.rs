@@ -129,6 +129,16 @@ fn full_shard(k: u64) -> (Results, Vec<HlogInterval>, [IntervalStats; 2]) {
     record(&mut s.session_length, 4 + k, 5_000_000);
     record(&mut s.lost_at, s.signed_out_unexpected, 3_000_000);
     record(&mut s.back_at, 1, 4_000_000);
+    s.throttled = 4 + k;
+    s.throttled_agents = 2 + k;
+    s.signin_retries = 3 + k;
+    s.resignin_attempts = 2 + k;
+    s.retry_wait_us = 1_500_000 * (k + 1);
+    let node = s.node("AgentGateway0");
+    node.signed_in = 6 + k;
+    node.resignin_attempts = 1 + k;
+    record(&mut node.lost_at, 1, 3_000_000);
+    record(&mut node.back_at, 1, 4_000_000);
     for n in 0..3 + k {
         s.record_delivery("AgentState_Ready", 1_000 + n);
         s.record_delivery("AgentOther_InService", 2_000 + n);

@@ -3,7 +3,7 @@
 //! values of `results.json`.
 
 use agentstorm::metrics::results::{
-    CapacityResult, CapacityStep, DriftFinding, DriftMeasure, Recovery, Results,
+    CapacityResult, CapacityStep, DriftFinding, DriftMeasure, NodeRecovery, Recovery, Results,
 };
 use agentstorm::report::findings_csv::{CAPACITY_HEADER, DRIFT_HEADER, RECOVERY_HEADER};
 
@@ -34,6 +34,17 @@ fn with_findings() -> Results {
         t50_s: Some(1.25),
         t99_s: None,
         t100_s: None,
+        resignin_attempts: 9,
+        nodes: vec![NodeRecovery {
+            node: "AgentGateway1".into(),
+            lost: 8,
+            back: 7,
+            first_loss_s: 30.5,
+            t50_s: Some(1.25),
+            t99_s: None,
+            t100_s: None,
+            resignin_attempts: 9,
+        }],
     });
     let step = |rate: f64, passed: bool| CapacityStep {
         rate_per_s: rate,
@@ -79,7 +90,25 @@ fn findings_csvs_hold_what_results_json_holds() {
 
     let rec = rows(&dir.path().join("recovery.csv"));
     assert_eq!(rec[0], RECOVERY_HEADER);
-    assert_eq!(rec[1], ["all", "8", "7", "30.500", "1.250", "", "", "7"]);
+    assert_eq!(
+        rec[1],
+        ["all", "8", "7", "30.500", "1.250", "", "", "7", "9"]
+    );
+    assert_eq!(
+        rec[2],
+        [
+            "node:AgentGateway1",
+            "8",
+            "7",
+            "30.500",
+            "1.250",
+            "",
+            "",
+            "",
+            "9"
+        ]
+    );
+    assert_eq!(rec.len(), 3);
 
     let cap = rows(&dir.path().join("capacity.csv"));
     assert_eq!(cap[0], CAPACITY_HEADER);

@@ -50,7 +50,14 @@ pub fn recovery_section(r: &Results) -> String {
         ("99 % back after", esc(&secs(rec.t99_s))),
         ("All back after", esc(&secs(rec.t100_s))),
         ("Re-sign-ins", fmt_count(s.resignins)),
+        (
+            "Sign-in attempts coming back",
+            fmt_count(rec.resignin_attempts),
+        ),
     ]));
+    if !rec.nodes.is_empty() {
+        o.push_str(&node_table(rec));
+    }
     let chart = Chart {
         title: "Sessions lost and agents back in service".into(),
         x_label: "time since start (s)".into(),
@@ -79,6 +86,40 @@ pub fn recovery_section(r: &Results) -> String {
     ));
     o.push_str("</section>\n");
     o
+}
+
+/// Recovery per gateway node (the node that issued the lost sessions' GUIDs).
+fn node_table(rec: &crate::metrics::results::Recovery) -> String {
+    let rows = rec
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                Cell::Text(n.node.clone()),
+                Cell::Num(fmt_count(n.lost)),
+                Cell::Num(fmt_count(n.back)),
+                Cell::Num(format!("{:.2} s", n.first_loss_s)),
+                Cell::Num(esc(&secs(n.t50_s))),
+                Cell::Num(esc(&secs(n.t99_s))),
+                Cell::Num(esc(&secs(n.t100_s))),
+                Cell::Num(fmt_count(n.resignin_attempts)),
+            ]
+        })
+        .collect();
+    table(
+        "recovery-nodes",
+        &[
+            "Node",
+            "Lost",
+            "Back",
+            "First loss",
+            "50 % back",
+            "99 % back",
+            "All back",
+            "Sign-in attempts",
+        ],
+        rows,
+    )
 }
 
 /// The capacity search's steps: a table, and achieved rate and p99 against each target.

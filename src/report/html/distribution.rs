@@ -135,7 +135,10 @@ pub fn sessions_section(r: &Results) -> String {
                 "still signed in at the end",
             ),
             row("never ready", s.never_ready, "signed in, never ready"),
-        ],
+        ]
+        .into_iter()
+        .chain(throttle_rows(s))
+        .collect(),
     ));
     let hrow = |label: &str, h: &Hist| {
         vec![
@@ -409,4 +412,50 @@ pub fn events_section(r: &Results) -> String {
     }
     o.push_str("</section>\n");
     o
+}
+
+/// Throttling, retries and sessions by gateway node, as rows of the session table (counts
+/// that are not sessions have no share).
+fn throttle_rows(s: &crate::metrics::SessionStats) -> Vec<Vec<Cell>> {
+    let plain = |label: &str, value: String, note: String| {
+        vec![
+            Cell::Text(label.to_string()),
+            Cell::Num(value),
+            Cell::Text(String::new()),
+            Cell::Text(note),
+        ]
+    };
+    let mut rows = Vec::new();
+    if s.throttled > 0 || s.signin_retries > 0 || s.retry_wait_us > 0 {
+        rows.push(plain(
+            "throttled",
+            fmt_count(s.throttled),
+            format!(
+                "HTTP 429/503 replies, to {} agents",
+                fmt_count(s.throttled_agents)
+            ),
+        ));
+        rows.push(plain(
+            "sign-in retries",
+            fmt_count(s.signin_retries),
+            "after the scenario's backoff (and at least Retry-After)".into(),
+        ));
+        rows.push(plain(
+            "waited",
+            format!("{:.1} s", s.retry_wait_us as f64 / 1e6),
+            "in total before retries and re-sign-ins".into(),
+        ));
+    }
+    for (node, n) in &s.nodes {
+        rows.push(vec![
+            Cell::Text(format!("signed in on {node}")),
+            Cell::Num(fmt_count(n.signed_in)),
+            Cell::Num(fmt_pct(n.signed_in, s.started)),
+            Cell::Text(format!(
+                "sessions whose GUID this node issued; {} lost",
+                fmt_count(n.lost_at.count())
+            )),
+        ]);
+    }
+    rows
 }

@@ -11,6 +11,8 @@ pub struct Request {
     pub path: String,
     /// The `Guid` header, in any letter case.
     pub guid: Option<String>,
+    /// The `Cookie` header, in any letter case.
+    pub cookie: Option<String>,
     pub body: String,
 }
 
@@ -50,12 +52,15 @@ impl Requests {
         let path = first.next().unwrap_or("").to_string();
         let mut length = 0usize;
         let mut guid = None;
+        let mut cookie = None;
         for line in lines {
             if let Some((k, v)) = line.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
                     length = v.trim().parse().unwrap_or(0);
                 } else if k.eq_ignore_ascii_case("guid") {
                     guid = Some(v.trim().to_string());
+                } else if k.eq_ignore_ascii_case("cookie") {
+                    cookie = Some(v.trim().to_string());
                 }
             }
         }
@@ -68,6 +73,7 @@ impl Requests {
             method,
             path,
             guid,
+            cookie,
             body,
         })
     }

@@ -4,18 +4,20 @@
 //! health and, when the target was agentstorm's simulated gateway, reconciliation against
 //! the gateway's own counters.
 //!
+//! The reconciliation block and its rows are in `reconcile`.
+//!
 //! Renders from [`Results`] only and returns a `String`; printing is the caller's job.
 
 use std::fmt::Write as _;
 
 use super::{in_report_order, pct};
 use crate::metrics::results::RunStatus;
-use crate::metrics::{names, Operation, Results};
+use crate::metrics::{names, Results};
 
-/// Marker printed on a reconciliation row whose counts differ (scripts may grep for it).
-pub const MISMATCH: &str = "MISMATCH";
-/// Marker printed on a reconciliation row whose counts agree.
-pub const MATCH: &str = "match";
+mod reconcile;
+
+use reconcile::reconciliation;
+pub use reconcile::{reconcile_rows, ReconcileRow, MATCH, MISMATCH};
 
 /// The summary table printed at the end of a run.
 pub fn console_summary(results: &Results) -> String {
@@ -52,15 +54,7 @@ fn findings(o: &mut String, r: &Results) {
         }
     }
     if let Some(rec) = &r.derived.recovery {
-        let t = |v: Option<f64>| {
-            v.map(|x| format!("{x:.2} s"))
-                .unwrap_or_else(|| "not reached".into())
-        };
-        let _ = writeln!(
-            o,
-            "\nRecovery: {} sessions lost (first at {:.1} s), {} back in service; 50 % back after {}, 99 % after {}, all after {}",
-            rec.lost, rec.first_loss_s, rec.back, t(rec.t50_s), t(rec.t99_s), t(rec.t100_s)
-        );
+        recovery(o, rec);
     }
     if let Some(cap) = &r.capacity {
         let _ = writeln!(o, "\nCapacity search (SLO: {})", cap.slo);
@@ -313,6 +307,67 @@ fn why(o: &mut String, r: &Results) {
     }
 }
 
+/// Sessions lost and agents back in service, in total and per gateway node.
+fn recovery(o: &mut String, rec: &crate::metrics::results::Recovery) {
+    let t = |v: Option<f64>| {
+        v.map(|x| format!("{x:.2} s"))
+            .unwrap_or_else(|| "not reached".into())
+    };
+    let _ = writeln!(
+        o,
+        "\nRecovery: {} sessions lost (first at {:.1} s), {} back in service, {} sign-in attempts",
+        rec.lost, rec.first_loss_s, rec.back, rec.resignin_attempts
+    );
+    let _ = writeln!(
+        o,
+        "  back after: 50 % {}, 99 % {}, all {}",
+        t(rec.t50_s),
+        t(rec.t99_s),
+        t(rec.t100_s)
+    );
+    for n in &rec.nodes {
+        let _ = writeln!(
+            o,
+            "  {}: {} lost (first at {:.1} s), {} back; 50 % {}, 99 % {}, all {}; {} attempts",
+            n.node,
+            n.lost,
+            n.first_loss_s,
+            n.back,
+            t(n.t50_s),
+            t(n.t99_s),
+            t(n.t100_s),
+            n.resignin_attempts
+        );
+    }
+}
+
+/// Throttling, retries, and sessions by gateway node, when there were any.
+fn throttling_and_nodes(o: &mut String, s: &crate::metrics::SessionStats) {
+    if s.throttled > 0 || s.signin_retries > 0 || s.retry_wait_us > 0 {
+        let _ = writeln!(
+            o,
+            "  {:<22}{:>10}  HTTP 429/503 replies, to {} agents; {} sign-in retries",
+            "throttled", s.throttled, s.throttled_agents, s.signin_retries
+        );
+        let waited = std::time::Duration::from_millis(s.retry_wait_us / 1000);
+        let _ = writeln!(
+            o,
+            "  {:<22}{:>10}  in total before retries and re-sign-ins (backoff, Retry-After)",
+            "waited",
+            humantime::format_duration(waited).to_string()
+        );
+    }
+    for (node, n) in &s.nodes {
+        let _ = writeln!(
+            o,
+            "  {:<22}{:>10}  sessions signed in on this node, {} lost",
+            node,
+            n.signed_in,
+            n.lost_at.count()
+        );
+    }
+}
+
 fn sessions(o: &mut String, r: &Results) {
     let s = &r.sessions;
     let _ = writeln!(o, "\nAgents and sessions");
@@ -344,6 +399,7 @@ fn sessions(o: &mut String, r: &Results) {
         let share = fmt_pct(pct(n, s.started));
         let _ = writeln!(o, "  {label:<22}{n:>10}{share:>10} of sessions");
     }
+    throttling_and_nodes(o, s);
     for (label, h) in [
         ("time to signed in", &s.time_to_signed_in),
         ("time to ready", &s.time_to_ready),
@@ -382,191 +438,4 @@ fn scheduler(o: &mut String, r: &Results) {
         with_ms(s.lag.max_ms()),
         s.peak_active_agents
     );
-}
-
-/// One reconciliation row: what the harness attempted against what the gateway counted
-/// during the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReconcileRow {
-    pub operation: Operation,
-    /// Operations the harness ended (every attempt ends exactly once).
-    pub attempted: u64,
-    /// Of those, failures while connecting: they never reached the gateway.
-    pub connect_failed: u64,
-    /// Of those, calls in flight when a hard stop ended the run: the gateway may or may
-    /// not have counted them (a request it had not answered yet is not counted).
-    pub interrupted: u64,
-    /// Requests the gateway counted on this operation's endpoint during the run.
-    pub gateway: u64,
-}
-
-impl ReconcileRow {
-    /// Fewest requests the gateway should have counted: the attempts that reached it and
-    /// got a verdict (no interrupted call).
-    pub fn expected_low(&self) -> u64 {
-        self.expected_high().saturating_sub(self.interrupted)
-    }
-
-    /// Most requests the gateway should have counted: every attempt that may have reached
-    /// it, the interrupted calls included.
-    pub fn expected_high(&self) -> u64 {
-        self.attempted.saturating_sub(self.connect_failed)
-    }
-
-    /// The gateway's count lies in the expected range.
-    pub fn matches(&self) -> bool {
-        (self.expected_low()..=self.expected_high()).contains(&self.gateway)
-    }
-
-    /// The expected count, or its range (`low-high`) when calls were interrupted.
-    pub fn expected_shown(&self) -> String {
-        let (low, high) = (self.expected_low(), self.expected_high());
-        if low == high {
-            low.to_string()
-        } else {
-            format!("{low}-{high}")
-        }
-    }
-}
-
-/// Rows for every operation the harness or the gateway saw; empty without gateway stats.
-pub fn reconcile_rows(r: &Results) -> Vec<ReconcileRow> {
-    let Some(gw) = &r.gateway else {
-        return vec![];
-    };
-    Operation::ALL
-        .iter()
-        .filter_map(|&op| {
-            let stats = r.operations.get(op.name());
-            let attempted = stats.map_or(0, |s| s.count);
-            let connect_failed = stats.map_or(0, |s| {
-                s.transport
-                    .iter()
-                    .filter(|(k, _)| k.is_connect())
-                    .map(|(_, n)| n)
-                    .sum()
-            });
-            let interrupted = stats.map_or(0, |s| s.interrupted);
-            let gateway = gw.endpoint_total(op.endpoint());
-            (attempted > 0 || gateway > 0).then_some(ReconcileRow {
-                operation: op,
-                attempted,
-                connect_failed,
-                interrupted,
-                gateway,
-            })
-        })
-        .collect()
-}
-
-/// The reconciliation block; every line fits in 100 columns for counts below ten million.
-fn reconciliation(o: &mut String, r: &Results) {
-    let rows = reconcile_rows(r);
-    let _ = writeln!(
-        o,
-        "\nReconciliation with what the gateway counted during the run (connect failures never\n\
-         reach it; it may or may not have counted calls interrupted by a hard stop)"
-    );
-    let _ = writeln!(
-        o,
-        "{:<12}{:>10}{:>15}{:>12}{:>16}{:>10}  {:<14}verdict",
-        "operation",
-        "attempted",
-        "connect-failed",
-        "interrupted",
-        "expected",
-        "gateway",
-        "endpoint"
-    );
-    for row in &rows {
-        let _ = writeln!(
-            o,
-            "{:<12}{:>10}{:>15}{:>12}{:>16}{:>10}  {:<14}{}",
-            row.operation.name(),
-            row.attempted,
-            row.connect_failed,
-            row.interrupted,
-            row.expected_shown(),
-            row.gateway,
-            row.operation.endpoint().name(),
-            if row.matches() { MATCH } else { MISMATCH }
-        );
-    }
-    let bad = rows.iter().filter(|r| !r.matches()).count();
-    if rows.is_empty() {
-        let _ = writeln!(o, "  (no requests on either side)");
-    } else if bad == 0 {
-        let _ = writeln!(o, "  every operation matches");
-    } else {
-        let _ = writeln!(
-            o,
-            "  {bad} operation(s) {MISMATCH}: the harness and the gateway disagree on how many requests were made"
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(attempted: u64, connect_failed: u64, interrupted: u64, gateway: u64) -> ReconcileRow {
-        ReconcileRow {
-            operation: Operation::Poll,
-            attempted,
-            connect_failed,
-            interrupted,
-            gateway,
-        }
-    }
-
-    #[test]
-    fn interrupted_calls_widen_the_expected_range_at_both_ends() {
-        // 100 polls: 2 never connected, 5 cut short by a hard stop. The gateway saw 93 at
-        // least (every judged call that connected) and 98 at most (the interrupted too).
-        let r = |gateway| row(100, 2, 5, gateway);
-        assert_eq!((r(0).expected_low(), r(0).expected_high()), (93, 98));
-        assert_eq!(r(0).expected_shown(), "93-98");
-        for inside in [93, 95, 98] {
-            assert!(r(inside).matches(), "{inside}");
-        }
-        for outside in [92, 99, 100] {
-            assert!(!r(outside).matches(), "{outside}");
-        }
-        // Nothing interrupted: one expected count.
-        assert!(row(100, 2, 0, 98).matches());
-        assert!(!row(100, 2, 0, 97).matches());
-        assert!(!row(100, 2, 0, 99).matches());
-        assert_eq!(row(100, 2, 0, 98).expected_shown(), "98");
-    }
-
-    #[test]
-    fn the_reconciliation_block_fits_in_100_columns() {
-        let mut r = Results::empty(RunStatus::Interrupted);
-        let mut g = crate::protocol::GatewayStats::default();
-        for op in Operation::ALL {
-            let mut s = crate::metrics::OpStats {
-                count: 9_999_999,
-                interrupted: 1_234_567,
-                ..Default::default()
-            };
-            s.transport
-                .insert(crate::metrics::TransportKind::ConnectRefused, 1_234_567);
-            r.operations.insert(op.name().into(), s);
-            g.requests
-                .entry(op.endpoint().name().into())
-                .or_default()
-                .insert("0".into(), 9_999_999);
-        }
-        r.gateway = Some(g);
-        let mut o = String::new();
-        reconciliation(&mut o, &r);
-        assert_eq!(o.matches(MISMATCH).count(), Operation::ALL.len() + 1, "{o}");
-        for line in o.lines() {
-            assert!(
-                line.chars().count() <= 100,
-                "{} columns: {line}",
-                line.len()
-            );
-        }
-    }
 }

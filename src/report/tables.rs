@@ -8,7 +8,7 @@ use super::{in_report_order, ms_cell, pct_cell};
 use crate::metrics::results::{POLL_EMPTY, POLL_EVENT};
 use crate::metrics::Results;
 
-pub const SUMMARY_HEADER: [&str; 21] = [
+pub const SUMMARY_HEADER: [&str; 22] = [
     "operation",
     "count",
     "ok",
@@ -30,6 +30,7 @@ pub const SUMMARY_HEADER: [&str; 21] = [
     "mean_raw_ms",
     "handled",
     "interrupted",
+    "abandoned",
 ];
 
 pub const RETCODES_HEADER: [&str; 3] = ["operation", "retcode", "count"];
@@ -61,6 +62,7 @@ pub fn write_summary_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
             ms_cell(r.mean_ms()),
             s.handled.to_string(),
             s.interrupted.to_string(),
+            s.abandoned.to_string(),
         ])?;
     }
     w.flush()?;

@@ -125,7 +125,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         .as_ref()
         .map(Plan::duration)
         .unwrap_or_default();
-    let progress = Progress::new(opts.progress, planned);
+    let progress = Progress::new(opts.progress, planned).with_stop(
+        opts.stop.clone(),
+        prepared.loaded.scenario.stop.signout_rate,
+    );
     let interval = prepared.loaded.scenario.report.interval.get();
     let mut collector = Collector::new(start, interval, recorder.clone(), hlog, progress);
     let svc = services::start(&prepared, opts.threads).await?;

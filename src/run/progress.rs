@@ -40,6 +40,9 @@ pub struct Progress {
     planned: Duration,
     bar: Option<ProgressBar>,
     last: Option<(Instant, u64)>,
+    /// The run's stop (Ctrl-C), and the stop phase's sign-out rate: once stopping (or past
+    /// the plan's end) the live line counts down the agents still to sign out.
+    stop: Option<(tokio_util::sync::CancellationToken, u32)>,
 }
 
 impl Progress {
@@ -59,7 +62,19 @@ impl Progress {
             planned,
             bar,
             last: None,
+            stop: None,
         }
+    }
+
+    /// Shows the stop phase: after `stop` is cancelled or the plan's end, the agents still
+    /// to sign out at `signout_rate` per second.
+    pub fn with_stop(
+        mut self,
+        stop: tokio_util::sync::CancellationToken,
+        signout_rate: u32,
+    ) -> Self {
+        self.stop = Some((stop, signout_rate));
+        self
     }
 
     pub fn quiet() -> Progress {
@@ -83,7 +98,16 @@ impl Progress {
         };
         self.last = Some((now, signins));
         bar.set_position(elapsed.as_secs().min(self.planned.as_secs().max(1)));
-        bar.set_message(status_line(elapsed, self.planned, recorder, totals, rate));
+        let stopping = self
+            .stop
+            .as_ref()
+            .filter(|(stop, _)| stop.is_cancelled() || elapsed >= self.planned)
+            .map(|(_, rate)| *rate);
+        let line = match stopping {
+            Some(rate) => stop_line(elapsed, recorder.signed_in(), rate),
+            None => status_line(elapsed, self.planned, recorder, totals, rate),
+        };
+        bar.set_message(line);
     }
 
     /// Called when an interval closes.
@@ -99,6 +123,16 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The live line while stopping: the agents still signed in count down at the sign-out
+/// rate.
+fn stop_line(elapsed: Duration, signed_in: u64, signout_rate: u32) -> String {
+    let left_s = signed_in.div_ceil(u64::from(signout_rate.max(1)));
+    format!(
+        "{}s  stopping: {signed_in} agents still to sign out at {signout_rate}/s (about {left_s} s)",
+        elapsed.as_secs()
+    )
 }
 
 fn status_line(

@@ -190,6 +190,13 @@ fn operations(o: &mut String, r: &Results) {
                 s.interrupted
             );
         }
+        if s.abandoned > 0 {
+            let _ = writeln!(
+                o,
+                "  {name}: {} long polls given up at the stop so the agents could sign out in turn (abandoned: not failures, no latency)",
+                s.abandoned
+            );
+        }
     }
     for (name, s) in &r.operations {
         if !s.reconciles() {

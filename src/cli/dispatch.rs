@@ -127,15 +127,23 @@ async fn run_command(opts: RunOptions, quiet: bool) -> Result<i32, Exit> {
     let outcome = run::run(opts).await?;
     if !quiet {
         print!("{}", crate::report::console_summary(&outcome.results));
-        println!("reports: {}", outcome.out_dir.display());
     }
-    // The verdict is printed even with --quiet: it is what CI reads.
+    // Where the reports are and the verdict are printed even with --quiet: they are what
+    // CI reads.
+    println!("reports: {}", outcome.out_dir.display());
     print!(
         "{}",
         crate::report::thresholds::render(&outcome.results.derived.thresholds)
     );
-    // Why it did not pass, on the same screen as the summary.
     let v = &outcome.results.derived.verdict;
+    if quiet {
+        println!(
+            "verdict: {} (exit {})",
+            crate::report::summary_md::verdict_word(v.exit_code),
+            v.exit_code
+        );
+    }
+    // Why it did not pass, on the same screen as the summary.
     if v.exit_code != exit::OK && !v.reason.is_empty() {
         eprintln!("agentstorm: {}", v.reason);
     }
@@ -199,10 +207,12 @@ fn watch_signals(stop: CancellationToken, hard_stop: CancellationToken) {
                 return;
             }
             if n == 0 {
-                eprintln!("agentstorm: stopping: no new arrivals, signing agents out (press Ctrl-C again to stop at once)");
+                crate::util::term::message("agentstorm: stopping: no new arrivals, signing agents out (press Ctrl-C again to stop at once)");
                 stop.cancel();
             } else {
-                eprintln!("agentstorm: stopping at once; writing what was recorded");
+                crate::util::term::message(
+                    "agentstorm: stopping at once; writing what was recorded",
+                );
                 hard_stop.cancel();
             }
         }

@@ -52,9 +52,12 @@ impl Progress {
                 Some(planned.as_secs().max(1)),
                 ProgressDrawTarget::stderr(),
             );
-            let style = ProgressStyle::with_template("{bar:24} {msg}")
+            // `wide_msg` fills the terminal's width and is cut there, so the line never
+            // wraps, whatever the width.
+            let style = ProgressStyle::with_template("{bar:24} {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
+            crate::util::term::set_live(Some(bar.clone()));
             bar
         });
         Progress {
@@ -115,11 +118,12 @@ impl Progress {
         if self.mode != Mode::Lines {
             return;
         }
-        eprintln!("{}", interval_line(s));
+        crate::util::term::message(&interval_line(s));
     }
 
     pub fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
+            crate::util::term::set_live(None);
             bar.finish_and_clear();
         }
     }
@@ -193,6 +197,18 @@ pub fn interval_line(s: &IntervalSnapshot) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_stop_line_counts_down_the_agents_still_to_sign_out() {
+        let line = super::stop_line(Duration::from_secs(42), 1_000, 200);
+        assert_eq!(
+            line,
+            "42s  stopping: 1000 agents still to sign out at 200/s (about 5 s)"
+        );
+        assert!(super::stop_line(Duration::ZERO, 1, 200)
+            .contains("1 agents still to sign out at 200/s (about 1 s)"));
+        assert!(super::stop_line(Duration::ZERO, 0, 200).contains("(about 0 s)"));
+    }
+
     use super::*;
     use crate::metrics::results::IntervalOp;
 

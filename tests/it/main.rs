@@ -40,4 +40,5 @@ mod sim_http;
 mod sim_push;
 mod sim_robust;
 mod source_addresses;
+mod terminal;
 mod tls_certs;

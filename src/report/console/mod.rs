@@ -32,7 +32,52 @@ pub fn console_summary(results: &Results) -> String {
     if results.gateway.is_some() {
         reconciliation(&mut o, results);
     }
-    o
+    fit_width(&o, WIDTH)
+}
+
+/// The summary's width: it fits a 100-column terminal.
+pub const WIDTH: usize = 100;
+
+/// Wraps every line longer than `width` at spaces, continuing with the line's own indent
+/// plus two (the tables are narrower already; a single word longer than the width stays
+/// whole).
+fn fit_width(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        if body.chars().count() <= width {
+            out.push_str(line);
+            continue;
+        }
+        let indent = body.len() - body.trim_start().len();
+        let cont = " ".repeat(indent + 2);
+        let mut current = body[..indent].to_string();
+        let mut used = indent;
+        let mut first = true;
+        for word in body[indent..].split(' ').filter(|w| !w.is_empty()) {
+            let len = word.chars().count();
+            if !first && used + 1 + len > width {
+                out.push_str(&current);
+                out.push('\n');
+                current = cont.clone();
+                used = cont.len();
+                first = true;
+            }
+            if !first {
+                current.push(' ');
+                used += 1;
+            }
+            current.push_str(word);
+            used += len;
+            first = false;
+        }
+        out.push_str(&current);
+        out.push_str(newline);
+    }
+    out
 }
 
 /// Shards, recovery after lost sessions, the capacity search's answer, and drift.
@@ -148,12 +193,12 @@ fn operations(o: &mut String, r: &Results) {
     let _ = writeln!(o, "\nOperations (latency in ms)");
     let _ = writeln!(
         o,
-        "{:<14}{:>10}{:>10}{:>9}{:>9} | {:<32}| from send (raw)",
+        "{:<11}{:>9}{:>9}{:>7}{:>8} | {:<30}| from send (raw)",
         "", "", "", "", "", "from intended start (corrected)"
     );
     let _ = writeln!(
         o,
-        "{:<14}{:>10}{:>10}{:>9}{:>9} |{:>10}{:>10}{:>10}  |{:>10}{:>10}",
+        "{:<11}{:>9}{:>9}{:>7}{:>8} |{:>10}{:>10}{:>11} |{:>10}{:>10}",
         "operation", "count", "ok", "failed", "err%", "p50", "p99", "max", "p50", "p99"
     );
     if r.operations.is_empty() {
@@ -163,7 +208,7 @@ fn operations(o: &mut String, r: &Results) {
         let (c, w) = (&s.corrected, &s.raw);
         let _ = writeln!(
             o,
-            "{:<14}{:>10}{:>10}{:>9}{:>9} |{:>10}{:>10}{:>10}  |{:>10}{:>10}",
+            "{:<11}{:>9}{:>9}{:>7}{:>8} |{:>10}{:>10}{:>11} |{:>10}{:>10}",
             name,
             s.count,
             s.ok,
@@ -364,7 +409,8 @@ fn throttling_and_nodes(o: &mut String, s: &crate::metrics::SessionStats) {
             humantime::format_duration(waited).to_string()
         );
     }
-    for (node, n) in &s.nodes {
+    // One node says nothing a single gateway's totals do not.
+    for (node, n) in s.nodes.iter().filter(|_| s.nodes.len() > 1) {
         let _ = writeln!(
             o,
             "  {:<22}{:>10}  sessions signed in on this node, {} lost",
@@ -445,4 +491,64 @@ fn scheduler(o: &mut String, r: &Results) {
         with_ms(s.lag.max_ms()),
         s.peak_active_agents
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_at_spaces_with_a_hanging_indent() {
+        let text = format!("short\n  {}\nlast", ["word"; 40].join(" "));
+        let fitted = fit_width(&text, 30);
+        let lines: Vec<&str> = fitted.lines().collect();
+        assert_eq!(lines[0], "short");
+        assert_eq!(*lines.last().expect("lines"), "last");
+        for l in &lines {
+            assert!(l.chars().count() <= 30, "{l:?}");
+        }
+        assert!(lines[1].starts_with("  word") && lines[2].starts_with("    word"));
+        let words: usize = lines.iter().map(|l| l.matches("word").count()).sum();
+        assert_eq!(words, 40, "nothing lost");
+        // A word longer than the width stays whole; short text is untouched.
+        let long = "x".repeat(50);
+        assert_eq!(fit_width(&long, 30), long);
+        assert_eq!(fit_width("a\nb\n", 30), "a\nb\n");
+    }
+
+    #[test]
+    fn the_summary_fits_100_columns() {
+        let mut r = Results::empty(crate::metrics::results::RunStatus::Completed);
+        for op in ["signin", "poll", "poll_event", "poll_empty", "logout"] {
+            let mut s = crate::metrics::OpStats {
+                count: 123_456_789,
+                ok: 123_456_000,
+                interrupted: 12,
+                abandoned: 777,
+                ..Default::default()
+            };
+            s.retcode_failures = 0;
+            s.corrected.record_us(30_000_000);
+            r.operations.insert(op.to_string(), s);
+        }
+        r.sessions.throttled = 5;
+        r.sessions.signin_retries = 5;
+        r.sessions.node("AgentGateway1").signed_in = 10;
+        r.sessions.lost_at.record_us(1_000_000);
+        r.sessions
+            .node("AgentGateway1")
+            .lost_at
+            .record_us(1_000_000);
+        r.derived.recovery = crate::metrics::results::Recovery::from_sessions(&r.sessions);
+        let text = console_summary(&r);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= WIDTH,
+                "{} columns: {line}",
+                line.len()
+            );
+        }
+        assert!(text.contains("abandoned"), "{text}");
+        assert!(text.contains("AgentGateway1: 1 lost"), "{text}");
+    }
 }

@@ -36,9 +36,12 @@ const QUOTED_BYTES: usize = 200;
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// A checked `--metrics-push` URL.
+/// A checked `--metrics-push` URL (shared: it sits in the command line's types).
 #[derive(Clone, PartialEq, Eq)]
-pub struct PushUrl {
+pub struct PushUrl(Arc<Endpoint>);
+
+#[derive(PartialEq, Eq)]
+struct Endpoint {
     /// Without user and password.
     uri: Uri,
     /// `Authorization` value from the URL's `user:password@`.
@@ -47,14 +50,14 @@ pub struct PushUrl {
 
 impl std::fmt::Debug for PushUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PushUrl({})", self.uri)
+        write!(f, "PushUrl({})", self.0.uri)
     }
 }
 
 impl std::fmt::Display for PushUrl {
     /// The URL without its credentials.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.uri)
+        write!(f, "{}", self.0.uri)
     }
 }
 
@@ -86,7 +89,7 @@ pub fn parse_push_url(s: &str) -> Result<PushUrl, String> {
     let uri: Uri = format!("{}://{host}{path}", uri.scheme_str().unwrap_or("http"))
         .parse()
         .map_err(|_| bad("not a URL"))?;
-    Ok(PushUrl { uri, auth })
+    Ok(PushUrl(Arc::new(Endpoint { uri, auth })))
 }
 
 /// `s` with any `user:password@` replaced, for messages.
@@ -277,7 +280,7 @@ async fn push_counted(
 }
 
 async fn send(client: &HttpsClient, url: &PushUrl, body: Bytes) -> Result<(), String> {
-    let mut req = Request::post(url.uri.clone())
+    let mut req = Request::post(url.0.uri.clone())
         .header(header::CONTENT_ENCODING, "snappy")
         .header(header::CONTENT_TYPE, CONTENT_TYPE)
         .header(VERSION_HEADER, VERSION)
@@ -287,7 +290,7 @@ async fn send(client: &HttpsClient, url: &PushUrl, body: Bytes) -> Result<(), St
         )
         .body(Full::new(body))
         .map_err(|e| format!("cannot build the request: {e}"))?;
-    if let Some(auth) = &url.auth {
+    if let Some(auth) = &url.0.auth {
         let v =
             HeaderValue::from_str(auth).map_err(|_| "bad credentials in the URL".to_string())?;
         req.headers_mut().insert(header::AUTHORIZATION, v);
@@ -325,10 +328,10 @@ mod tests {
     fn push_urls_are_checked_and_credentials_kept_apart() {
         let u = parse_push_url("http://127.0.0.1:9090/api/v1/write").expect("ok");
         assert_eq!(u.to_string(), "http://127.0.0.1:9090/api/v1/write");
-        assert!(u.auth.is_none());
+        assert!(u.0.auth.is_none());
         let a = parse_push_url("https://me:secret@prom.example/api/v1/push").expect("ok");
         assert_eq!(a.to_string(), "https://prom.example/api/v1/push");
-        assert_eq!(a.auth.as_deref(), Some("Basic bWU6c2VjcmV0"));
+        assert_eq!(a.0.auth.as_deref(), Some("Basic bWU6c2VjcmV0"));
         assert!(!format!("{a:?}").contains("secret"));
         for bad in ["ftp://x/y", "127.0.0.1:9090", "http://", "not a url"] {
             assert!(parse_push_url(bad).is_err(), "{bad}");

@@ -2,21 +2,19 @@
 //! goes on, `run --metrics-push` received by a small remote-write receiver written here
 //! (hyper; the body decompressed with snap and decoded with prost), whose final push
 //! matches `summary.csv`, also when the run is stopped early or the endpoint is down; bad
-//! flags refused with exit 2; and every metric the Grafana dashboard queries is served.
+//! flags refused with exit 2; and every metric the Grafana dashboard queries is served
+//! (`dashboard`). The receiver is in `receiver`.
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agentstorm::run::live_metrics::remote_write::WriteRequest;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use prost::Message as _;
+mod dashboard;
+mod receiver;
+
+use receiver::{final_push, label, pushed_total, receiver};
 
 /// About 4 s: 30 sign-ins over 2 s, a 1 s hold, polls every 100 ms.
 const SCENARIO: &str = r#"name = "live"
@@ -178,103 +176,6 @@ fn metrics_are_scraped_during_the_run_and_end_at_the_reports_counts() {
     let reported = summary_count(&dir.path().join("out"), "signin");
     assert_eq!(reported, 30.0);
     assert_eq!(last, reported, "the last scrape holds every sign-in");
-}
-
-/// One push as received.
-#[derive(Debug)]
-struct Push {
-    encoding: String,
-    content_type: String,
-    version: String,
-    req: WriteRequest,
-}
-
-/// A remote-write receiver on 127.0.0.1:0 keeping every push; stops with the runtime.
-async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Push>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let pushes = Arc::new(Mutex::new(Vec::new()));
-    let kept = pushes.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let kept = kept.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let kept = kept.clone();
-                        async move {
-                            let h = |k: &str| {
-                                req.headers()
-                                    .get(k)
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("")
-                                    .to_string()
-                            };
-                            let (encoding, content_type, version) = (
-                                h("content-encoding"),
-                                h("content-type"),
-                                h("x-prometheus-remote-write-version"),
-                            );
-                            let body = req.into_body().collect().await.expect("body").to_bytes();
-                            let raw = snap::raw::Decoder::new()
-                                .decompress_vec(&body)
-                                .expect("snappy block format");
-                            let req = WriteRequest::decode(raw.as_slice()).expect("a WriteRequest");
-                            kept.lock().expect("lock").push(Push {
-                                encoding,
-                                content_type,
-                                version,
-                                req,
-                            });
-                            let mut ok = hyper::Response::new(Full::new(Bytes::new()));
-                            *ok.status_mut() = hyper::StatusCode::NO_CONTENT;
-                            Ok::<_, std::convert::Infallible>(ok)
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    (addr, pushes)
-}
-
-fn label<'a>(
-    t: &'a agentstorm::run::live_metrics::remote_write::TimeSeries,
-    name: &str,
-) -> &'a str {
-    t.labels
-        .iter()
-        .find(|l| l.name == name)
-        .map(|l| l.value.as_str())
-        .unwrap_or("")
-}
-
-/// The sum over a push's series named `name` that carry every `(label, value)`.
-fn pushed_total(req: &WriteRequest, name: &str, labels: &[(&str, &str)]) -> f64 {
-    req.timeseries
-        .iter()
-        .filter(|t| label(t, "__name__") == name && labels.iter().all(|(k, v)| label(t, k) == *v))
-        .map(|t| t.samples[0].value)
-        .sum()
-}
-
-/// The push with the latest timestamp: the final one.
-fn final_push(pushes: &[Push]) -> &Push {
-    pushes
-        .iter()
-        .max_by_key(|p| {
-            p.req
-                .timeseries
-                .first()
-                .map(|t| t.samples[0].timestamp)
-                .unwrap_or(0)
-        })
-        .expect("at least one push")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,88 +345,4 @@ fn bad_live_metrics_flags_exit_2_naming_the_flag() {
         );
     }
     drop(busy);
-}
-
-/// Every metric name in the dashboard's PromQL.
-fn dashboard_metrics() -> BTreeSet<String> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/dashboards/agentstorm.json");
-    let d: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("dashboard")).expect("JSON");
-    let mut exprs = Vec::new();
-    collect_exprs(&d, &mut exprs);
-    assert!(exprs.len() > 15, "{} queries", exprs.len());
-    let mut names = BTreeSet::new();
-    for e in exprs {
-        let mut rest = e.as_str();
-        while let Some(i) = rest.find("agentstorm_") {
-            let tail = &rest[i..];
-            let end = tail
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(tail.len());
-            names.insert(tail[..end].to_string());
-            rest = &tail[end..];
-        }
-    }
-    names
-}
-
-fn collect_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, x) in m {
-                match (k.as_str(), x) {
-                    ("expr" | "definition", serde_json::Value::String(s)) => out.push(s.clone()),
-                    _ => collect_exprs(x, out),
-                }
-            }
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_exprs(x, out)),
-        _ => {}
-    }
-}
-
-#[test]
-fn every_metric_the_dashboard_queries_is_served() {
-    use agentstorm::metrics::recorder::Aggregate;
-    use agentstorm::run::live_metrics::{expose, run_labels, snapshot, Shared};
-    let mut totals = Aggregate::default();
-    let t = Instant::now();
-    totals.record(&agentstorm::metrics::Sample {
-        operation: agentstorm::metrics::Operation::Signin,
-        intended_at: t,
-        sent_at: t,
-        done_at: t + Duration::from_millis(3),
-        outcome: agentstorm::metrics::Outcome::Ok {
-            retcode: agentstorm::metrics::Retcode::SUCCESS,
-        },
-        poll: None,
-    });
-    totals.sessions.time_to_ready.record_us(20_000);
-    let gauges = snapshot::Gauges {
-        rss_bytes: 1,
-        cpu_seconds: Some(0.1),
-        ..Default::default()
-    };
-    let shared = Shared::new(
-        run_labels(None, "s", None, None, std::time::SystemTime::now()),
-        true,
-    );
-    shared.set(snapshot::families(&totals, &gauges));
-    let text = expose::encode(&expose::registry(shared), expose::Format::Text);
-    let served: BTreeSet<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .collect();
-    let wanted = dashboard_metrics();
-    assert!(wanted.len() >= 12, "{wanted:?}");
-    let missing: Vec<&String> = wanted
-        .iter()
-        .filter(|n| !served.contains(n.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "the dashboard queries {missing:?}, which /metrics does not serve: {served:?}"
-    );
 }

@@ -26,13 +26,14 @@ pub struct Gauges {
 
 /// The outcome classes of `agentstorm_operations_total{result}`: every call ends as
 /// exactly one, so they add up to the operation's count.
-pub const RESULTS: [&str; 6] = [
+pub const RESULTS: [&str; 7] = [
     "ok",
     "handled",
     "retcode",
     "http",
     "transport",
     "interrupted",
+    "abandoned",
 ];
 
 /// Session outcomes of `agentstorm_sessions_total{outcome}` (names as in sessions.csv;
@@ -121,14 +122,14 @@ fn operation_families(totals: &Aggregate) -> Vec<Family> {
     let mut ops = Family::new(
         "operations",
         "Calls that ended, by operation and result class (ok, handled, retcode, http, \
-         transport, interrupted); the classes add up to the operation's count.",
+         transport, interrupted, abandoned); the classes add up to the operation's count.",
         None,
         Kind::Counter,
     );
     let mut outcomes = Family::new(
         "outcomes",
         "Calls that ended, by operation and outcome label as in retcodes.csv (a retcode such \
-         as 0 or 100-002, http:<status>, transport:<kind>, interrupted).",
+         as 0 or 100-002, http:<status>, transport:<kind>, interrupted, abandoned).",
         None,
         Kind::Counter,
     );
@@ -151,6 +152,7 @@ fn operation_families(totals: &Aggregate) -> Vec<Family> {
             s.http_errors,
             s.transport_errors,
             s.interrupted,
+            s.abandoned,
         ];
         for (result, n) in RESULTS.iter().zip(by_result) {
             ops = ops.with(

@@ -246,7 +246,7 @@ impl LiveMetrics {
                 humantime::format_duration(opts.push_interval)
             ));
         }
-        eprintln!("agentstorm: live metrics: {}", parts.join("; "));
+        crate::util::term::message(&format!("agentstorm: live metrics: {}", parts.join("; ")));
         Ok(Some(LiveMetrics {
             shared,
             server,

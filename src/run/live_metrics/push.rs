@@ -168,10 +168,10 @@ impl Pusher {
         if failed > 0 {
             let all = failed + self.shared.pushes.load(Ordering::Relaxed);
             let first = lock(&self.first_error).clone().unwrap_or_default();
-            eprintln!(
+            crate::util::term::message(&format!(
                 "agentstorm: --metrics-push {}: {failed} of {all} pushes failed (first failure: {first})",
                 self.url
-            );
+            ));
         }
     }
 }

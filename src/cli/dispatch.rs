@@ -22,10 +22,24 @@ pub async fn dispatch(command: Command) -> i32 {
             start_at,
             processes,
             threads,
+            metrics_listen,
+            metrics_push,
+            metrics_push_interval,
+            run_id,
         } => match crate::run::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
             .and_then(|s| crate::run::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
         {
             Err(e) => Err(Exit::bad_input(e)),
+            Ok(_)
+                if processes.is_some() && (metrics_listen.is_some() || metrics_push.is_some()) =>
+            {
+                Err(Exit::bad_input(
+                    "--metrics-listen and --metrics-push cannot be combined with --processes yet: \
+                     run the shards with --shard K/N instead, each with its own --metrics-listen \
+                     port or the same --metrics-push URL"
+                        .to_string(),
+                ))
+            }
             Ok((_, start_at)) if processes.is_some() => {
                 let mut opts =
                     crate::cli::processes::Options::new(scenario, processes.unwrap_or_default());
@@ -49,6 +63,12 @@ pub async fn dispatch(command: Command) -> i32 {
                 opts.shard = shard;
                 opts.start_at = start_at;
                 opts.threads = threads;
+                opts.metrics = crate::run::live_metrics::Options {
+                    listen: metrics_listen,
+                    push: metrics_push,
+                    push_interval: metrics_push_interval,
+                    run_id,
+                };
                 run_command(opts, quiet).await
             }
         },

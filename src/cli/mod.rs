@@ -77,6 +77,26 @@ pub enum Command {
         /// process).
         #[arg(long, value_name = "N")]
         threads: Option<std::num::NonZeroUsize>,
+        /// Serve live metrics at http://ADDR/metrics during the run, for Prometheus to scrape
+        /// (text format; OpenMetrics when asked), e.g. 127.0.0.1:9464; port 0 takes a free
+        /// port. The address is printed on stderr.
+        #[arg(long, value_name = "ADDR", help_heading = "Live metrics")]
+        metrics_listen: Option<SocketAddr>,
+        /// Push live metrics by Prometheus remote write to URL (e.g.
+        /// http://prometheus:9090/api/v1/write) every --metrics-push-interval, and once more
+        /// when the run ends; user:password@ in the URL sends basic auth.
+        #[arg(long, value_name = "URL", help_heading = "Live metrics",
+              value_parser = crate::run::live_metrics::parse_push_url)]
+        metrics_push: Option<crate::run::live_metrics::PushUrl>,
+        /// How often to push (at least 1s).
+        #[arg(long, value_name = "DURATION", default_value = "5s", help_heading = "Live metrics",
+              requires = "metrics_push", value_parser = crate::run::live_metrics::parse_interval)]
+        metrics_push_interval: std::time::Duration,
+        /// The run_id label of every live series (default: <scenario>-<UTC start time>, the
+        /// time of --start-at when given, so the shards of one run agree).
+        #[arg(long, value_name = "ID", env = "AGENTSTORM_RUN_ID", help_heading = "Live metrics",
+              value_parser = crate::run::live_metrics::parse_run_id)]
+        run_id: Option<String>,
     },
     /// Preflight before a storm: one agent signs in, polls until ready, signs out, and
     /// every exchange is shown with what was understood of it and a verdict.

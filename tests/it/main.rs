@@ -16,6 +16,7 @@ mod deploy_manifest;
 mod deploy_yaml;
 mod documented_gateway;
 mod hostile_gateway;
+mod live_metrics;
 mod merge_refusals;
 mod merge_rules;
 mod probe;

@@ -1,7 +1,8 @@
 //! `agentstorm gateway`: the simulated gateway on its own, for rehearsing scenarios and
 //! testing agent clients. Loads the behaviour model (`--config FILE`, the `[gateway]`
-//! keys at top level), sets up TLS (generated or from PEM files), binds, prints one ready
-//! line and serves until cancelled.
+//! keys at top level) with the command line's overrides (`--nodes`, `--stickiness`), sets
+//! up TLS (generated or from PEM files), binds, prints one ready line and serves until
+//! cancelled.
 //!
 //! The CLI (clap) lives elsewhere and calls [`run`]; this file owns option semantics and
 //! the configuration file's error messages (file:line:column, key, nearest valid key).
@@ -27,6 +28,36 @@ pub struct Options {
     pub key: Option<PathBuf>,
     /// Write the serving certificate (PEM) here, for clients to trust.
     pub cert_out: Option<PathBuf>,
+}
+
+/// Behaviour-model keys set on the command line, over the configuration file's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--nodes N`: cluster mode with N nodes (D19).
+    pub nodes: Option<u32>,
+    /// `--stickiness cookie|guid|none`.
+    pub stickiness: Option<String>,
+}
+
+impl Overrides {
+    /// `config` with these keys set, validated again (a `fail_node` may name a node that
+    /// `--nodes` removed). The error names the option and the key.
+    pub fn apply(&self, mut config: GatewayConfig) -> anyhow::Result<GatewayConfig> {
+        if let Some(n) = self.nodes {
+            config.nodes = n;
+        }
+        if let Some(s) = &self.stickiness {
+            config.stickiness = s
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--stickiness: {e}"))?;
+        }
+        if self.nodes.is_some() || self.stickiness.is_some() {
+            if let Some(p) = config.validate().err().and_then(|p| p.into_iter().next()) {
+                anyhow::bail!("--nodes/--stickiness: {}: {}", p.key, p.message);
+            }
+        }
+        Ok(config)
+    }
 }
 
 /// Parses a gateway configuration file's text. The error is one line:
@@ -70,10 +101,20 @@ pub fn load_config(path: &Path) -> anyhow::Result<GatewayConfig> {
 /// Runs the gateway until `shutdown`. Prints `gateway listening on https://ADDR` (or
 /// `http://`) to stdout once it accepts connections.
 pub async fn run(opts: Options, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with(opts, Overrides::default(), shutdown).await
+}
+
+/// [`run`] with command-line overrides of the configuration's keys.
+pub async fn run_with(
+    opts: Options,
+    overrides: Overrides,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let config = match &opts.config {
         Some(path) => load_config(path)?,
         None => GatewayConfig::default(),
     };
+    let config = overrides.apply(config)?;
     let tls = if opts.plain_http {
         if opts.cert.is_some() || opts.key.is_some() || opts.cert_out.is_some() {
             anyhow::bail!("--plain-http cannot be combined with --cert, --key or --cert-out");
@@ -103,6 +144,12 @@ pub async fn run(opts: Options, shutdown: CancellationToken) -> anyhow::Result<(
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr().context("listening address")?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    if config.nodes > 1 {
+        println!(
+            "gateway cluster of {} nodes, stickiness {:?}",
+            config.nodes, config.stickiness
+        );
+    }
     println!("gateway listening on {scheme}://{addr}");
     SimGateway::new(config)
         .serve(listener, tls, shutdown)
@@ -141,6 +188,17 @@ mod tests {
             .expect("valid");
         assert_eq!(cfg.poll_wait.get().as_millis(), 250);
 
+        let err = parse_config(
+            "nodes = 2\nfail_node = { node = 2, at = \"1s\", for = \"1s\" }\n",
+            "gw.toml",
+        )
+        .expect_err("node out of range");
+        assert!(
+            err.to_string()
+                .starts_with("gw.toml:2:1: fail_node: entry 1: node 2"),
+            "{err}"
+        );
+
         let err = parse_config("poll_wait = \"1s\"\ndialect = \"bogus\"\n", "gw.toml")
             .expect_err("unknown dialect");
         let msg = err.to_string();
@@ -148,5 +206,29 @@ mod tests {
         for valid in ["`newest`", "`devguide`", "`older`"] {
             assert!(msg.contains(valid), "{msg}");
         }
+    }
+
+    #[test]
+    fn command_line_overrides_are_validated_again() {
+        let file = parse_config(
+            "nodes = 3\nfail_node = { node = 2, at = \"1s\", for = \"1s\" }\n",
+            "gw.toml",
+        )
+        .expect("valid");
+        let set = |nodes, stickiness: Option<&str>| Overrides {
+            nodes,
+            stickiness: stickiness.map(str::to_string),
+        };
+        let c = set(Some(4), Some("guid"))
+            .apply(file.clone())
+            .expect("4 nodes");
+        assert_eq!(c.nodes, 4);
+        assert_eq!(c.stickiness, super::super::config::Stickiness::Guid);
+        let err = set(Some(2), None)
+            .apply(file.clone())
+            .expect_err("node 2 gone");
+        assert!(err.to_string().contains("fail_node"), "{err}");
+        let err = set(None, Some("sticky")).apply(file).expect_err("bad mode");
+        assert!(err.to_string().starts_with("--stickiness: "), "{err}");
     }
 }

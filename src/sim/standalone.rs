@@ -146,8 +146,9 @@ pub async fn run_with(
     let scheme = if tls.is_some() { "https" } else { "http" };
     if config.nodes > 1 {
         println!(
-            "gateway cluster of {} nodes, stickiness {:?}",
-            config.nodes, config.stickiness
+            "gateway cluster of {} nodes, stickiness {}",
+            config.nodes,
+            config.stickiness.name()
         );
     }
     println!("gateway listening on {scheme}://{addr}");

@@ -29,6 +29,17 @@ pub enum Stickiness {
     None,
 }
 
+impl Stickiness {
+    /// The name as configured (`cookie`, `guid`, `none`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stickiness::Cookie => "cookie",
+            Stickiness::Guid => "guid",
+            Stickiness::None => "none",
+        }
+    }
+}
+
 impl std::str::FromStr for Stickiness {
     type Err = String;
     fn from_str(s: &str) -> Result<Stickiness, String> {
@@ -225,6 +236,9 @@ mod tests {
             ["gw-east0", "gw-east1"]
         );
         assert_eq!(node_names(&parse("node_name = \"Solo5\"")), ["Solo5"]);
+        for s in [Stickiness::Cookie, Stickiness::Guid, Stickiness::None] {
+            assert_eq!(s.name().parse::<Stickiness>(), Ok(s));
+        }
         assert!(!is_cluster(&parse("")));
         assert!(is_cluster(&parse("nodes = 2")));
         assert!(is_cluster(&parse(

@@ -40,9 +40,8 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    /// `config` with these keys set, validated again (a `fail_node` may name a node that
-    /// `--nodes` removed). The error names the option and the key.
-    pub fn apply(&self, mut config: GatewayConfig) -> anyhow::Result<GatewayConfig> {
+    /// Sets these keys on `config` (nothing checked but `--stickiness`'s value).
+    fn set(&self, config: &mut GatewayConfig) -> anyhow::Result<()> {
         if let Some(n) = self.nodes {
             config.nodes = n;
         }
@@ -51,10 +50,15 @@ impl Overrides {
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("--stickiness: {e}"))?;
         }
-        if self.nodes.is_some() || self.stickiness.is_some() {
-            if let Some(p) = config.validate().err().and_then(|p| p.into_iter().next()) {
-                anyhow::bail!("--nodes/--stickiness: {}: {}", p.key, p.message);
-            }
+        Ok(())
+    }
+
+    /// `config` (the default one, no file given) with these keys set, validated. The error
+    /// names the options and the key.
+    pub fn apply(&self, mut config: GatewayConfig) -> anyhow::Result<GatewayConfig> {
+        self.set(&mut config)?;
+        if let Some(p) = config.validate().err().and_then(|p| p.into_iter().next()) {
+            anyhow::bail!("--nodes/--stickiness: {}: {}", p.key, p.message);
         }
         Ok(config)
     }
@@ -63,7 +67,18 @@ impl Overrides {
 /// Parses a gateway configuration file's text. The error is one line:
 /// `FILE:LINE:COLUMN: message` naming the key (and the nearest valid key for a typo).
 pub fn parse_config(text: &str, file: &str) -> anyhow::Result<GatewayConfig> {
-    let config: GatewayConfig = match toml::from_str(text) {
+    parse_config_with(text, file, &Overrides::default())
+}
+
+/// [`parse_config`] with the command line's keys set before validation, so that
+/// `--nodes 3` makes a file's `fail_node = { node = 2, … }` valid (and `--nodes 2` makes it
+/// an error pointing at `fail_node` in the file).
+pub fn parse_config_with(
+    text: &str,
+    file: &str,
+    overrides: &Overrides,
+) -> anyhow::Result<GatewayConfig> {
+    let mut config: GatewayConfig = match toml::from_str(text) {
         Ok(c) => c,
         Err(e) => {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
@@ -77,6 +92,7 @@ pub fn parse_config(text: &str, file: &str) -> anyhow::Result<GatewayConfig> {
             anyhow::bail!("{file}:{line}:{col}: {message}{hint}");
         }
     };
+    overrides.set(&mut config)?;
     if let Err(problems) = config.validate() {
         if let Some(p) = problems.first() {
             // The key as written (the text parsed above, so it parses here too).
@@ -93,9 +109,14 @@ pub fn parse_config(text: &str, file: &str) -> anyhow::Result<GatewayConfig> {
 
 /// Reads and parses a gateway configuration file (see [`parse_config`]).
 pub fn load_config(path: &Path) -> anyhow::Result<GatewayConfig> {
+    load_config_with(path, &Overrides::default())
+}
+
+/// [`load_config`] with the command line's keys (see [`parse_config_with`]).
+pub fn load_config_with(path: &Path, overrides: &Overrides) -> anyhow::Result<GatewayConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read gateway configuration", path.display()))?;
-    parse_config(&text, &path.display().to_string())
+    parse_config_with(&text, &path.display().to_string(), overrides)
 }
 
 /// Runs the gateway until `shutdown`. Prints `gateway listening on https://ADDR` (or
@@ -111,10 +132,9 @@ pub async fn run_with(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let config = match &opts.config {
-        Some(path) => load_config(path)?,
-        None => GatewayConfig::default(),
+        Some(path) => load_config_with(path, &overrides)?,
+        None => overrides.apply(GatewayConfig::default())?,
     };
-    let config = overrides.apply(config)?;
     let tls = if opts.plain_http {
         if opts.cert.is_some() || opts.key.is_some() || opts.cert_out.is_some() {
             anyhow::bail!("--plain-http cannot be combined with --cert, --key or --cert-out");
@@ -210,26 +230,36 @@ mod tests {
     }
 
     #[test]
-    fn command_line_overrides_are_validated_again() {
-        let file = parse_config(
-            "nodes = 3\nfail_node = { node = 2, at = \"1s\", for = \"1s\" }\n",
-            "gw.toml",
-        )
-        .expect("valid");
+    fn command_line_overrides_are_validated_with_the_file() {
         let set = |nodes, stickiness: Option<&str>| Overrides {
             nodes,
             stickiness: stickiness.map(str::to_string),
         };
-        let c = set(Some(4), Some("guid"))
-            .apply(file.clone())
+        // The file alone is one node, so its node 2 does not exist; --nodes 3 makes it.
+        let text = "poll_wait = \"1s\"\nfail_node = { node = 2, at = \"1s\", for = \"1s\" }\n";
+        assert!(parse_config(text, "gw.toml").is_err());
+        let c = parse_config_with(text, "gw.toml", &set(Some(3), Some("guid"))).expect("3 nodes");
+        assert_eq!((c.nodes, c.stickiness.name()), (3, "guid"));
+        let err = parse_config_with(text, "gw.toml", &set(Some(2), None)).expect_err("node 2");
+        assert!(
+            err.to_string()
+                .starts_with("gw.toml:2:1: fail_node: entry 1: node 2"),
+            "{err}"
+        );
+        let err = parse_config_with(text, "gw.toml", &set(Some(3), Some("sticky")))
+            .expect_err("bad mode");
+        assert!(err.to_string().starts_with("--stickiness: "), "{err}");
+        // Without a file: the defaults with the options.
+        let c = set(Some(4), None)
+            .apply(GatewayConfig::default())
             .expect("4 nodes");
         assert_eq!(c.nodes, 4);
-        assert_eq!(c.stickiness, super::super::config::Stickiness::Guid);
-        let err = set(Some(2), None)
-            .apply(file.clone())
-            .expect_err("node 2 gone");
-        assert!(err.to_string().contains("fail_node"), "{err}");
-        let err = set(None, Some("sticky")).apply(file).expect_err("bad mode");
-        assert!(err.to_string().starts_with("--stickiness: "), "{err}");
+        let err = set(Some(99), None)
+            .apply(GatewayConfig::default())
+            .expect_err("99");
+        assert!(
+            err.to_string().starts_with("--nodes/--stickiness: nodes: "),
+            "{err}"
+        );
     }
 }

@@ -347,6 +347,9 @@ fail_node = [{ node = 0, at = "700ms", for = "30s", mode = "refuse" }]"#,
     assert!(!s.nodes[k].up);
     assert_eq!((s.nodes[k].lost_at_failure, s.nodes[k].signed_in), (1, 0));
     assert_eq!((s.signed_in, s.signouts.forced), (1, 1));
+    // The cut poll is counted, as `reset`, so the gateway's counts match its clients'.
+    assert_eq!(s.nodes[k].requests["getAgentEvent"].get("reset"), Some(&1));
+    assert_eq!(count(&s, "getAgentEvent", "reset"), 1);
     // A new connection is served by the node that is up.
     let mut fresh = gw.client().await;
     let r = poll(&mut fresh, 3401, &guid, home).await;

@@ -7,7 +7,8 @@
 //!
 //! Also owns the tag each front connection carries ([`ConnTag`]): which node its latest
 //! request went to, and the switch that closes it without a reply when that node fails in
-//! `refuse` mode.
+//! `refuse` mode. A request cut that way is counted on its node as `reset`, as a cut reply
+//! of fault injection is, so the gateway's counts still match what its clients sent.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,10 +20,12 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use super::route::{self, Choice};
 use super::{model::Stickiness, Cluster};
+use crate::protocol::Endpoint;
 use crate::sim::handle::presented_guid;
 use crate::sim::reply::{Answer, ReplyBody};
 use crate::sim::router::{self, Route};
 use crate::sim::session::lock;
+use crate::sim::stats::{Counters, Outcome};
 use crate::sim::SimGateway;
 
 /// No node yet.
@@ -64,6 +67,23 @@ impl Drop for ConnTag {
         let node = *self.node.get_mut();
         if let Some(n) = self.front.cluster.as_ref().and_then(|c| c.nodes.get(node)) {
             lock(&n.conns).remove(&self.id);
+        }
+    }
+}
+
+/// Counts a request as `reset` on its node if it is dropped unanswered because its
+/// connection was closed by a `refuse` failure (not when the client left, or at shutdown).
+struct CutGuard<'a> {
+    counters: &'a Counters,
+    endpoint: Option<Endpoint>,
+    conn: &'a ConnTag,
+    answered: bool,
+}
+
+impl Drop for CutGuard<'_> {
+    fn drop(&mut self) {
+        if !self.answered && self.conn.kill.is_cancelled() {
+            self.counters.count(self.endpoint, Outcome::RESET);
         }
     }
 }
@@ -150,10 +170,17 @@ impl SimGateway {
                 .into_response(&cluster.nodes[k].gw.counters, endpoint);
         };
         let node = &cluster.nodes[choice.node];
+        let mut cut = CutGuard {
+            counters: &node.gw.counters,
+            endpoint,
+            conn,
+            answered: false,
+        };
         let mut resp = node
             .gw
             .handle_at(req, shutdown, self.throttle.as_ref())
             .await;
+        cut.answered = true;
         if choice.set_cookie {
             resp.headers_mut()
                 .append(SET_COOKIE, node.set_cookie[usize::from(secure)].clone());

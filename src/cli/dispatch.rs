@@ -79,15 +79,20 @@ pub async fn dispatch(command: Command) -> i32 {
             cert,
             key,
             cert_out,
+            nodes,
+            stickiness,
         } => {
-            gateway_command(crate::sim::standalone::Options {
-                listen,
-                config,
-                plain_http,
-                cert,
-                key,
-                cert_out,
-            })
+            gateway_command(
+                crate::sim::standalone::Options {
+                    listen,
+                    config,
+                    plain_http,
+                    cert,
+                    key,
+                    cert_out,
+                },
+                crate::sim::standalone::Overrides { nodes, stickiness },
+            )
             .await
         }
         Command::Probe {
@@ -183,10 +188,13 @@ async fn probe_command(opts: crate::probe::Options) -> Result<i32, Exit> {
     })
 }
 
-async fn gateway_command(opts: crate::sim::standalone::Options) -> Result<i32, Exit> {
+async fn gateway_command(
+    opts: crate::sim::standalone::Options,
+    overrides: crate::sim::standalone::Overrides,
+) -> Result<i32, Exit> {
     let shutdown = CancellationToken::new();
     watch_signals(shutdown.clone(), CancellationToken::new());
-    crate::sim::standalone::run(opts, shutdown)
+    crate::sim::standalone::run_with(opts, overrides, shutdown)
         .await
         .map_err(|e| Exit::bad_input(format!("{e:#}")))?;
     Ok(exit::OK)

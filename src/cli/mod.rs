@@ -145,6 +145,18 @@ pub enum Command {
         /// Write the served certificate as PEM, so clients can trust it.
         #[arg(long, value_name = "FILE")]
         cert_out: Option<PathBuf>,
+        /// Cluster mode: serve N simulated nodes (1-64) behind the listener, as a gateway
+        /// cluster behind its load balancer; each has its own sessions, GUIDs
+        /// (`.AgentGateway0` ... `.AgentGateway{N-1}`) and counters. Overrides `nodes` of
+        /// --config (which also takes `fail_node`, `signin_rate_limit`, `signin_burst`).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+        nodes: Option<u32>,
+        /// How the front keeps an agent on its node: `cookie` (a cookie it sets on the
+        /// first reply; the name is `sticky_cookie` of --config, default AGWNODE), `guid`
+        /// (the GUID's node suffix) or `none` (round robin every request). Overrides
+        /// `stickiness` of --config.
+        #[arg(long, value_name = "MODE", value_parser = ["cookie", "guid", "none"])]
+        stickiness: Option<String>,
     },
     /// Re-render every report file from a results.json (and the latency.hlog beside it).
     #[command(after_help = crate::exit::HELP)]

@@ -35,6 +35,7 @@ mod shard_cli;
 mod shard_merge;
 mod sim_behaviour;
 mod sim_calls;
+mod sim_cluster;
 mod sim_conformance;
 mod sim_dialects;
 mod sim_http;

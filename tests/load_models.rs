@@ -550,3 +550,90 @@ stages = [{{ hold = "500ms", rate = 20 }}, {{ hold = "1s", rate = 0 }}]
     assert_eq!(gw.sim.stats().signouts.replaced, 10);
     assert_eq!(gw.sim.stats().signed_in, 0);
 }
+
+/// The cluster drill, shortened (scenarios/cluster-failover.toml's shape): three nodes
+/// behind a cookie-sticky front, node 1 fails and comes back, in each failure mode. Every
+/// agent that lost its session signs in again on a node that is up; the harness's counts
+/// per node (from the GUIDs' suffixes) reconcile with each node's own counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_fails_and_every_agent_comes_back_per_node_reconciled() {
+    const AGENTS: u64 = 90;
+    for mode in ["shutdown", "refuse"] {
+        let gw = gateway(&format!(
+            "poll_wait = \"300ms\"\nnodes = 3\nstickiness = \"cookie\"\n\
+             fail_node = {{ node = 1, at = \"1500ms\", for = \"1s\", mode = \"{mode}\" }}"
+        ))
+        .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = options(
+            &dir,
+            &format!(
+                r#"name = "cluster-{mode}"
+[agents]
+ids = "1001-{}"
+[session]
+hold = "4s"
+poll_gap = "50ms"
+on_unexpected_signout = "signin-again"
+retry = {{ initial = "200ms", max = "2s", give_up_after = "20s" }}
+[load]
+stages = [{{ hold = "900ms", rate = 100 }}, {{ hold = "4s", rate = 0 }}]
+[thresholds]
+"recovery.t100" = "< 3s"
+"recovery.not_back" = "== 0"
+"#,
+                1000 + AGENTS
+            ),
+            &gw.url,
+        );
+        let out = run(opts).await.expect("run");
+        let r = &out.results;
+        let gs = gw.sim.stats();
+        assert_eq!(out.exit_code, 0, "{mode}: {:?}", r.derived);
+        let rec = r.derived.recovery.as_ref().expect("sessions were lost");
+        let node1 = gs
+            .nodes
+            .iter()
+            .find(|n| n.name == "AgentGateway1")
+            .expect("node 1");
+        assert_eq!(node1.failures, 1, "{mode}");
+        assert!(node1.lost_at_failure > 0, "{mode}: {node1:?}");
+        assert_eq!(
+            rec.lost, node1.lost_at_failure,
+            "{mode}: every loss was node 1's"
+        );
+        assert_eq!(rec.back, rec.lost, "{mode}: {rec:?}");
+        assert_eq!(rec.nodes.len(), 1, "{mode}: {:?}", rec.nodes);
+        assert_eq!(rec.nodes[0].node, "AgentGateway1");
+        assert_eq!(rec.nodes[0].lost, node1.lost_at_failure);
+        // Per node: the sessions the harness saw signed in there are the sign-ins the node
+        // answered with 0.
+        let s = &r.sessions;
+        assert_eq!(s.signed_in, AGENTS + rec.lost, "{mode}");
+        for n in &gs.nodes {
+            let ok = |ep: &str| {
+                n.requests
+                    .get(ep)
+                    .and_then(|m| m.get("0"))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let harness = s.nodes.get(&n.name).map_or(0, |x| x.signed_in);
+            assert_eq!(
+                harness,
+                ok("login") + ok("forceLogin"),
+                "{mode}: {}",
+                n.name
+            );
+        }
+        // In total, every attempt the harness made the gateway counted.
+        for (op, ep) in [("signin", Endpoint::Login), ("logout", Endpoint::Logout)] {
+            let attempted = r.operations.get(op).map_or(0, |o| o.count);
+            assert_eq!(attempted, gs.endpoint_total(ep), "{mode}: {op}");
+        }
+        assert_eq!(s.signin_given_up, 0, "{mode}");
+        assert_eq!(s.signed_out_clean, AGENTS, "{mode}: {s:?}");
+        assert_eq!(gs.signed_in, 0, "{mode}");
+        assert_reconciles(&out);
+    }
+}

@@ -75,9 +75,14 @@ impl AgentConn {
                 return Ok(live);
             }
         }
+        Self::fresh_live(&self.target).await
+    }
+
+    /// A new connection, ready for a request.
+    async fn fresh_live(target: &Target) -> Result<Live, (TransportKind, String)> {
         // Boxed: opening a connection (TCP, TLS, handshake) is the largest state of a call;
         // unboxed it would size every agent's task, while it lasts only until connected.
-        let mut live = Box::pin(self.target.connect_explained()).await?;
+        let mut live = Box::pin(target.connect_explained()).await?;
         if live.ready().await {
             Ok(live)
         } else {
@@ -219,30 +224,54 @@ impl AgentConn {
                 return failed(Failure::Transport(kind), reason);
             }
         };
-        let sent = {
-            let sender = &mut live.sender;
-            let exchange = async {
-                let resp = sender
-                    .send_request(req)
-                    .await
-                    .map_err(|e| (Failure::Transport(classify_hyper(&e)), e.to_string()))?;
-                let (parts, incoming) = resp.into_parts();
-                let bytes = read_body(incoming).await.map_err(|f| {
-                    let why = match f {
-                        Failure::Transport(TransportKind::BadBody) => {
-                            format!("reply body over the {} KiB limit", MAX_BODY_BYTES / 1024)
-                        }
-                        _ => "the connection ended while the reply body was read".to_string(),
-                    };
-                    (f, why)
-                })?;
-                Ok::<_, (Failure, String)>((parts, bytes))
+        // A request hyper hands back unsent (the kept connection had closed before it could
+        // be written: a gateway or load balancer that drops idle connections) goes once
+        // more on a new connection, as a browser or connection pool does; it never reached
+        // the gateway, so it is not a second attempt.
+        let mut req = req;
+        let mut resent = false;
+        let (parts, bytes) = loop {
+            let sent = {
+                let sender = &mut live.sender;
+                let exchange = async {
+                    let resp = sender.try_send_request(req).await.map_err(|mut e| {
+                        let unsent = e.take_message();
+                        let e = e.into_error();
+                        (
+                            Failure::Transport(classify_hyper(&e)),
+                            e.to_string(),
+                            unsent,
+                        )
+                    })?;
+                    let (parts, incoming) = resp.into_parts();
+                    let bytes = read_body(incoming).await.map_err(|f| {
+                        let why = match f {
+                            Failure::Transport(TransportKind::BadBody) => {
+                                format!("reply body over the {} KiB limit", MAX_BODY_BYTES / 1024)
+                            }
+                            _ => "the connection ended while the reply body was read".to_string(),
+                        };
+                        (f, why, None)
+                    })?;
+                    Ok::<_, (Failure, String, Option<Request<Full<Bytes>>>)>((parts, bytes))
+                };
+                Live::drive(&mut live.driver, &live.wake, exchange).await
             };
-            Live::drive(&mut live.driver, &live.wake, exchange).await
-        };
-        let (parts, bytes) = match sent {
-            Ok(done) => done,
-            Err((f, reason)) => return failed(f, reason),
+            match sent {
+                Ok(done) => break done,
+                Err((_, _, Some(unsent))) if !resent => {
+                    resent = true;
+                    req = unsent;
+                    live = match Self::fresh_live(&self.target).await {
+                        Ok(fresh) => fresh,
+                        Err((kind, cause)) => {
+                            let reason = format!("{}: {cause}", describe(kind));
+                            return failed(Failure::Transport(kind), reason);
+                        }
+                    };
+                }
+                Err((f, reason, _)) => return failed(f, reason),
+            }
         };
         self.target.note_reachable();
         self.keep_cookies(&parts.headers);

@@ -14,7 +14,7 @@ mod body;
 mod stats;
 
 pub use body::{gen_time_lenient, Event, PushBatch, Reply, SignInRequest};
-pub use stats::{GatewayStats, SignoutCounts};
+pub use stats::{GatewayStats, NodeStats, SignoutCounts};
 
 /// Common prefix of every agent-interface path.
 pub const BASE_PATH: &str = "/agentgateway/resource";

@@ -328,19 +328,28 @@ fn shared_window(
 fn summed_gateway(inputs: &[MergeInput]) -> Option<GatewayStats> {
     let mut sum: Option<GatewayStats> = None;
     for g in inputs.iter().filter_map(|(r, _)| r.gateway.as_ref()) {
-        let s = sum.get_or_insert_with(GatewayStats::default);
-        s.signed_in += g.signed_in;
-        s.signed_in_peak += g.signed_in_peak;
-        for (endpoint, outcomes) in &g.requests {
-            let e = s.requests.entry(endpoint.clone()).or_default();
-            for (k, v) in outcomes {
-                *e.entry(k.clone()).or_insert(0) += v;
+        sum = Some(match sum.take() {
+            None => g.clone(),
+            Some(s) => {
+                // Every counter (per node too, nodes matched by name) adds; so do the
+                // gauges, each shard's gateway being its own.
+                let mut z = s.zip_counters(g, u64::saturating_add);
+                z.signed_in = s.signed_in + g.signed_in;
+                z.signed_in_peak = s.signed_in_peak + g.signed_in_peak;
+                for n in &mut z.nodes {
+                    if let Some(o) = g.nodes.iter().find(|o| o.name == n.name) {
+                        if s.nodes.iter().any(|m| m.name == n.name) {
+                            n.signed_in += o.signed_in;
+                            n.signed_in_peak += o.signed_in_peak;
+                        } else {
+                            n.signed_in = o.signed_in;
+                            n.signed_in_peak = o.signed_in_peak;
+                        }
+                    }
+                }
+                z
             }
-        }
-        s.signouts.logout += g.signouts.logout;
-        s.signouts.forced += g.signouts.forced;
-        s.signouts.timeout += g.signouts.timeout;
-        s.signouts.replaced += g.signouts.replaced;
+        });
     }
     sum
 }

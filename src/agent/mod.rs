@@ -356,8 +356,12 @@ async fn one_session(
         Some(inbox) => Box::pin(s.pushed(conn, inbox, rng, end)).await,
         None => s.polled(conn, rng, end).await,
     };
+    let s_was_ready = s.hold_until.is_some();
     drop(inbox);
     ctx.recorder.signed_in_changed(-1);
+    if s_was_ready {
+        ctx.recorder.ready_changed(-1);
+    }
     let length_d = signed_in_at.elapsed();
     let length = micros(length_d);
     ctx.session_stats(|st| {

@@ -75,6 +75,7 @@ impl Session<'_> {
                             }
                         }
                     });
+                    self.ctx.recorder.ready_changed(1);
                     self.hold_until = Some(at + self.ctx.session.hold.sample(rng));
                 }
                 false

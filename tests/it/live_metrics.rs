@@ -231,6 +231,15 @@ async fn pushes_arrive_and_the_final_one_equals_summary_csv() {
         pushed_total(last, "agentstorm_metrics_push_failures_total", &[]),
         0.0
     );
+    // Every agent signed out by the end: no one signed in or ready any more; some push
+    // along the way saw agents ready.
+    assert_eq!(pushed_total(last, "agentstorm_agents_signed_in", &[]), 0.0);
+    assert_eq!(pushed_total(last, "agentstorm_agents_ready", &[]), 0.0);
+    let ready_seen = pushes
+        .iter()
+        .map(|p| pushed_total(&p.req, "agentstorm_agents_ready", &[]))
+        .fold(0.0, f64::max);
+    assert!(ready_seen > 0.0, "no push saw an agent ready");
     let polls = pushed_total(
         last,
         "agentstorm_latency_seconds_count",

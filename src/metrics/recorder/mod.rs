@@ -177,6 +177,8 @@ struct Inner {
     active_agents: AtomicI64,
     peak_active: AtomicI64,
     signed_in: AtomicI64,
+    /// Agents signed in and ready now (got `AgentState_Ready`, session not ended).
+    ready: AtomicI64,
     /// Every agent id that took part (bounded by the scenario's ids; touched once per
     /// arrival, never per request).
     ids: Mutex<HashSet<u32>>,
@@ -209,6 +211,7 @@ impl Recorder {
                 active_agents: AtomicI64::new(0),
                 peak_active: AtomicI64::new(0),
                 signed_in: AtomicI64::new(0),
+                ready: AtomicI64::new(0),
                 ids: Mutex::new(HashSet::new()),
             }),
         }
@@ -338,6 +341,16 @@ impl Recorder {
 
     pub fn signed_in(&self) -> u64 {
         self.inner.signed_in.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// An agent became ready (+1), or its ready session ended (-1).
+    pub fn ready_changed(&self, delta: i64) {
+        self.inner.ready.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Agents signed in and ready now.
+    pub fn ready_now(&self) -> u64 {
+        self.inner.ready.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Takes everything recorded since the last call: swaps each shard for its empty spare

@@ -196,6 +196,7 @@ impl Publisher {
         let gauges = snapshot::Gauges {
             active_agents: recorder.active_agents(),
             signed_in: recorder.signed_in(),
+            ready: recorder.ready_now(),
             rss_bytes: process::rss_bytes(),
             cpu_seconds: process::cpu_seconds(),
             start_unix_s: self.start_unix_s,

@@ -16,6 +16,8 @@ pub struct Gauges {
     pub active_agents: u64,
     /// Agents signed in, as the harness believes.
     pub signed_in: u64,
+    /// Of those, agents that got `AgentState_Ready` (session not ended).
+    pub ready: u64,
     /// Harness resident memory, bytes (0 where unknown: not exported).
     pub rss_bytes: u64,
     /// Harness CPU time used so far, seconds (None where unknown: not exported).
@@ -77,6 +79,12 @@ pub fn families(totals: &Aggregate, g: &Gauges) -> Vec<Family> {
         "Agents signed in now, as the harness believes.",
         None,
         int(g.signed_in),
+    ));
+    out.push(gauge(
+        "agents_ready",
+        "Agents signed in and ready now (AgentState_Ready received, session not ended).",
+        None,
+        int(g.ready),
     ));
     if let Some(cpu) = g.cpu_seconds {
         out.push(
@@ -337,6 +345,7 @@ mod tests {
         let g = Gauges {
             active_agents: 3,
             signed_in: 2,
+            ready: 1,
             rss_bytes: 1 << 20,
             cpu_seconds: Some(0.5),
             start_unix_s: 1.0,
@@ -346,6 +355,10 @@ mod tests {
         assert_eq!(
             find(&fs, "agents_active").series[0].value,
             Value::Gauge(Number::Int(3))
+        );
+        assert_eq!(
+            find(&fs, "agents_ready").series[0].value,
+            Value::Gauge(Number::Int(1))
         );
         assert_eq!(find(&fs, "harness_cpu").kind, Kind::Counter);
         assert_eq!(find(&fs, "sessions").series.len(), SESSION_OUTCOMES.len());

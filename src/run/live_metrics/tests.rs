@@ -80,6 +80,7 @@ fn shared() -> std::sync::Arc<Shared> {
     let g = Gauges {
         active_agents: 12,
         signed_in: 10,
+        ready: 9,
         rss_bytes: 50 << 20,
         cpu_seconds: Some(1.25),
         start_unix_s: 1_767_225_600.0,

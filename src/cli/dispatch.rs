@@ -173,12 +173,12 @@ fn validate_command(scenarios: &[std::path::PathBuf], overrides: &[String]) -> R
             }
             crate::scheduler::plan::Plan::from_stages(&l.scenario.load.stages)
                 .map(|_| l)
-                .map_err(|message| crate::scenario::ScenarioError {
-                    file: path.display().to_string(),
-                    line: 0,
-                    column: 0,
-                    key: Some("load.stages".into()),
-                    message,
+                .map_err(|message| {
+                    crate::scenario::ScenarioError::about_key(
+                        path.display().to_string(),
+                        "load.stages",
+                        message,
+                    )
                 })
         }) {
             Ok(l) => println!("{}: ok ({})", path.display(), l.scenario.name),

@@ -22,7 +22,7 @@
 //!   the client side.
 //! - [`protocol`]: what travels on the wire; [`outcome`]: retcode and transport failure
 //!   kinds; [`exit`]: the exit codes; [`util`]: durations, OS limits, TLS crypto, number
-//!   formats.
+//!   formats, messages above the live status line.
 //!
 //! Glossary: *agent* — one simulated call-center agent (one id, one session at a time);
 //! *arrival* — the moment the plan starts an agent; *stage* — a part of the load plan as

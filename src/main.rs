@@ -10,7 +10,7 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(agentstorm::util::term::writer)
         .init();
     // `run --threads N` sizes the runtime's workers too: agents run on them when a run has
     // few per thread (`agentstorm::agent::lanes`).

@@ -90,6 +90,72 @@ signout_rate = 400
     assert_reconciles(&out);
 }
 
+/// The stop's bound (docs/scenarios.md `[stop]`): with long polls waiting 30 s at the
+/// gateway, 1,000 agents still sign out within agents / signout_rate plus a second, each
+/// giving up its waiting poll (counted as abandoned, not as a failure) when its turn comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_abandons_waiting_long_polls_and_keeps_its_bound() {
+    const AGENTS: u64 = 1_000;
+    const SIGNOUT_RATE: u64 = 500;
+    let gw = gateway("poll_wait = \"30s\"\ninactivity_timeout = \"5m\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = options(
+        &dir,
+        &format!(
+            r#"name = "stop-bound"
+[agents]
+ids = "1001-{}"
+[session]
+hold = "5m"
+poll_gap = "10ms"
+[load]
+stages = [{{ hold = "1s", rate = {AGENTS} }}, {{ hold = "60s", rate = 0 }}]
+[stop]
+signout_rate = {SIGNOUT_RATE}
+"#,
+            1000 + AGENTS
+        ),
+        &gw.url,
+    );
+    let stop = opts.stop.clone();
+    let stopped_at = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let mark = stopped_at.clone();
+    let sim = gw.sim.clone();
+    tokio::spawn(async move {
+        // Every agent signed in and waiting in a long poll (bounded: 20 s).
+        let t = Instant::now();
+        while sim.stats().signed_in < AGENTS && t.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        *mark.lock().expect("lock") = Some(Instant::now());
+        stop.cancel();
+    });
+    let out = run(opts).await.expect("run");
+    let took = stopped_at.lock().expect("lock").expect("stopped").elapsed();
+    let r = &out.results;
+    assert!(matches!(r.status, RunStatus::Interrupted), "{:?}", r.status);
+    let bound = Duration::from_secs(AGENTS / SIGNOUT_RATE + 1);
+    // Slack for a loaded machine, far below the 30 s a waiting poll would have taken.
+    assert!(
+        took < bound + Duration::from_millis(1_500),
+        "stopping took {took:?}, bound {bound:?}"
+    );
+    let s = &r.sessions;
+    assert_eq!(s.signed_in, AGENTS, "{s:?}");
+    assert_eq!(s.signed_out_clean, AGENTS, "{s:?}");
+    assert_eq!(gw.sim.stats().signed_in, 0, "the gateway agrees");
+    let poll = &r.operations["poll"];
+    assert!(poll.abandoned > AGENTS / 2, "{poll:?}");
+    assert_eq!(
+        poll.failed(),
+        0,
+        "an abandoned poll is not a failure: {poll:?}"
+    );
+    assert_eq!(out.exit_code, agentstorm::exit::INTERRUPTED);
+    assert_reconciles(&out);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hard_stop_writes_what_was_recorded_and_counts_who_was_left() {
     let gw = gateway("poll_wait = \"300ms\"").await;

@@ -1,7 +1,8 @@
 //! One gateway call's sample, guaranteed: a [`Call`] is opened before the request goes out
 //! and records exactly one Sample however the call ends — with its reply, as a handled
 //! retcode once what followed is known (`100-002` then a successful forced sign-in), or as
-//! `interrupted` when the agent's task is dropped mid-call by a hard stop. The recorder
+//! `interrupted` when the agent's task is dropped mid-call by a hard stop, or as
+//! `abandoned` when the agent gave up waiting for it at the stop. The recorder
 //! counts open calls, so a hard stop can wait until every one of them is recorded.
 
 use std::time::Instant;
@@ -39,6 +40,19 @@ impl<'a> Call<'a> {
     pub fn finish(mut self, ex: &Exchange) {
         self.recorded = true;
         record_exchange(self.ctx, self.agent_id, self.op, self.intended, ex, false);
+    }
+
+    /// Records the call as abandoned: the agent gave up waiting for its reply at the stop.
+    pub fn abandon(mut self) {
+        self.recorded = true;
+        self.ctx.record_call(&Sample {
+            operation: self.op,
+            intended_at: self.intended,
+            sent_at: self.sent_at,
+            done_at: Instant::now(),
+            outcome: Outcome::Abandoned,
+            poll: None,
+        });
     }
 
     /// Keeps the reply unrecorded until [`Call::resolve`] (dropped first, it is recorded as

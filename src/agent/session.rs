@@ -145,9 +145,24 @@ impl Session<'_> {
                 }
             }
             let call = Call::open(self.ctx, self.agent_id, Operation::Poll, next);
-            let ex = conn
-                .call(Method::GET, &poll_path, None, self.guid.as_deref())
-                .await;
+            // At the stop a waiting long poll is given up when the sign-out gate gives this
+            // agent its turn, so that stopping takes agents / signout_rate, not the
+            // gateway's hold time on top.
+            let turn = async {
+                end.cancelled().await;
+                self.ctx.gate.acquire().await
+            };
+            let answered = tokio::select! {
+                biased;
+                ex = conn.call(Method::GET, &poll_path, None, self.guid.as_deref()) => Some(ex),
+                _ = turn => None,
+            };
+            let Some(ex) = answered else {
+                call.abandon();
+                // The connection had a request in flight: the sign-out opens a new one.
+                conn.close();
+                break;
+            };
             call.finish(&ex);
             self.adopt_guid(&ex);
             if let Ok(GatewayReply {

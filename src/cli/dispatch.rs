@@ -23,6 +23,10 @@ pub async fn dispatch(command: Command) -> i32 {
             start_at,
             processes,
             threads,
+            metrics_listen,
+            metrics_push,
+            metrics_push_interval,
+            run_id,
         } => match crate::run::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
             .and_then(|s| crate::run::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
             .map_err(Exit::bad_input)
@@ -33,6 +37,16 @@ pub async fn dispatch(command: Command) -> i32 {
                 _ => Ok(resolved),
             }) {
             Err(e) => Err(e),
+            Ok(_)
+                if processes.is_some() && (metrics_listen.is_some() || metrics_push.is_some()) =>
+            {
+                Err(Exit::bad_input(
+                    "--metrics-listen and --metrics-push cannot be combined with --processes yet: \
+                     run the shards with --shard K/N instead, each with its own --metrics-listen \
+                     port or the same --metrics-push URL"
+                        .to_string(),
+                ))
+            }
             Ok((_, start_at)) if processes.is_some() => {
                 let mut opts =
                     crate::cli::processes::Options::new(scenario, processes.unwrap_or_default());
@@ -57,6 +71,12 @@ pub async fn dispatch(command: Command) -> i32 {
                 opts.shard = shard;
                 opts.start_at = start_at;
                 opts.threads = threads;
+                opts.metrics = crate::run::live_metrics::Options {
+                    listen: metrics_listen,
+                    push: metrics_push,
+                    push_interval: metrics_push_interval,
+                    run_id,
+                };
                 run_command(opts, quiet).await
             }
         },
@@ -67,15 +87,20 @@ pub async fn dispatch(command: Command) -> i32 {
             cert,
             key,
             cert_out,
+            nodes,
+            stickiness,
         } => {
-            gateway_command(crate::sim::standalone::Options {
-                listen,
-                config,
-                plain_http,
-                cert,
-                key,
-                cert_out,
-            })
+            gateway_command(
+                crate::sim::standalone::Options {
+                    listen,
+                    config,
+                    plain_http,
+                    cert,
+                    key,
+                    cert_out,
+                },
+                crate::sim::standalone::Overrides { nodes, stickiness },
+            )
             .await
         }
         Command::Probe {
@@ -135,15 +160,23 @@ async fn run_command(opts: RunOptions, quiet: bool) -> Result<i32, Exit> {
     let outcome = run::run(opts).await?;
     if !quiet {
         print!("{}", crate::report::console_summary(&outcome.results));
-        println!("reports: {}", outcome.out_dir.display());
     }
-    // The verdict is printed even with --quiet: it is what CI reads.
+    // Where the reports are and the verdict are printed even with --quiet: they are what
+    // CI reads.
+    println!("reports: {}", outcome.out_dir.display());
     print!(
         "{}",
         crate::report::thresholds::render(&outcome.results.derived.thresholds)
     );
-    // Why it did not pass, on the same screen as the summary.
     let v = &outcome.results.derived.verdict;
+    if quiet {
+        println!(
+            "verdict: {} (exit {})",
+            crate::report::summary_md::verdict_word(v.exit_code),
+            v.exit_code
+        );
+    }
+    // Why it did not pass, on the same screen as the summary.
     if v.exit_code != exit::OK && !v.reason.is_empty() {
         eprintln!("agentstorm: {}", v.reason);
     }
@@ -163,10 +196,13 @@ async fn probe_command(opts: crate::probe::Options) -> Result<i32, Exit> {
     })
 }
 
-async fn gateway_command(opts: crate::sim::standalone::Options) -> Result<i32, Exit> {
+async fn gateway_command(
+    opts: crate::sim::standalone::Options,
+    overrides: crate::sim::standalone::Overrides,
+) -> Result<i32, Exit> {
     let shutdown = CancellationToken::new();
     watch_signals(shutdown.clone(), CancellationToken::new());
-    crate::sim::standalone::run(opts, shutdown)
+    crate::sim::standalone::run_with(opts, overrides, shutdown)
         .await
         .map_err(|e| Exit::bad_input(format!("{e:#}")))?;
     Ok(exit::OK)
@@ -210,10 +246,12 @@ fn watch_signals(stop: CancellationToken, hard_stop: CancellationToken) {
         for n in 0..2 {
             signals.next().await;
             if n == 0 {
-                eprintln!("agentstorm: stopping: no new arrivals, signing agents out (press Ctrl-C again to stop at once)");
+                crate::util::term::message("agentstorm: stopping: no new arrivals, signing agents out (press Ctrl-C again to stop at once)");
                 stop.cancel();
             } else {
-                eprintln!("agentstorm: stopping at once; writing what was recorded");
+                crate::util::term::message(
+                    "agentstorm: stopping at once; writing what was recorded",
+                );
                 hard_stop.cancel();
             }
         }

@@ -75,6 +75,26 @@ pub enum Command {
         /// --processes, per process).
         #[arg(long, value_name = "N", value_parser = args::threads, allow_negative_numbers = true)]
         threads: Option<std::num::NonZeroUsize>,
+        /// Serve live metrics at http://ADDR/metrics during the run, for Prometheus to scrape
+        /// (text format; OpenMetrics when asked), e.g. 127.0.0.1:9464; port 0 takes a free
+        /// port. The address is printed on stderr.
+        #[arg(long, value_name = "ADDR", help_heading = "Live metrics")]
+        metrics_listen: Option<SocketAddr>,
+        /// Push live metrics by Prometheus remote write to URL (e.g.
+        /// http://prometheus:9090/api/v1/write) every --metrics-push-interval, and once more
+        /// when the run ends; user:password@ in the URL sends basic auth.
+        #[arg(long, value_name = "URL", help_heading = "Live metrics",
+              value_parser = crate::run::live_metrics::parse_push_url)]
+        metrics_push: Option<crate::run::live_metrics::PushUrl>,
+        /// How often to push (at least 1s).
+        #[arg(long, value_name = "DURATION", default_value = "5s", help_heading = "Live metrics",
+              requires = "metrics_push", value_parser = crate::run::live_metrics::parse_interval)]
+        metrics_push_interval: std::time::Duration,
+        /// The run_id label of every live series (default: <scenario>-<UTC start time>, the
+        /// time of --start-at when given, so the shards of one run agree).
+        #[arg(long, value_name = "ID", env = "AGENTSTORM_RUN_ID", help_heading = "Live metrics",
+              value_parser = crate::run::live_metrics::parse_run_id)]
+        run_id: Option<String>,
     },
     /// Preflight before a storm: one agent signs in, polls until ready, signs out, and
     /// every exchange is shown with what was understood of it and a verdict.
@@ -125,6 +145,18 @@ pub enum Command {
         /// Write the served certificate as PEM, so clients can trust it.
         #[arg(long, value_name = "FILE")]
         cert_out: Option<PathBuf>,
+        /// Cluster mode: serve N simulated nodes (1-64) behind the listener, as a gateway
+        /// cluster behind its load balancer; each has its own sessions, GUIDs
+        /// (`.AgentGateway0` ... `.AgentGateway{N-1}`) and counters. Overrides `nodes` of
+        /// --config (which also takes `fail_node`, `signin_rate_limit`, `signin_burst`).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+        nodes: Option<u32>,
+        /// How the front keeps an agent on its node: `cookie` (a cookie it sets on the
+        /// first reply; the name is `sticky_cookie` of --config, default AGWNODE), `guid`
+        /// (the GUID's node suffix) or `none` (round robin every request). Overrides
+        /// `stickiness` of --config.
+        #[arg(long, value_name = "MODE", value_parser = ["cookie", "guid", "none"])]
+        stickiness: Option<String>,
     },
     /// Re-render every report file from a results.json (and the latency.hlog beside it),
     /// judging its thresholds again.

@@ -245,18 +245,7 @@ impl AgentConn {
             Err((f, reason)) => return failed(f, reason),
         };
         self.target.note_reachable();
-        if parts.headers.contains_key(header::SET_COOKIE) {
-            let path = self.last_uri.as_ref().map_or("/", |(_, u)| u.path());
-            let origin = Origin {
-                host: &self.target.cookie_host,
-                path,
-                https: self.target.scheme_https,
-                now: Instant::now(),
-                wall: SystemTime::now(),
-            };
-            self.jar.store_from(&parts.headers, origin);
-        }
-        let mut retry_after = None;
+        self.keep_cookies(&parts.headers);
         // Keep the connection for the next call unless the gateway said it closes it.
         let closes = parts
             .headers
@@ -265,30 +254,9 @@ impl AgentConn {
         if !closes {
             self.live = Some(live);
         }
-        let (result, reason) = if parts.status != http::StatusCode::OK {
-            let status = parts.status;
-            if matches!(status.as_u16(), 429 | 503) {
-                retry_after = parts
-                    .headers
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| reply::retry_after(v, SystemTime::now()));
-            }
-            // `StatusCode`'s Display is "503 Service Unavailable" (and
-            // "<unknown status code>" after the number for a non-standard status).
-            let why = match (status.as_u16(), retry_after) {
-                (429 | 503, Some(wait)) => format!(
-                    "HTTP {status}: the gateway or its load balancer is throttling; it asks for {} before the next try",
-                    humantime::format_duration(wait)
-                ),
-                (429 | 503, None) => format!(
-                    "HTTP {status}: the gateway or its load balancer is throttling (no Retry-After)"
-                ),
-                _ => format!(
-                    "HTTP {status} (the gateway answers 200 and puts the outcome in retcode)"
-                ),
-            };
-            (Err(Failure::Http(status.as_u16())), Some(why))
+        let (result, reason, retry_after) = if parts.status != http::StatusCode::OK {
+            let (failure, why, retry_after) = http_failure(&parts);
+            (Err(failure), Some(why), retry_after)
         } else {
             match reply::parse(&parts.headers, &bytes) {
                 Ok(r) => {
@@ -299,9 +267,13 @@ impl AgentConn {
                     {
                         self.target.is_simulator.store(true, Ordering::Relaxed);
                     }
-                    (Ok(r), None)
+                    (Ok(r), None, None)
                 }
-                Err(why) => (Err(Failure::Transport(TransportKind::BadBody)), Some(why)),
+                Err(why) => (
+                    Err(Failure::Transport(TransportKind::BadBody)),
+                    Some(why),
+                    None,
+                ),
             }
         };
         // A reply with many headers is not worth its memory for the rest of the session.
@@ -311,6 +283,22 @@ impl AgentConn {
             self.spare_headers = Some(Box::new(headers));
         }
         (result, bytes, reason, retry_after)
+    }
+
+    /// Takes the reply's `Set-Cookie`s into the session's jar.
+    fn keep_cookies(&mut self, headers: &http::HeaderMap) {
+        if !headers.contains_key(header::SET_COOKIE) {
+            return;
+        }
+        let path = self.last_uri.as_ref().map_or("/", |(_, u)| u.path());
+        let origin = Origin {
+            host: &self.target.cookie_host,
+            path,
+            https: self.target.scheme_https,
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        };
+        self.jar.store_from(headers, origin);
     }
 
     /// A plain GET returning the body of a 200 reply (for the simulator's stats).
@@ -331,4 +319,28 @@ impl AgentConn {
             .ok()
             .flatten()
     }
+}
+
+/// A reply other than HTTP 200: the failure, why in words, and on a 429 or 503 the wait
+/// its `Retry-After` asks for.
+fn http_failure(parts: &http::response::Parts) -> (Failure, String, Option<Duration>) {
+    let status = parts.status;
+    let retry_after = matches!(status.as_u16(), 429 | 503)
+        .then(|| parts.headers.get(header::RETRY_AFTER))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| reply::retry_after(v, SystemTime::now()));
+    // `StatusCode`'s Display is "503 Service Unavailable" (and "<unknown status code>"
+    // after the number for a non-standard status).
+    let why = match (status.as_u16(), retry_after) {
+        (429 | 503, Some(wait)) => format!(
+            "HTTP {status}: the gateway or its load balancer is throttling; it asks for {} before the next try",
+            humantime::format_duration(wait)
+        ),
+        (429 | 503, None) => {
+            format!("HTTP {status}: the gateway or its load balancer is throttling (no Retry-After)")
+        }
+        _ => format!("HTTP {status} (the gateway answers 200 and puts the outcome in retcode)"),
+    };
+    (Failure::Http(status.as_u16()), why, retry_after)
 }

@@ -42,7 +42,7 @@ pub struct Exemplar {
 pub fn outcome_label(o: &Outcome) -> Option<String> {
     match o {
         Outcome::Ok { retcode } if retcode.is_success() => None,
-        Outcome::Handled { .. } | Outcome::Interrupted => None,
+        Outcome::Handled { .. } | Outcome::Interrupted | Outcome::Abandoned => None,
         Outcome::Ok { retcode } => Some(retcode.as_str().to_string()),
         Outcome::Http { status } => Some(format!("http:{status}")),
         Outcome::Transport { kind } => Some(format!("transport:{}", kind.name())),

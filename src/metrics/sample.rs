@@ -92,6 +92,10 @@ pub enum Outcome {
     /// Still in flight when a hard stop ended the run: it has no reply and no latency (the
     /// gateway may or may not have counted it).
     Interrupted,
+    /// A long poll the agent gave up at the stop (Ctrl-C or the plan's end) so that it could
+    /// sign out in its turn at `[stop] signout_rate` rather than after the gateway's hold:
+    /// no reply, no latency, not a failure (the gateway may or may not have counted it).
+    Abandoned,
 }
 
 impl Outcome {

@@ -36,6 +36,10 @@ pub struct OpStats {
     /// In flight when a hard stop ended the run: no reply, no latency, not a failure.
     #[serde(default)]
     pub interrupted: u64,
+    /// Long polls given up at the stop so the agent could sign out in its turn: no reply,
+    /// no latency, not a failure.
+    #[serde(default)]
+    pub abandoned: u64,
     /// Every retcode seen, success and handled ones included: at most `names::MAX_NAMES`
     /// by name (and `0`), the rest under `names::OTHER`.
     pub retcodes: BTreeMap<Retcode, u64>,
@@ -84,6 +88,10 @@ impl OpStats {
                 self.interrupted += 1;
                 return;
             }
+            Outcome::Abandoned => {
+                self.abandoned += 1;
+                return;
+            }
         }
         self.corrected.record_us(s.corrected_us());
         self.raw.record_us(s.raw_us());
@@ -94,16 +102,24 @@ impl OpStats {
         self.retcode_failures + self.http_errors + self.transport_errors
     }
 
-    /// Operations that got a verdict (all but the interrupted): the base of error rates, and
-    /// the count of each latency histogram.
+    /// Operations that got a verdict (all but the interrupted and abandoned): the base of
+    /// error rates, and the count of each latency histogram.
     pub fn judged(&self) -> u64 {
-        self.count.saturating_sub(self.interrupted)
+        self.count
+            .saturating_sub(self.interrupted)
+            .saturating_sub(self.abandoned)
+    }
+
+    /// Operations cut short without a reply (interrupted at a hard stop, or abandoned at
+    /// the stop): the gateway may or may not have counted them.
+    pub fn unanswered(&self) -> u64 {
+        self.interrupted + self.abandoned
     }
 
     /// Whether the count is the sum of the outcome counters (every operation ends as exactly
     /// one outcome).
     pub fn counts_add_up(&self) -> bool {
-        self.count == self.ok + self.handled + self.failed() + self.interrupted
+        self.count == self.ok + self.handled + self.failed() + self.interrupted + self.abandoned
     }
 
     /// Whether the counts add up (they always should; reports check it and say so): the
@@ -126,6 +142,7 @@ impl OpStats {
         self.http_errors += o.http_errors;
         self.transport_errors += o.transport_errors;
         self.interrupted += o.interrupted;
+        self.abandoned += o.abandoned;
         names::add(
             &mut self.retcodes,
             &mut self.retcodes_folded,
@@ -156,6 +173,9 @@ impl OpStats {
         out.extend(self.failure_labels());
         if self.interrupted > 0 {
             out.push((INTERRUPTED.to_string(), self.interrupted));
+        }
+        if self.abandoned > 0 {
+            out.push((ABANDONED.to_string(), self.abandoned));
         }
         out
     }
@@ -193,6 +213,8 @@ impl OpStats {
 
 /// The outcome label of calls cut short by a hard stop.
 pub const INTERRUPTED: &str = "interrupted";
+/// The outcome label of long polls given up at the stop.
+pub const ABANDONED: &str = "abandoned";
 
 /// Session outcomes: the session (sign-in to sign-out), not the request, is the unit of
 /// success; `agents` says how many distinct agents the sessions belonged to.

@@ -27,6 +27,129 @@ pub struct GatewayStats {
     pub requests: BTreeMap<String, BTreeMap<String, u64>>,
     /// Sessions ended, by cause.
     pub signouts: SignoutCounts,
+    /// Sign-ins refused with HTTP 429 by the sign-in rate limit (D20); also counted under
+    /// `requests` as `http_429`. Absent (0) from gateways without one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub throttled: u64,
+    /// Cluster mode (D19): each node's own counters, in node order. The totals above are
+    /// the whole gateway's, and every node's `requests` add up to them. Empty (and absent
+    /// from the JSON) for a single gateway and in results written before cluster mode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStats>,
+}
+
+/// One node of a simulated cluster (D19), as [`GatewayStats::nodes`] lists it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeStats {
+    /// The node name, as in its GUIDs' `.AgentGatewayK` suffix and the sticky cookie.
+    pub name: String,
+    /// Serving now (a gauge): false while a `fail_node` window holds it down.
+    #[serde(default)]
+    pub up: bool,
+    /// Agents signed in on this node now (a gauge).
+    #[serde(default)]
+    pub signed_in: u64,
+    /// Highest `signed_in` of this node since the gateway started (a lifetime peak).
+    #[serde(default)]
+    pub signed_in_peak: u64,
+    /// Requests this node answered, by endpoint and outcome, as [`GatewayStats::requests`].
+    #[serde(default)]
+    pub requests: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Sessions of this node ended, by cause; a failure's sessions count as `forced`.
+    #[serde(default)]
+    pub signouts: SignoutCounts,
+    /// Sessions that were signed in on this node when it failed.
+    #[serde(default)]
+    pub lost_at_failure: u64,
+    /// Times this node failed.
+    #[serde(default)]
+    pub failures: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `requests` maps of two snapshots, cell by cell through `f`; a result of 0 is left out.
+fn zip_requests(
+    mine: &BTreeMap<String, BTreeMap<String, u64>>,
+    theirs: &BTreeMap<String, BTreeMap<String, u64>>,
+    f: &impl Fn(u64, u64) -> u64,
+) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut requests: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let empty = BTreeMap::new();
+    for endpoint in mine.keys().chain(theirs.keys()) {
+        if requests.contains_key(endpoint) {
+            continue;
+        }
+        let a = mine.get(endpoint).unwrap_or(&empty);
+        let b = theirs.get(endpoint).unwrap_or(&empty);
+        let outcomes: BTreeMap<String, u64> = a
+            .keys()
+            .chain(b.keys())
+            .filter_map(|outcome| {
+                let at = |m: &BTreeMap<String, u64>| m.get(outcome).copied().unwrap_or(0);
+                let n = f(at(a), at(b));
+                (n > 0).then(|| (outcome.clone(), n))
+            })
+            .collect();
+        requests.insert(endpoint.clone(), outcomes);
+    }
+    requests.retain(|_, outcomes| !outcomes.is_empty());
+    requests
+}
+
+fn zip_signouts(
+    a: &SignoutCounts,
+    b: &SignoutCounts,
+    f: &impl Fn(u64, u64) -> u64,
+) -> SignoutCounts {
+    SignoutCounts {
+        logout: f(a.logout, b.logout),
+        forced: f(a.forced, b.forced),
+        timeout: f(a.timeout, b.timeout),
+        replaced: f(a.replaced, b.replaced),
+    }
+}
+
+impl GatewayStats {
+    /// This snapshot (of one node's counters) as that node's entry in a cluster's
+    /// [`GatewayStats::nodes`]; its `throttled` and `nodes` are dropped (a node has none).
+    pub fn into_node(
+        self,
+        name: String,
+        up: bool,
+        lost_at_failure: u64,
+        failures: u64,
+    ) -> NodeStats {
+        NodeStats {
+            name,
+            up,
+            signed_in: self.signed_in,
+            signed_in_peak: self.signed_in_peak,
+            requests: self.requests,
+            signouts: self.signouts,
+            lost_at_failure,
+            failures,
+        }
+    }
+}
+
+impl NodeStats {
+    /// Counters as `f(self's, other's)`, gauges (`up`, `signed_in`, `signed_in_peak`)
+    /// self's, as [`GatewayStats::zip_counters`] does for the totals.
+    fn zip_counters(&self, other: &NodeStats, f: &impl Fn(u64, u64) -> u64) -> NodeStats {
+        NodeStats {
+            name: self.name.clone(),
+            up: self.up,
+            signed_in: self.signed_in,
+            signed_in_peak: self.signed_in_peak,
+            requests: zip_requests(&self.requests, &other.requests, f),
+            signouts: zip_signouts(&self.signouts, &other.signouts, f),
+            lost_at_failure: f(self.lost_at_failure, other.lost_at_failure),
+            failures: f(self.failures, other.failures),
+        }
+    }
 }
 
 impl GatewayStats {
@@ -47,42 +170,39 @@ impl GatewayStats {
         self.zip_counters(start, u64::saturating_sub)
     }
 
-    /// Every counter (requests by endpoint and outcome, sign-outs by cause) as `f(self's,
-    /// other's)`, one missing on a side read as 0 and a result of 0 left out (as the
-    /// simulator leaves out the requests it never saw); the gauges are `self`'s.
+    /// Every counter (requests by endpoint and outcome, sign-outs by cause, `throttled`, and
+    /// each node's counters, nodes matched by name) as `f(self's, other's)`, one missing on
+    /// a side read as 0 and a result of 0 left out (as the simulator leaves out the
+    /// requests it never saw); the gauges are `self`'s (a node only `other` has gets
+    /// gauges of 0).
     pub fn zip_counters(&self, other: &GatewayStats, f: impl Fn(u64, u64) -> u64) -> GatewayStats {
-        let mut requests: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        let empty = BTreeMap::new();
-        let endpoints = self.requests.keys().chain(other.requests.keys());
-        for endpoint in endpoints {
-            if requests.contains_key(endpoint) {
-                continue;
+        let blank = NodeStats::default();
+        // Nodes by name: self's in its order, then any only the other has.
+        let mut nodes: Vec<NodeStats> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let theirs = other.nodes.iter().find(|o| o.name == n.name);
+                n.zip_counters(theirs.unwrap_or(&blank), &f)
+            })
+            .collect();
+        for o in &other.nodes {
+            if !self.nodes.iter().any(|n| n.name == o.name) {
+                let mut gone = NodeStats {
+                    name: o.name.clone(),
+                    ..NodeStats::default()
+                };
+                gone = gone.zip_counters(o, &f);
+                nodes.push(gone);
             }
-            let mine = self.requests.get(endpoint).unwrap_or(&empty);
-            let theirs = other.requests.get(endpoint).unwrap_or(&empty);
-            let outcomes: BTreeMap<String, u64> = mine
-                .keys()
-                .chain(theirs.keys())
-                .filter_map(|outcome| {
-                    let at = |m: &BTreeMap<String, u64>| m.get(outcome).copied().unwrap_or(0);
-                    let n = f(at(mine), at(theirs));
-                    (n > 0).then(|| (outcome.clone(), n))
-                })
-                .collect();
-            requests.insert(endpoint.clone(), outcomes);
         }
-        requests.retain(|_, outcomes| !outcomes.is_empty());
-        let (a, b) = (&self.signouts, &other.signouts);
         GatewayStats {
             signed_in: self.signed_in,
             signed_in_peak: self.signed_in_peak,
-            requests,
-            signouts: SignoutCounts {
-                logout: f(a.logout, b.logout),
-                forced: f(a.forced, b.forced),
-                timeout: f(a.timeout, b.timeout),
-                replaced: f(a.replaced, b.replaced),
-            },
+            requests: zip_requests(&self.requests, &other.requests, &f),
+            signouts: zip_signouts(&self.signouts, &other.signouts, &f),
+            throttled: f(self.throttled, other.throttled),
+            nodes,
         }
     }
 }
@@ -171,6 +291,85 @@ mod tests {
         // From a fresh gateway's snapshot, the difference is the end itself.
         assert_eq!(end.since(&GatewayStats::default()), end);
         assert_eq!(end.since(&end).requests, BTreeMap::new());
+    }
+
+    fn node(name: &str, signed_in: u64, polls: u64, lost: u64) -> NodeStats {
+        let mut n = NodeStats {
+            name: name.to_string(),
+            up: true,
+            signed_in,
+            signed_in_peak: signed_in + 1,
+            lost_at_failure: lost,
+            ..Default::default()
+        };
+        n.requests
+            .entry("getAgentEvent".to_string())
+            .or_default()
+            .insert("0".to_string(), polls);
+        n.signouts.forced = lost;
+        n
+    }
+
+    /// Cluster mode (D19): per-node counters are differenced like the totals, nodes
+    /// matched by name; per-node gauges are the end's.
+    #[test]
+    fn since_differences_every_node() {
+        let mut start = stats(4, 4, &[("getAgentEvent", "0", 30)], 0);
+        start.nodes = vec![
+            node("AgentGateway0", 2, 10, 0),
+            node("AgentGateway1", 2, 20, 0),
+        ];
+        start.throttled = 5;
+        let mut end = stats(1, 6, &[("getAgentEvent", "0", 45)], 0);
+        let mut down = node("AgentGateway1", 0, 25, 2);
+        down.up = false;
+        down.failures = 1;
+        end.nodes = vec![
+            node("AgentGateway0", 1, 20, 0),
+            down,
+            node("AgentGateway2", 0, 0, 0),
+        ];
+        end.throttled = 8;
+        let d = end.since(&start);
+        assert_eq!(d.throttled, 3);
+        assert_eq!(d.nodes.len(), 3);
+        let names: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["AgentGateway0", "AgentGateway1", "AgentGateway2"]);
+        assert_eq!(d.nodes[0].requests["getAgentEvent"]["0"], 10);
+        assert_eq!(d.nodes[1].requests["getAgentEvent"]["0"], 5);
+        assert_eq!((d.nodes[1].lost_at_failure, d.nodes[1].failures), (2, 1));
+        assert_eq!(d.nodes[1].signouts.forced, 2);
+        // Gauges are the end's.
+        assert_eq!((d.nodes[0].signed_in, d.nodes[0].signed_in_peak), (1, 2));
+        assert!(d.nodes[0].up && !d.nodes[1].up);
+        // A node that counted nothing new is still listed, with nothing under requests.
+        assert!(d.nodes[2].requests.is_empty());
+        // The nodes' requests add up to the total's, in the difference too.
+        let per_node: u64 = d
+            .nodes
+            .iter()
+            .filter_map(|n| n.requests.get("getAgentEvent").and_then(|m| m.get("0")))
+            .sum();
+        assert_eq!(per_node, d.requests["getAgentEvent"]["0"]);
+        // Summing two windows (as a merge does) keeps a node only one side has.
+        let sum = GatewayStats::default().zip_counters(&d, u64::saturating_add);
+        assert_eq!(sum.nodes.len(), 3);
+        assert_eq!(sum.nodes[1].requests["getAgentEvent"]["0"], 5);
+    }
+
+    /// A single gateway's stats JSON is what it was before cluster mode: no `nodes`, no
+    /// `throttled`; and results written then still read.
+    #[test]
+    fn single_gateway_json_is_unchanged() {
+        let g = stats(1, 2, &[("login", "0", 3)], 0);
+        let text = serde_json::to_string(&g).expect("json");
+        assert!(
+            !text.contains("nodes") && !text.contains("throttled"),
+            "{text}"
+        );
+        let old = r#"{"signed_in":1,"signed_in_peak":2,"requests":{},"signouts":{"logout":0,"forced":0,"timeout":0,"replaced":0}}"#;
+        let back: GatewayStats = serde_json::from_str(old).expect("old stats read");
+        assert!(back.nodes.is_empty() && back.throttled == 0);
     }
 
     #[test]

@@ -44,14 +44,19 @@ pub fn render(r: &Results) -> String {
     o
 }
 
-fn verdict(o: &mut String, r: &Results) {
-    let v = &r.derived.verdict;
-    let word = match v.exit_code {
+/// The verdict in one word (or three), as the summary's heading and `run --quiet` say it.
+pub fn verdict_word(exit_code: i32) -> &'static str {
+    match exit_code {
         exit::OK => "passed",
         exit::FAILED => "FAILED",
         exit::INTERRUPTED => "INTERRUPTED",
         _ => "COULD NOT MEASURE",
-    };
+    }
+}
+
+fn verdict(o: &mut String, r: &Results) {
+    let v = &r.derived.verdict;
+    let word = verdict_word(v.exit_code);
     let _ = writeln!(
         o,
         "## agentstorm: {} — {word}\n",

@@ -8,7 +8,7 @@ use super::{in_report_order, ms_cell, pct_cell};
 use crate::metrics::results::{POLL_EMPTY, POLL_EVENT};
 use crate::metrics::Results;
 
-pub const SUMMARY_HEADER: [&str; 21] = [
+pub const SUMMARY_HEADER: [&str; 22] = [
     "operation",
     "count",
     "ok",
@@ -30,6 +30,7 @@ pub const SUMMARY_HEADER: [&str; 21] = [
     "mean_raw_ms",
     "handled",
     "interrupted",
+    "abandoned",
 ];
 
 pub const RETCODES_HEADER: [&str; 3] = ["operation", "retcode", "count"];
@@ -61,6 +62,7 @@ pub fn write_summary_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
             ms_cell(r.mean_ms()),
             s.handled.to_string(),
             s.interrupted.to_string(),
+            s.abandoned.to_string(),
         ])?;
     }
     w.flush()?;
@@ -101,7 +103,8 @@ pub fn write_failures_csv(results: &Results, path: &Path) -> anyhow::Result<()> 
 /// `retcode:100-002`), beside `http:<status>` and `transport:<kind>`, so that the column
 /// reads as text in every run: a bare `0` is a number to pandas' `read_csv` and to
 /// spreadsheets, which would type the column by whichever codes one run happened to see
-/// (quoting does not help: they read `"0"` as a number too).
+/// (quoting does not help: they read `"0"` as a number too). `http:<status>`,
+/// `transport:<kind>`, `interrupted` and `abandoned` are text already.
 pub fn write_retcodes_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(RETCODES_HEADER)?;
@@ -109,8 +112,8 @@ pub fn write_retcodes_csv(results: &Results, path: &Path) -> anyhow::Result<()> 
         if name == POLL_EVENT || name == POLL_EMPTY {
             continue;
         }
-        // `outcome_counts` gives the retcodes first, then HTTP statuses, transport kinds
-        // and interrupted calls, which are labelled already.
+        // `outcome_counts` gives the retcodes first, then HTTP statuses, transport kinds,
+        // interrupted and abandoned calls, which are labelled already.
         let retcodes = s.retcodes.len();
         for (i, (label, count)) in s.outcome_counts().into_iter().enumerate() {
             let label = match i < retcodes {

@@ -4,6 +4,8 @@
 //! into `latency.hlog`.
 //!
 //! It owns the run's totals and interval list; it never touches agents or the network.
+//! When live metrics are on, each tick's totals are handed to their publisher
+//! (`run::live_metrics`), which keeps a snapshot for `/metrics` and the pushes.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use crate::metrics::hlog::{self, HlogWriter, LatencyKind};
 use crate::metrics::process;
 use crate::metrics::recorder::{Aggregate, Recorder};
 use crate::metrics::results::{IntervalOp, IntervalSnapshot};
+use crate::run::live_metrics::Publisher;
 use crate::run::progress::Progress;
 
 pub struct Collector {
@@ -25,6 +28,8 @@ pub struct Collector {
     /// None after a write failed (reported once; the run goes on).
     hlog: Option<HlogWriter>,
     progress: Progress,
+    /// Live metrics (`--metrics-listen`, `--metrics-push`), when asked for.
+    live: Option<Publisher>,
 }
 
 impl Collector {
@@ -46,6 +51,18 @@ impl Collector {
             intervals: Vec::new(),
             hlog: Some(hlog),
             progress,
+            live: None,
+        }
+    }
+
+    /// Hands every tick's totals to the live metrics from now on.
+    pub fn publish_to(&mut self, live: Publisher) {
+        self.live = Some(live);
+    }
+
+    fn publish(&self) {
+        if let Some(live) = &self.live {
+            live.publish(&self.totals, &self.recorder);
         }
     }
 
@@ -58,6 +75,7 @@ impl Collector {
         if now.duration_since(self.interval_start) + Duration::from_millis(50) >= self.interval {
             self.close_interval(now);
         }
+        self.publish();
         self.progress.update(
             now.duration_since(self.start),
             &self.recorder,
@@ -75,6 +93,7 @@ impl Collector {
         if now > self.interval_start {
             self.close_interval(now);
         }
+        self.publish();
         if let Some(mut w) = self.hlog.take() {
             if let Err(e) = w.flush() {
                 tracing::error!("latency.hlog: {e}");

@@ -126,7 +126,7 @@ pub(super) fn finalize(
         ))
     })?;
     if let Some(warning) = crate::report::summary_md::append_to_step_summary(&results) {
-        eprintln!("{warning}");
+        crate::util::term::message(&warning);
     }
     let exit_code = results.derived.verdict.exit_code;
     Ok(RunOutcome {

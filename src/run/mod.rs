@@ -10,12 +10,13 @@
 //! tokens, so tests can stop a run the same way Ctrl-C does.
 //!
 //! Beside it: [`collector`] (merges the recorders each interval, streams the hlog, feeds
-//! [`progress`], the live line) and [`shard`] (a shard's slice of the scenario and the
-//! agreed start).
+//! [`progress`], the live line, and [`live_metrics`], `/metrics` and remote write) and
+//! [`shard`] (a shard's slice of the scenario and the agreed start).
 
 pub mod collector;
 mod execute;
 mod finalize;
+pub mod live_metrics;
 pub(crate) mod prepare;
 pub mod progress;
 mod services;
@@ -66,6 +67,8 @@ pub struct RunOptions {
     pub start_at: Option<SystemTime>,
     /// Threads the agents run on (`--threads`); None: one per core.
     pub threads: Option<NonZeroUsize>,
+    /// Live metrics: `--metrics-listen`, `--metrics-push`, `--run-id`.
+    pub metrics: live_metrics::Options,
 }
 
 impl RunOptions {
@@ -83,6 +86,7 @@ impl RunOptions {
             shard: None,
             start_at: None,
             threads: None,
+            metrics: live_metrics::Options::default(),
         }
     }
 }
@@ -98,6 +102,7 @@ pub struct RunOutcome {
 
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     let prepared = prepare::prepare(&opts)?;
+    let live = services::start_live_metrics(&opts, &prepared).await?;
     let side = services::other_side(&prepared).await?;
     let target = side.target.clone();
     let late_start = match opts.start_at {
@@ -125,9 +130,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
         .as_ref()
         .map(Plan::duration)
         .unwrap_or_default();
-    let progress = Progress::new(opts.progress, planned);
+    let progress = Progress::new(opts.progress, planned).with_stop(
+        opts.stop.clone(),
+        prepared.loaded.scenario.stop.signout_rate,
+    );
     let interval = prepared.loaded.scenario.report.interval.get();
     let mut collector = Collector::new(start, interval, recorder.clone(), hlog, progress);
+    if let Some(live) = &live {
+        collector.publish_to(live.publisher(started_wall));
+    }
     let svc = services::start(&prepared, opts.threads).await?;
 
     let executed = execute::execute(
@@ -144,6 +155,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Exit> {
     // After a hard stop, agents were dropped mid-session: count who was left signed in.
     let dropped_signed_in = recorder.signed_in();
     collector.finish();
+    // The final push, whatever the run's status: the collector has published its last totals.
+    if let Some(live) = live {
+        live.finish().await;
+    }
     svc.token.cancel();
     let gateway =
         services::gateway_during_run(&target, at_start, reconcile, prepared.embedded).await;

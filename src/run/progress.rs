@@ -40,6 +40,9 @@ pub struct Progress {
     planned: Duration,
     bar: Option<ProgressBar>,
     last: Option<(Instant, u64)>,
+    /// The run's stop (Ctrl-C), and the stop phase's sign-out rate: once stopping (or past
+    /// the plan's end) the live line counts down the agents still to sign out.
+    stop: Option<(tokio_util::sync::CancellationToken, u32)>,
 }
 
 impl Progress {
@@ -49,9 +52,12 @@ impl Progress {
                 Some(planned.as_secs().max(1)),
                 ProgressDrawTarget::stderr(),
             );
-            let style = ProgressStyle::with_template("{bar:24} {msg}")
+            // `wide_msg` fills the terminal's width and is cut there, so the line never
+            // wraps, whatever the width.
+            let style = ProgressStyle::with_template("{bar:24} {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
+            crate::util::term::set_live(Some(bar.clone()));
             bar
         });
         Progress {
@@ -59,7 +65,19 @@ impl Progress {
             planned,
             bar,
             last: None,
+            stop: None,
         }
+    }
+
+    /// Shows the stop phase: after `stop` is cancelled or the plan's end, the agents still
+    /// to sign out at `signout_rate` per second.
+    pub fn with_stop(
+        mut self,
+        stop: tokio_util::sync::CancellationToken,
+        signout_rate: u32,
+    ) -> Self {
+        self.stop = Some((stop, signout_rate));
+        self
     }
 
     pub fn quiet() -> Progress {
@@ -83,7 +101,16 @@ impl Progress {
         };
         self.last = Some((now, signins));
         bar.set_position(elapsed.as_secs().min(self.planned.as_secs().max(1)));
-        bar.set_message(status_line(elapsed, self.planned, recorder, totals, rate));
+        let stopping = self
+            .stop
+            .as_ref()
+            .filter(|(stop, _)| stop.is_cancelled() || elapsed >= self.planned)
+            .map(|(_, rate)| *rate);
+        let line = match stopping {
+            Some(rate) => stop_line(elapsed, recorder.signed_in(), rate),
+            None => status_line(elapsed, self.planned, recorder, totals, rate),
+        };
+        bar.set_message(line);
     }
 
     /// Called when an interval closes.
@@ -91,14 +118,25 @@ impl Progress {
         if self.mode != Mode::Lines {
             return;
         }
-        eprintln!("{}", interval_line(s));
+        crate::util::term::message(&interval_line(s));
     }
 
     pub fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
+            crate::util::term::set_live(None);
             bar.finish_and_clear();
         }
     }
+}
+
+/// The live line while stopping: the agents still signed in count down at the sign-out
+/// rate.
+fn stop_line(elapsed: Duration, signed_in: u64, signout_rate: u32) -> String {
+    let left_s = signed_in.div_ceil(u64::from(signout_rate.max(1)));
+    format!(
+        "{}s  stopping: {signed_in} agents still to sign out at {signout_rate}/s (about {left_s} s)",
+        elapsed.as_secs()
+    )
 }
 
 fn status_line(
@@ -159,6 +197,18 @@ pub fn interval_line(s: &IntervalSnapshot) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_stop_line_counts_down_the_agents_still_to_sign_out() {
+        let line = super::stop_line(Duration::from_secs(42), 1_000, 200);
+        assert_eq!(
+            line,
+            "42s  stopping: 1000 agents still to sign out at 200/s (about 5 s)"
+        );
+        assert!(super::stop_line(Duration::ZERO, 1, 200)
+            .contains("1 agents still to sign out at 200/s (about 1 s)"));
+        assert!(super::stop_line(Duration::ZERO, 0, 200).contains("(about 0 s)"));
+    }
+
     use super::*;
     use crate::metrics::results::IntervalOp;
 

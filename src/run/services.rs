@@ -4,16 +4,19 @@
 //! the simulated gateway's own counters, asked only of agentstorm's gateway (or a target
 //! the scenario says to ask): read just before the run's clock starts and again at the
 //! end, the run keeps what the gateway counted in between, so a gateway reused across runs
-//! reconciles with each run's own counts.
+//! reconciles with each run's own counts. And the live metrics (`--metrics-listen`,
+//! `--metrics-push`), started before the other side so a busy port stops the run first.
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use super::live_metrics::{self, LiveMetrics};
 use super::prepare::Prepared;
+use super::RunOptions;
 use crate::agent::lanes::Lanes;
 use crate::agent::push::PushReceiver;
 use crate::agent::signout_gate::SignoutGate;
@@ -79,6 +82,22 @@ pub(super) async fn other_side(p: &Prepared) -> Result<OtherSide, Exit> {
     .map_err(Exit::bad_input)?;
 
     Ok(OtherSide { target, embedded })
+}
+
+/// The live metrics, when asked for: `/metrics` bound (a bad or busy address is bad input)
+/// and the pusher started, every series labelled with the run's id, scenario and shard.
+pub(super) async fn start_live_metrics(
+    opts: &RunOptions,
+    p: &Prepared,
+) -> Result<Option<LiveMetrics>, Exit> {
+    let labels = live_metrics::run_labels(
+        opts.metrics.run_id.as_deref(),
+        &p.loaded.scenario.name,
+        opts.shard,
+        opts.start_at,
+        SystemTime::now(),
+    );
+    LiveMetrics::start(&opts.metrics, labels).await
 }
 
 /// What runs beside the agents for the whole run; `token` ends it.

@@ -14,10 +14,20 @@ use crate::metrics::Operation;
 const MEASURES_HELP: &str = "valid forms: <op>.p50|p90|p99|p999|max|mean, <op>.raw.p99, \
 <op>.errors, <op>.errors[<retcode>|http:<status>|transport:<kind>], <op>.rate, <op>.count, \
 errors, errors[<label>], sessions.<outcome>, sessions.time_to_signed_in|time_to_ready|\
-session_length.<stat>, scheduler.lag.<stat>, scheduler.not_started; append \" over <duration>\" \
+session_length.<stat>, recovery.t50|t99|t100|lost|back|not_back, scheduler.lag.<stat>, \
+scheduler.not_started; append \" over <duration>\" \
 to latency, errors, rate and count thresholds to check every window of that length";
 
-const SESSION_FIELDS: [(&str, SessionField); 12] = [
+const RECOVERY_MEASURES: [(&str, RecoveryMeasure); 6] = [
+    ("t50", RecoveryMeasure::T50),
+    ("t99", RecoveryMeasure::T99),
+    ("t100", RecoveryMeasure::T100),
+    ("lost", RecoveryMeasure::Lost),
+    ("back", RecoveryMeasure::Back),
+    ("not_back", RecoveryMeasure::NotBack),
+];
+
+const SESSION_FIELDS: [(&str, SessionField); 15] = [
     ("agents", SessionField::Agents),
     ("sessions", SessionField::Started),
     // the older name for sessions begun
@@ -32,6 +42,9 @@ const SESSION_FIELDS: [(&str, SessionField); 12] = [
     ("dropped", SessionField::SignedOutUnexpected),
     ("signin_given_up", SessionField::SigninGivenUp),
     ("left_signed_in", SessionField::LeftSignedIn),
+    ("throttled", SessionField::Throttled),
+    ("throttled_agents", SessionField::ThrottledAgents),
+    ("signin_retries", SessionField::SigninRetries),
 ];
 
 const SESSION_TIMINGS: [(&str, SessionTiming); 3] = [
@@ -187,6 +200,16 @@ fn parse_metric(measure: &str) -> Result<Metric, String> {
                 stat: stat_or_err(stat)?,
             })
         }
+        ["recovery", measure] => RECOVERY_MEASURES
+            .iter()
+            .find(|(n, _)| n == measure)
+            .map(|(_, m)| Metric::Recovery { measure: *m })
+            .ok_or_else(|| {
+                format!(
+                    "unknown recovery measure {measure:?}; valid: {}",
+                    RECOVERY_MEASURES.map(|(n, _)| n).join(", ")
+                )
+            }),
         ["scheduler", "lag", stat] => Ok(Metric::SchedulerLag {
             stat: stat_or_err(stat)?,
         }),
@@ -277,9 +300,11 @@ fn check_limit(metric: &Metric, limit: Limit) -> Result<(), String> {
         Metric::Latency { .. } | Metric::SessionTiming { .. } | Metric::SchedulerLag { .. } => {
             matches!(limit, Limit::Ms(_))
         }
-        Metric::Errors { .. } | Metric::Sessions { .. } | Metric::NotStarted => {
-            matches!(limit, Limit::Percent(_) | Limit::Number(_))
-        }
+        Metric::Recovery { measure } if measure.is_time() => matches!(limit, Limit::Ms(_)),
+        Metric::Errors { .. }
+        | Metric::Sessions { .. }
+        | Metric::NotStarted
+        | Metric::Recovery { .. } => matches!(limit, Limit::Percent(_) | Limit::Number(_)),
         Metric::Rate { .. } | Metric::Count { .. } => matches!(limit, Limit::Number(_)),
         Metric::Drift { .. } => matches!(limit, Limit::Percent(_) | Limit::Number(_)),
     };
@@ -290,7 +315,13 @@ fn check_limit(metric: &Metric, limit: Limit) -> Result<(), String> {
         Metric::Latency { .. } | Metric::SessionTiming { .. } | Metric::SchedulerLag { .. } => {
             "a latency needs a time unit: e.g. \"< 800ms\", \"< 1.5s\", \"< 500us\"".into()
         }
-        Metric::Errors { .. } | Metric::Sessions { .. } | Metric::NotStarted => {
+        Metric::Recovery { measure } if measure.is_time() => {
+            "a recovery time needs a time unit: e.g. \"< 30s\"".into()
+        }
+        Metric::Errors { .. }
+        | Metric::Sessions { .. }
+        | Metric::NotStarted
+        | Metric::Recovery { .. } => {
             "a count takes a plain number (\"== 0\") or a percentage (\"< 0.1%\")".into()
         }
         Metric::Rate { .. } => "a rate takes a plain number per second: \">= 90\"".into(),
@@ -342,6 +373,9 @@ pub enum Metric {
     SessionTiming { timing: SessionTiming, stat: Stat },
     /// The scheduler's lag behind the plan (`scheduler.lag.p99`).
     SchedulerLag { stat: Stat },
+    /// Recovery after lost sessions (`recovery.t99`: from the first loss until 99 % of the
+    /// lost agents were ready again; `recovery.not_back`: lost agents never back).
+    Recovery { measure: RecoveryMeasure },
     /// Arrivals not started, or their percentage of the planned arrivals with a `%` limit.
     NotStarted,
     /// A significant trend over the run (`signin.p99.drift`: relative change of the p99
@@ -373,6 +407,31 @@ pub enum SessionField {
     SignedOutUnexpected,
     SigninGivenUp,
     LeftSignedIn,
+    Throttled,
+    ThrottledAgents,
+    SigninRetries,
+}
+
+/// What a `recovery.*` threshold measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryMeasure {
+    T50,
+    T99,
+    T100,
+    Lost,
+    Back,
+    /// Lost agents not back in service by the run's end (a count, or a percentage of the
+    /// lost).
+    NotBack,
+}
+
+impl RecoveryMeasure {
+    pub fn is_time(self) -> bool {
+        matches!(
+            self,
+            RecoveryMeasure::T50 | RecoveryMeasure::T99 | RecoveryMeasure::T100
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::cluster::model::{FailMode, FailNode, Stickiness};
 pub use super::model::{Account, Dist, Fault, FaultKind, ForcedSignouts, IdSet, ServiceTimes};
 use crate::protocol::{AGENT_ID_MAX, AGENT_ID_MIN};
 use crate::util::duration::HumanDuration;
@@ -109,6 +110,26 @@ pub struct GatewayConfig {
     /// Wait before a failed push batch is sent again.
     #[serde(default = "default_push_retry")]
     pub push_retry: HumanDuration,
+    /// Cluster mode (D19): this many nodes behind the one listener, each with its own
+    /// sessions, GUIDs and counters. 1: a single gateway.
+    #[serde(default = "default_nodes")]
+    pub nodes: u32,
+    /// How the front keeps an agent on its node: `cookie` (default), `guid` or `none`.
+    #[serde(default)]
+    pub stickiness: Stickiness,
+    /// Name of the front's sticky cookie (`stickiness = "cookie"`).
+    #[serde(default = "default_sticky_cookie")]
+    pub sticky_cookie: String,
+    /// Node failures: `{ node, at, for, mode }`, one or a list (D19).
+    #[serde(default, deserialize_with = "super::cluster::model::one_or_many")]
+    pub fail_node: Vec<FailNode>,
+    /// Sign-ins (login, forcelogin, loginex) accepted per second by the whole gateway;
+    /// beyond, HTTP 429 with `Retry-After` (D20). None: no limit.
+    #[serde(default)]
+    pub signin_rate_limit: Option<f64>,
+    /// Sign-ins the rate limit lets through at once. None: one second's worth.
+    #[serde(default)]
+    pub signin_burst: Option<u32>,
 }
 
 fn default_poll_wait() -> HumanDuration {
@@ -144,6 +165,12 @@ fn default_push_timeout() -> HumanDuration {
 fn default_push_retry() -> HumanDuration {
     HumanDuration::from_secs(1)
 }
+fn default_nodes() -> u32 {
+    1
+}
+fn default_sticky_cookie() -> String {
+    "AGWNODE".to_string()
+}
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -170,6 +197,12 @@ impl Default for GatewayConfig {
             push_ca_file: None,
             push_timeout: default_push_timeout(),
             push_retry: default_push_retry(),
+            nodes: default_nodes(),
+            stickiness: Stickiness::default(),
+            sticky_cookie: default_sticky_cookie(),
+            fail_node: Vec::new(),
+            signin_rate_limit: None,
+            signin_burst: None,
         }
     }
 }
@@ -198,6 +231,12 @@ pub const KEYS: &[&str] = &[
     "push_ca_file",
     "push_timeout",
     "push_retry",
+    "nodes",
+    "stickiness",
+    "sticky_cookie",
+    "fail_node",
+    "signin_rate_limit",
+    "signin_burst",
 ];
 
 /// One problem `validate` found: the key and what is wrong.
@@ -267,6 +306,7 @@ impl GatewayConfig {
                 );
             }
         }
+        super::cluster::model::check(self, &mut bad);
         if let Some(path) = &self.push_ca_file {
             if !path.is_file() {
                 bad(

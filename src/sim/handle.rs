@@ -1,7 +1,8 @@
 //! One request, start to finish: read the body (64 KiB limit, D2 413), route (D2 404/405,
 //! D6), dispatch to the call's handler, and turn its [`Answer`] into the response, counted
 //! once. Also serves the simulator's own paths (stats D17, failover cue), which are not
-//! counted as gateway requests.
+//! counted as gateway requests. A sign-in the rate limit refuses is answered 429 here
+//! (D20), before any fault or handler sees it.
 //!
 //! Owns no protocol rule beyond that dispatch.
 
@@ -17,6 +18,7 @@ use super::faults::Injected;
 use super::reply::{Answer, ReplyBody};
 use super::router::{self, Route};
 use super::stats::Outcome;
+use super::throttle::Throttle;
 use super::SimGateway;
 use crate::protocol::{retcode, Endpoint, HEADER_GUID, SET_GUID_PREFIX};
 
@@ -24,7 +26,7 @@ use crate::protocol::{retcode, Endpoint, HEADER_GUID, SET_GUID_PREFIX};
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The `Guid` header, trimmed; a `JSESSIONID=` prefix is tolerated.
-fn presented_guid(headers: &HeaderMap) -> Option<&[u8]> {
+pub(crate) fn presented_guid(headers: &HeaderMap) -> Option<&[u8]> {
     let v = headers.get(HEADER_GUID)?.as_bytes().trim_ascii();
     let v = v
         .strip_prefix(SET_GUID_PREFIX.as_bytes())
@@ -92,12 +94,31 @@ async fn collect(mut body: Incoming) -> Result<Bytes, Answer> {
     })
 }
 
+/// The calls the sign-in rate limit counts (D20).
+fn is_signin(endpoint: Endpoint) -> bool {
+    matches!(
+        endpoint,
+        Endpoint::Login | Endpoint::ForceLogin | Endpoint::LoginEx
+    )
+}
+
 impl SimGateway {
-    /// Answers one request.
+    /// Answers one request, under this gateway's own sign-in rate limit.
     pub(crate) async fn handle(
         &self,
         req: Request<Incoming>,
         shutdown: &CancellationToken,
+    ) -> Response<ReplyBody> {
+        self.handle_at(req, shutdown, self.throttle.as_ref()).await
+    }
+
+    /// Answers one request; sign-ins take a token from `throttle` first (a node of a
+    /// cluster is handed its front's).
+    pub(crate) async fn handle_at(
+        &self,
+        req: Request<Incoming>,
+        shutdown: &CancellationToken,
+        throttle: Option<&Throttle>,
     ) -> Response<ReplyBody> {
         let (parts, body) = req.into_parts();
         let route = router::route(
@@ -106,11 +127,7 @@ impl SimGateway {
             self.config.agent_id_min,
             self.config.agent_id_max,
         );
-        let endpoint = match route {
-            Route::Agent { endpoint, .. } | Route::BadAgentId { endpoint } => Some(endpoint),
-            Route::WrongMethod { endpoint, .. } => endpoint,
-            _ => None,
-        };
+        let endpoint = route.endpoint();
         let body = match read_body(&parts.headers, body).await {
             Ok(b) => b,
             Err(answer) => {
@@ -119,15 +136,18 @@ impl SimGateway {
                     .into_response(&self.counters, endpoint)
             }
         };
+        if let (Route::Agent { endpoint, .. }, Some(t)) = (route, throttle) {
+            if is_signin(endpoint) {
+                if let Err(retry_after_s) = t.take(tokio::time::Instant::now()) {
+                    return Answer::throttled(retry_after_s)
+                        .in_dialect(self.config.dialect)
+                        .into_response(&self.counters, Some(endpoint));
+                }
+            }
+        }
         let answer = match route {
             Route::Stats => return self.stats_response(),
-            Route::Failover => {
-                let n = self.drop_all_sessions();
-                let body =
-                    format!(r#"{{"message":"success","retcode":"0","result":{{"dropped":{n}}}}}"#);
-                return Answer::ok_body(Outcome::of_retcode(retcode::SUCCESS), body.into())
-                    .into_response_uncounted();
-            }
+            Route::Failover => return self.failover_response(),
             Route::NotFound => Answer::not_found(),
             Route::WrongMethod { code, allow, .. } => Answer::wrong_method(code, allow),
             Route::BadAgentId { .. } => Answer::code(retcode::BAD_URL),
@@ -202,7 +222,15 @@ impl SimGateway {
         }
     }
 
-    fn stats_response(&self) -> Response<ReplyBody> {
+    /// `POST /agentstorm/v1/failover`: every session forced out; not counted.
+    pub(crate) fn failover_response(&self) -> Response<ReplyBody> {
+        let n = self.drop_all_sessions();
+        let body = format!(r#"{{"message":"success","retcode":"0","result":{{"dropped":{n}}}}}"#);
+        Answer::ok_body(Outcome::of_retcode(retcode::SUCCESS), body.into())
+            .into_response_uncounted()
+    }
+
+    pub(crate) fn stats_response(&self) -> Response<ReplyBody> {
         let body = serde_json::to_vec(&self.stats()).unwrap_or_else(|_| b"{}".to_vec());
         Answer::ok_body(Outcome::of_retcode(retcode::SUCCESS), body.into())
             .into_response_uncounted()

@@ -31,7 +31,7 @@ impl SimGateway {
         headers: &HeaderMap,
     ) -> Answer {
         let now = Instant::now();
-        let (session, check) = match self.sessions.authenticate(id, presented, now) {
+        let (session, check) = match self.authenticate(id, presented, now) {
             Auth::Active(s, c) => (s, c),
             Auth::NoPermission => return Answer::code(retcode::NO_PERMISSION),
             Auth::Closing(_) | Auth::NotSignedIn => return Answer::code(retcode::NOT_SIGNED_IN),
@@ -62,7 +62,7 @@ impl SimGateway {
     /// `PUT …/updateGuid`: a new GUID at once; the old one keeps its grace (D10).
     pub(crate) fn update_guid(&self, id: u32, presented: Option<&[u8]>) -> Answer {
         let now = Instant::now();
-        let session = match self.sessions.authenticate(id, presented, now) {
+        let session = match self.authenticate(id, presented, now) {
             Auth::Active(s, _) => s,
             Auth::NoPermission => return Answer::code(retcode::NO_PERMISSION),
             Auth::Closing(_) | Auth::NotSignedIn => return Answer::code(retcode::NOT_SIGNED_IN),
@@ -98,7 +98,7 @@ impl SimGateway {
         if autoflag.is_empty() || !skills_ok || !linkage_ok {
             return Answer::code(retcode::BAD_URL);
         }
-        match self.sessions.authenticate(id, presented, Instant::now()) {
+        match self.authenticate(id, presented, Instant::now()) {
             Auth::Active(..) => Answer::success(Canned::LogoutOk),
             Auth::NoPermission => Answer::code(retcode::NO_PERMISSION),
             Auth::Closing(_) | Auth::NotSignedIn => Answer::code(retcode::NOT_SIGNED_IN),

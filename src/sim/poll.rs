@@ -75,7 +75,7 @@ impl SimGateway {
         shutdown: &CancellationToken,
     ) -> Answer {
         let start = Instant::now();
-        let (session, check) = match self.sessions.authenticate(id, presented, start) {
+        let (session, check) = match self.authenticate(id, presented, start) {
             Auth::Active(s, c) => (s, c),
             Auth::Closing(s) if s.is_push() => return Answer::code(retcode::WRONG_METHOD),
             Auth::Closing(s) => return finish_closing(self, &s),

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::StatusCode;
 use hyper::body::{Body, Frame, SizeHint};
 
@@ -50,11 +50,12 @@ pub enum Canned {
 }
 
 /// The statuses [`Answer::http_error`] has a body for; anything else is a 500.
-const HTTP_ERRORS: [(u16, &str); 5] = [
+const HTTP_ERRORS: [(u16, &str); 6] = [
     (413, "request body over 64 KiB"),
     (400, "bad request"),
     (408, "request body not received in time"),
     (503, "service unavailable"),
+    (429, "too many sign-ins, retry later"),
     (500, "internal server error"),
 ];
 
@@ -196,6 +197,8 @@ pub struct Answer {
     pub close: bool,
     /// Fault injection: send part of the body, then cut the connection.
     pub reset: bool,
+    /// `Retry-After`, in seconds (a throttled sign-in, D20).
+    pub retry_after_s: Option<u64>,
     /// Which canned body `body` is, if one: [`Answer::in_dialect`] swaps in that dialect's.
     pub canned: Option<Canned>,
 }
@@ -224,6 +227,7 @@ impl Answer {
             allow: None,
             close: false,
             reset: false,
+            retry_after_s: None,
             canned: None,
         }
     }
@@ -259,8 +263,16 @@ impl Answer {
             allow: None,
             close: false,
             reset: false,
+            retry_after_s: None,
             canned: Some(canned),
         }
+    }
+
+    /// D20: a sign-in beyond the rate limit, HTTP 429 with `Retry-After` (seconds).
+    pub fn throttled(retry_after_s: u64) -> Answer {
+        let mut a = Answer::http_error(StatusCode::TOO_MANY_REQUESTS);
+        a.retry_after_s = Some(retry_after_s);
+        a
     }
 
     pub fn with_guid(mut self, guid: GuidHeaders) -> Answer {
@@ -322,6 +334,9 @@ impl Answer {
         }
         if let Some(allow) = self.allow {
             h.insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(secs) = self.retry_after_s {
+            h.insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.close {
             h.insert(CONNECTION, CLOSE.clone());
@@ -428,6 +443,7 @@ mod tests {
             Canned::Http(400),
             Canned::Http(408),
             Canned::Http(503),
+            Canned::Http(429),
             Canned::Http(500),
             Canned::Http(502),
         ]);

@@ -37,6 +37,17 @@ pub enum Route<'a> {
     BadAgentId { endpoint: Endpoint },
 }
 
+impl Route<'_> {
+    /// The endpoint a reply to this route is counted under (None: outside the interface).
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        match *self {
+            Route::Agent { endpoint, .. } | Route::BadAgentId { endpoint } => Some(endpoint),
+            Route::WrongMethod { endpoint, .. } => endpoint,
+            _ => None,
+        }
+    }
+}
+
 /// The method each endpoint answers.
 pub fn method_of(endpoint: Endpoint) -> Method {
     match endpoint {

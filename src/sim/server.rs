@@ -2,7 +2,9 @@
 //!
 //! Owns connection lifetime and graceful shutdown: on cancel it stops accepting, asks
 //! every connection to finish its in-flight request (waiting polls end with the empty
-//! reply), and waits for them a short grace. No protocol rule lives here.
+//! reply), and waits for them a short grace. No protocol rule lives here. A cluster's
+//! front (D19) serves each connection with a tag (`cluster::ConnTag`) that its node
+//! failure can use to close it without a reply.
 //!
 //! Memory per connection matters (issue 3: 19,000 concurrent HTTPS long polls in
 //! < 400 MiB): a connection's task holds only an `Arc` and a box; the TLS handshake and
@@ -22,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::cluster::ConnTag;
 use super::SimGateway;
 
 /// How long in-flight requests may take to finish after shutdown.
@@ -98,7 +101,11 @@ pub async fn serve(
 /// brought 19,000 held long polls from 423 to 396 MiB resident over HTTPS and from 306 to
 /// 257 MiB over HTTP (scripts/bench/gateway/capacity.sh).
 async fn connection(shared: Arc<Shared>, stream: TcpStream) {
+    let front = shared.gw.is_front();
     let Some(acceptor) = shared.tls.clone() else {
+        if front {
+            return Box::pin(serve_front_io(&shared, stream)).await;
+        }
         return serve_io(&shared, stream).await;
     };
     // Boxed: freed once the handshake is over, instead of reserving 1.3 KiB in the task.
@@ -113,6 +120,9 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
         },
         _ = shared.shutdown.cancelled() => return,
     };
+    if front {
+        return Box::pin(serve_front_io(&shared, tls)).await;
+    }
     serve_io(&shared, tls).await
 }
 
@@ -136,6 +146,41 @@ where
             _ = shutdown.cancelled() => {
                 conn.as_mut().graceful_shutdown();
                 let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+            }
+        }
+    }
+}
+
+/// [`serve_io`] for a cluster's front: each request is routed to a node, and the
+/// connection is closed at once, nothing more sent, when the node its latest request went
+/// to fails in `refuse` mode (checked first, so a reply made as the node fails is not sent).
+fn serve_front_io<I>(shared: &Arc<Shared>, io: I) -> impl Future<Output = ()> + Send + 'static
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let tag = Arc::new(ConnTag::new(shared.gw.clone()));
+    let secure = shared.tls.is_some();
+    let for_requests = shared.clone();
+    let for_service = tag.clone();
+    let service = service_fn(move |req| {
+        let shared = for_requests.clone();
+        let tag = for_service.clone();
+        async move { Ok::<_, Infallible>(shared.gw.front(req, &shared.shutdown, &tag, secure).await) }
+    });
+    let mut conn = Box::pin(shared.http.serve_connection(TokioIo::new(io), service));
+    let shutdown = shared.shutdown.clone();
+    async move {
+        tokio::select! {
+            biased;
+            _ = tag.killed() => {}
+            _ = conn.as_mut() => {}
+            _ = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                tokio::select! {
+                    biased;
+                    _ = tag.killed() => {}
+                    _ = tokio::time::timeout(SHUTDOWN_GRACE, conn) => {}
+                }
             }
         }
     }

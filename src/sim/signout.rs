@@ -27,7 +27,7 @@ impl SimGateway {
             return Answer::code(retcode::BAD_SIGNOUT_PARAM);
         }
         self.service_time(endpoint).await;
-        match self.sessions.authenticate(id, presented, Instant::now()) {
+        match self.authenticate(id, presented, Instant::now()) {
             Auth::Active(session, _) => {
                 if self.sessions.sign_out(&session, &self.counters) {
                     Answer::success(if endpoint == Endpoint::Logout {

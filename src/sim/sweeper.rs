@@ -1,6 +1,7 @@
 //! The gateway's clock: inactivity sign-outs (D11), dropping closing sessions nobody
-//! polls, lockout expiry (D7), random forced sign-outs and the `failover_at` cue. One task per served gateway, on tokio time (so tests
-//! can pause the clock), sweeping the sharded table a shard at a time.
+//! polls, lockout expiry (D7), random forced sign-outs and the `failover_at` cue. One task
+//! per served gateway (per node in cluster mode, see `cluster::failure`), on tokio time (so
+//! tests can pause the clock), sweeping the sharded table a shard at a time.
 
 use std::sync::Arc;
 
@@ -19,8 +20,17 @@ pub fn sweep_every(inactivity: Duration) -> Duration {
 }
 
 impl SimGateway {
-    /// Runs the clock-driven rules until `shutdown`.
+    /// Runs the clock-driven rules until `shutdown`; a cluster's front runs its nodes'
+    /// clocks and the failure schedule instead.
     pub(crate) async fn run_clock(self: Arc<Self>, shutdown: CancellationToken) {
+        if self.cluster.is_some() {
+            return super::cluster::run_clocks(self, shutdown).await;
+        }
+        self.run_own_clock(shutdown).await
+    }
+
+    /// This gateway's (or node's) own clock-driven rules, until `shutdown`.
+    pub(crate) async fn run_own_clock(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(sweep_every(self.config.inactivity_timeout.get()));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut forced = tokio::time::interval(FORCED_TICK);

@@ -6,4 +6,5 @@ pub mod diag;
 pub mod duration;
 pub mod fmt;
 pub mod limits;
+pub mod term;
 pub mod tls;

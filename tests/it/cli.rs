@@ -611,7 +611,8 @@ fn retcodes_csv_retcodes_read_as_text() {
             ["retcode:", "http:", "transport:"]
                 .iter()
                 .any(|p| cell.starts_with(p))
-                || cell == "interrupted",
+                || cell == "interrupted"
+                || cell == "abandoned",
             "{cell:?}"
         );
     }

@@ -283,10 +283,14 @@ fn every_subcommand_help_has_a_purpose_its_arguments_examples_and_its_exit_codes
                 .take(3)
                 .collect::<Vec<_>>()
                 .join(" ");
+            // Beside it, or on the next line (clap's layout for a long section).
+            let lines: Vec<&str> = help.lines().collect();
             assert!(
-                help.lines()
-                    .any(|l| l.contains(&shown_as) && l.contains(&first_words)),
-                "{name}: {shown_as} and its description {first_words:?} on one line of:\n{help}"
+                lines.iter().enumerate().any(|(i, l)| l.contains(&shown_as)
+                    && lines[i..(i + 2).min(lines.len())]
+                        .iter()
+                        .any(|l| l.contains(&first_words))),
+                "{name}: {shown_as} and its description {first_words:?} in:\n{help}"
             );
         }
         let ex = examples(&help);

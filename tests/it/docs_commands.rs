@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use crate::cli_help::{promised_exit, run_line, sandbox, shown, TINY_LOAD};
 
 /// Commands that cannot run here, found by a piece of their text, and why.
-const SKIPPED: [(&str, &str); 3] = [
+const SKIPPED: [(&str, &str); 4] = [
     (
         "your-storm.toml",
         "needs the reader's own scenario and gateway",
     ),
+    (":9090/api/v1/write", "needs a Prometheus to push to"),
     ("gw.example", "needs a real gateway (gw.example)"),
     (
         "collected/",

@@ -301,7 +301,13 @@ async fn every_agent_reaches_ready_against_each_documented_dialect() {
                 served.load(Ordering::Relaxed),
                 "{dialect:?} {op}: harness vs gateway"
             );
-            assert_eq!(o.ok, o.count, "{dialect:?} {op}: every call read");
+            // At the plan's end an agent whose turn to sign out comes during a long poll
+            // gives that poll up (abandoned): every other call was read.
+            assert_eq!(
+                o.ok + o.abandoned,
+                o.count,
+                "{dialect:?} {op}: every call read"
+            );
         }
         // The event the harness does not know is an event, not a failure.
         assert_eq!(

@@ -54,6 +54,7 @@ fn full_shard(k: u64) -> (Results, Vec<HlogInterval>, [IntervalStats; 2]) {
                     retcode: agentstorm::metrics::Retcode::new("100-002"),
                 },
                 Outcome::Interrupted,
+                Outcome::Abandoned,
             ];
             for (n, outcome) in outcomes.into_iter().enumerate() {
                 let ms = 10 * (k + 1) + 3 * i as u64 + n as u64;

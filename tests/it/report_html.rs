@@ -260,6 +260,7 @@ fn sample_results(gateway: bool) -> Results {
                 timeout: 0,
                 replaced: 0,
             },
+            ..Default::default()
         });
     }
     r

@@ -103,7 +103,7 @@ fn compare_refuses_either_input_whose_counts_do_not_add_up() {
             err.contains("bad.json: its counts do not add up")
                 && err.contains("operations.signin.count: 99")
                 && err
-                    .contains("operations.signin.corrected: holds 100 latencies, but count − interrupted is 99"),
+                    .contains("operations.signin.corrected: holds 100 latencies, but count − interrupted − abandoned is 99"),
             "{args:?}: {err}"
         );
         assert!(!err.contains("good.json"), "{err}");

@@ -64,7 +64,7 @@ fn summary_csv_columns_order_and_values() {
     let (header, rows) = read_csv(&dir.path().join("summary.csv"));
     assert_eq!(
         header.join(","),
-        "operation,count,ok,failed,retcode_failures,http_errors,transport_errors,error_rate_pct,corrected_p50_ms,corrected_p90_ms,corrected_p99_ms,corrected_p999_ms,corrected_max_ms,raw_p50_ms,raw_p90_ms,raw_p99_ms,raw_p999_ms,raw_max_ms,mean_raw_ms,handled,interrupted"
+        "operation,count,ok,failed,retcode_failures,http_errors,transport_errors,error_rate_pct,corrected_p50_ms,corrected_p90_ms,corrected_p99_ms,corrected_p999_ms,corrected_max_ms,raw_p50_ms,raw_p90_ms,raw_p99_ms,raw_p999_ms,raw_max_ms,mean_raw_ms,handled,interrupted,abandoned"
     );
     let ops: Vec<&str> = rows.iter().map(|r| r["operation"].as_str()).collect();
     assert_eq!(

@@ -419,3 +419,65 @@ fn drift_threshold_fails_a_significant_rise_and_passes_a_looser_limit() {
         "needs a percentage"
     );
 }
+
+#[test]
+fn recovery_thresholds_judge_the_failover() {
+    let mut r = fixture::sample_results();
+    // 10 sessions lost at 30 s; 9 of those agents back between 31 and 39 s.
+    for _ in 0..10 {
+        r.sessions.lost_at.record_us(30_000_000);
+    }
+    for s in 1..=9u64 {
+        r.sessions.back_at.record_us(30_000_000 + s * 1_000_000);
+    }
+    let ths = parse_all(&map(&[
+        ("recovery.t50", "< 6s"),
+        ("recovery.t99", "< 20s"),
+        ("recovery.lost", "== 10"),
+        ("recovery.back", ">= 90%"),
+        ("recovery.not_back", "== 0"),
+        ("sessions.throttled", "== 0"),
+    ]))
+    .expect("valid");
+    let vs = evaluate(&ths, &r, None);
+    let t50 = verdict_of(&vs, "recovery.t50");
+    assert!(t50.passed, "{t50:?}");
+    // rank ceil(0.5 × 10) = 5: the fifth agent back, 5 s after the loss
+    assert!(
+        (t50.value.expect("value") - 5_000.0).abs() < 50.0,
+        "{t50:?}"
+    );
+    let t99 = verdict_of(&vs, "recovery.t99");
+    assert!(!t99.passed && t99.value.is_none(), "{t99:?}");
+    assert!(t99.measured.contains("not reached"), "{t99:?}");
+    assert!(verdict_of(&vs, "recovery.lost").passed);
+    assert!(verdict_of(&vs, "recovery.back").passed);
+    let not_back = verdict_of(&vs, "recovery.not_back");
+    assert!(
+        !not_back.passed && not_back.value == Some(1.0),
+        "{not_back:?}"
+    );
+    assert!(verdict_of(&vs, "sessions.throttled").passed);
+
+    // Without a loss there is nothing to judge: a drill that did not happen fails.
+    let calm = fixture::sample_results();
+    let vs = evaluate(&ths, &calm, None);
+    let t50 = verdict_of(&vs, "recovery.t50");
+    assert!(
+        !t50.passed && t50.measured.contains("no session was lost"),
+        "{t50:?}"
+    );
+
+    for (key, value, says) in [
+        (
+            "recovery.t75",
+            "< 1s",
+            "valid: t50, t99, t100, lost, back, not_back",
+        ),
+        ("recovery.t99", "< 5", "needs a time unit"),
+        ("recovery.not_back", "< 5s", "plain number"),
+    ] {
+        let e = parse_one(key, value).expect_err(key);
+        assert!(e.contains(says), "{key} = {value}: {e}");
+    }
+}

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::window::{Slide, Slider, Worst};
-use super::{Limit, Metric, SessionField, SessionTiming, Stat, Threshold, Verdict};
+use super::{
+    Limit, Metric, RecoveryMeasure, SessionField, SessionTiming, Stat, Threshold, Verdict,
+};
 use crate::metrics::hlog::{self, HlogInterval};
 use crate::metrics::results::{IntervalOp, POLL_EMPTY, POLL_EVENT};
 use crate::metrics::{Hist, OpStats, Results};
@@ -191,6 +193,31 @@ fn label_count(s: &OpStats, label: &str) -> u64 {
         .sum()
 }
 
+/// A `recovery.*` measure: times in ms from the first loss, counts of the lost agents.
+fn recovery(measure: RecoveryMeasure, r: &Results, limit: Limit) -> Result<f64, String> {
+    let Some(rec) = crate::metrics::results::Recovery::from_sessions(&r.sessions) else {
+        return Err("no session was lost, so there was no recovery to measure".into());
+    };
+    let time = |t: Option<f64>, share: &str| {
+        t.map(|s| s * 1000.0).ok_or_else(|| {
+            format!(
+                "not reached: {share} of the {} lost agents were never back ({} were)",
+                rec.lost, rec.back
+            )
+        })
+    };
+    match measure {
+        RecoveryMeasure::T50 => time(rec.t50_s, "half"),
+        RecoveryMeasure::T99 => time(rec.t99_s, "99 %"),
+        RecoveryMeasure::T100 => time(rec.t100_s, "some"),
+        RecoveryMeasure::Lost => share(rec.lost, r.sessions.started, limit, false),
+        RecoveryMeasure::Back => share(rec.back, rec.lost, limit, false),
+        RecoveryMeasure::NotBack => {
+            share(rec.lost.saturating_sub(rec.back), rec.lost, limit, false)
+        }
+    }
+}
+
 fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
     let empty = OpStats::default();
     let op = |name: &str| r.operations.get(name).unwrap_or(&empty);
@@ -266,6 +293,9 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
                 SessionField::SignedOutUnexpected => s.signed_out_unexpected,
                 SessionField::SigninGivenUp => s.signin_given_up,
                 SessionField::LeftSignedIn => s.left_signed_in,
+                SessionField::Throttled => s.throttled,
+                SessionField::ThrottledAgents => s.throttled_agents,
+                SessionField::SigninRetries => s.signin_retries,
             };
             share(n, s.started, t.limit, false)
         }
@@ -281,6 +311,7 @@ fn whole_run(t: &Threshold, r: &Results) -> Result<f64, String> {
         Metric::SchedulerLag { stat } => {
             stat_ms(&r.scheduler.lag, *stat).ok_or_else(|| NO_SAMPLES.into())
         }
+        Metric::Recovery { measure } => recovery(*measure, r, t.limit),
         Metric::NotStarted => share(
             r.scheduler.not_started,
             r.scheduler.planned_arrivals,

@@ -117,7 +117,7 @@ fn operation(out: &mut Vec<Broken>, name: &str, op: &OpStats) {
                 out,
                 at(field),
                 format!(
-                    "holds {} latencies, but count − interrupted is {}: it holds one per attempt that ended",
+                    "holds {} latencies, but count − interrupted − abandoned is {}: it holds one per attempt that ended",
                     hist.count(),
                     op.judged()
                 ),

@@ -161,7 +161,7 @@ fn histograms_hold_one_latency_per_attempt() {
     assert_eq!(paths(&r), ["operations.poll.raw"]);
     assert!(check(&r)[0]
         .problem
-        .contains("holds 4 latencies, but count − interrupted is 3"));
+        .contains("holds 4 latencies, but count − interrupted − abandoned is 3"));
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! health and, when the target was agentstorm's simulated gateway, reconciliation against
 //! the gateway's own counters.
 //!
-//! The reconciliation block and its rows are in `reconcile`.
+//! The sessions block and recovery are in `sessions`, the reconciliation block and its
+//! rows in `reconcile`.
 //!
 //! Renders from [`Results`] only and returns a `String`; printing is the caller's job.
 
@@ -15,9 +16,11 @@ use crate::metrics::results::RunStatus;
 use crate::metrics::{names, Results};
 
 mod reconcile;
+mod sessions;
 
 use reconcile::reconciliation;
 pub use reconcile::{reconcile_rows, ReconcileRow, MATCH, MISMATCH};
+use sessions::{recovery, sessions};
 
 /// The summary table printed at the end of a run.
 pub fn console_summary(results: &Results) -> String {
@@ -32,7 +35,52 @@ pub fn console_summary(results: &Results) -> String {
     if results.gateway.is_some() {
         reconciliation(&mut o, results);
     }
-    o
+    fit_width(&o, WIDTH)
+}
+
+/// The summary's width: it fits a 100-column terminal.
+pub const WIDTH: usize = 100;
+
+/// Wraps every line longer than `width` at spaces, continuing with the line's own indent
+/// plus two (the tables are narrower already; a single word longer than the width stays
+/// whole).
+fn fit_width(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        if body.chars().count() <= width {
+            out.push_str(line);
+            continue;
+        }
+        let indent = body.len() - body.trim_start().len();
+        let cont = " ".repeat(indent + 2);
+        let mut current = body[..indent].to_string();
+        let mut used = indent;
+        let mut first = true;
+        for word in body[indent..].split(' ').filter(|w| !w.is_empty()) {
+            let len = word.chars().count();
+            if !first && used + 1 + len > width {
+                out.push_str(&current);
+                out.push('\n');
+                current = cont.clone();
+                used = cont.len();
+                first = true;
+            }
+            if !first {
+                current.push(' ');
+                used += 1;
+            }
+            current.push_str(word);
+            used += len;
+            first = false;
+        }
+        out.push_str(&current);
+        out.push_str(newline);
+    }
+    out
 }
 
 /// Shards, recovery after lost sessions, the capacity search's answer, and drift.
@@ -148,12 +196,12 @@ fn operations(o: &mut String, r: &Results) {
     let _ = writeln!(o, "\nOperations (latency in ms)");
     let _ = writeln!(
         o,
-        "{:<14}{:>10}{:>10}{:>9}{:>9} | {:<32}| from send (raw)",
+        "{:<11}{:>9}{:>9}{:>7}{:>8} | {:<30}| from send (raw)",
         "", "", "", "", "", "from intended start (corrected)"
     );
     let _ = writeln!(
         o,
-        "{:<14}{:>10}{:>10}{:>9}{:>9} |{:>10}{:>10}{:>10}  |{:>10}{:>10}",
+        "{:<11}{:>9}{:>9}{:>7}{:>8} |{:>10}{:>10}{:>11} |{:>10}{:>10}",
         "operation", "count", "ok", "failed", "err%", "p50", "p99", "max", "p50", "p99"
     );
     if r.operations.is_empty() {
@@ -163,7 +211,7 @@ fn operations(o: &mut String, r: &Results) {
         let (c, w) = (&s.corrected, &s.raw);
         let _ = writeln!(
             o,
-            "{:<14}{:>10}{:>10}{:>9}{:>9} |{:>10}{:>10}{:>10}  |{:>10}{:>10}",
+            "{:<11}{:>9}{:>9}{:>7}{:>8} |{:>10}{:>10}{:>11} |{:>10}{:>10}",
             name,
             s.count,
             s.ok,
@@ -188,6 +236,13 @@ fn operations(o: &mut String, r: &Results) {
                 o,
                 "  {name}: {} in flight at the hard stop, recorded as interrupted (not failures, no latency)",
                 s.interrupted
+            );
+        }
+        if s.abandoned > 0 {
+            let _ = writeln!(
+                o,
+                "  {name}: {} long polls given up at the stop so the agents could sign out in turn (abandoned: not failures, no latency)",
+                s.abandoned
             );
         }
     }
@@ -307,124 +362,6 @@ fn why(o: &mut String, r: &Results) {
     }
 }
 
-/// Sessions lost and agents back in service, in total and per gateway node.
-fn recovery(o: &mut String, rec: &crate::metrics::results::Recovery) {
-    let t = |v: Option<f64>| {
-        v.map(|x| format!("{x:.2} s"))
-            .unwrap_or_else(|| "not reached".into())
-    };
-    let _ = writeln!(
-        o,
-        "\nRecovery: {} sessions lost (first at {:.1} s), {} back in service, {} sign-in attempts",
-        rec.lost, rec.first_loss_s, rec.back, rec.resignin_attempts
-    );
-    let _ = writeln!(
-        o,
-        "  back after: 50 % {}, 99 % {}, all {}",
-        t(rec.t50_s),
-        t(rec.t99_s),
-        t(rec.t100_s)
-    );
-    for n in &rec.nodes {
-        let _ = writeln!(
-            o,
-            "  {}: {} lost (first at {:.1} s), {} back; 50 % {}, 99 % {}, all {}; {} attempts",
-            n.node,
-            n.lost,
-            n.first_loss_s,
-            n.back,
-            t(n.t50_s),
-            t(n.t99_s),
-            t(n.t100_s),
-            n.resignin_attempts
-        );
-    }
-}
-
-/// Throttling, retries, and sessions by gateway node, when there were any.
-fn throttling_and_nodes(o: &mut String, s: &crate::metrics::SessionStats) {
-    if s.throttled > 0 || s.signin_retries > 0 || s.retry_wait_us > 0 {
-        let _ = writeln!(
-            o,
-            "  {:<22}{:>10}  HTTP 429/503 replies, to {} agents; {} sign-in retries",
-            "throttled", s.throttled, s.throttled_agents, s.signin_retries
-        );
-        let waited = std::time::Duration::from_millis(s.retry_wait_us / 1000);
-        let _ = writeln!(
-            o,
-            "  {:<22}{:>10}  in total before retries and re-sign-ins (backoff, Retry-After)",
-            "waited",
-            humantime::format_duration(waited).to_string()
-        );
-    }
-    for (node, n) in &s.nodes {
-        let _ = writeln!(
-            o,
-            "  {:<22}{:>10}  sessions signed in on this node, {} lost",
-            node,
-            n.signed_in,
-            n.lost_at.count()
-        );
-    }
-}
-
-fn sessions(o: &mut String, r: &Results) {
-    let s = &r.sessions;
-    let _ = writeln!(o, "\nAgents and sessions");
-    let _ = writeln!(
-        o,
-        "  {:<22}{:>10}  distinct agent ids that took part",
-        "agents", s.agents
-    );
-    let again = if s.resignins > 0 {
-        format!(", {} of them re-sign-ins after a lost session", s.resignins)
-    } else {
-        String::new()
-    };
-    let _ = writeln!(
-        o,
-        "  {:<22}{:>10}  sign-in to sign-out{again}",
-        "sessions", s.started
-    );
-    let rows = [
-        ("signed in", s.signed_in),
-        ("ready", s.ready),
-        ("never ready", s.never_ready),
-        ("clean sign-out", s.signed_out_clean),
-        ("unexpected sign-out", s.signed_out_unexpected),
-        ("sign-in given up", s.signin_given_up),
-        ("left signed in", s.left_signed_in),
-    ];
-    for (label, n) in rows {
-        let share = fmt_pct(pct(n, s.started));
-        let _ = writeln!(o, "  {label:<22}{n:>10}{share:>10} of sessions");
-    }
-    throttling_and_nodes(o, s);
-    for (label, h) in [
-        ("time to signed in", &s.time_to_signed_in),
-        ("time to ready", &s.time_to_ready),
-    ] {
-        let _ = writeln!(
-            o,
-            "  {label:<22} p50 {}, p99 {} (from intended arrival)",
-            with_ms(h.percentile_ms(50.0)),
-            with_ms(h.percentile_ms(99.0)),
-        );
-    }
-    let d = &s.event_delivery;
-    if d.count() > 0 {
-        let _ = writeln!(
-            o,
-            "  {:<22} p50 {}, p99 {} over {} events, from their eventGenTime\n  {:<22} (only as exact as the gateway's and this machine's clocks agree)",
-            "event delivery",
-            with_ms(d.percentile_ms(50.0)),
-            with_ms(d.percentile_ms(99.0)),
-            d.count(),
-            "",
-        );
-    }
-}
-
 fn scheduler(o: &mut String, r: &Results) {
     let s = &r.scheduler;
     let _ = writeln!(
@@ -438,4 +375,64 @@ fn scheduler(o: &mut String, r: &Results) {
         with_ms(s.lag.max_ms()),
         s.peak_active_agents
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_at_spaces_with_a_hanging_indent() {
+        let text = format!("short\n  {}\nlast", ["word"; 40].join(" "));
+        let fitted = fit_width(&text, 30);
+        let lines: Vec<&str> = fitted.lines().collect();
+        assert_eq!(lines[0], "short");
+        assert_eq!(*lines.last().expect("lines"), "last");
+        for l in &lines {
+            assert!(l.chars().count() <= 30, "{l:?}");
+        }
+        assert!(lines[1].starts_with("  word") && lines[2].starts_with("    word"));
+        let words: usize = lines.iter().map(|l| l.matches("word").count()).sum();
+        assert_eq!(words, 40, "nothing lost");
+        // A word longer than the width stays whole; short text is untouched.
+        let long = "x".repeat(50);
+        assert_eq!(fit_width(&long, 30), long);
+        assert_eq!(fit_width("a\nb\n", 30), "a\nb\n");
+    }
+
+    #[test]
+    fn the_summary_fits_100_columns() {
+        let mut r = Results::empty(crate::metrics::results::RunStatus::Completed);
+        for op in ["signin", "poll", "poll_event", "poll_empty", "logout"] {
+            let mut s = crate::metrics::OpStats {
+                count: 123_456_789,
+                ok: 123_456_000,
+                interrupted: 12,
+                abandoned: 777,
+                ..Default::default()
+            };
+            s.retcode_failures = 0;
+            s.corrected.record_us(30_000_000);
+            r.operations.insert(op.to_string(), s);
+        }
+        r.sessions.throttled = 5;
+        r.sessions.signin_retries = 5;
+        r.sessions.node("AgentGateway1").signed_in = 10;
+        r.sessions.lost_at.record_us(1_000_000);
+        r.sessions
+            .node("AgentGateway1")
+            .lost_at
+            .record_us(1_000_000);
+        r.derived.recovery = crate::metrics::results::Recovery::from_sessions(&r.sessions);
+        let text = console_summary(&r);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= WIDTH,
+                "{} columns: {line}",
+                line.len()
+            );
+        }
+        assert!(text.contains("abandoned"), "{text}");
+        assert!(text.contains("AgentGateway1: 1 lost"), "{text}");
+    }
 }

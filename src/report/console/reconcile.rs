@@ -21,8 +21,9 @@ pub struct ReconcileRow {
     pub attempted: u64,
     /// Of those, failures while connecting: they never reached the gateway.
     pub connect_failed: u64,
-    /// Of those, calls in flight when a hard stop ended the run: the gateway may or may
-    /// not have counted them (a request it had not answered yet is not counted).
+    /// Of those, calls cut short without a reply (in flight at a hard stop, or long polls
+    /// abandoned at the stop): the gateway may or may not have counted them (a request it
+    /// had not answered yet is not counted).
     pub interrupted: u64,
     /// Requests the gateway counted on this operation's endpoint during the run.
     pub gateway: u64,
@@ -74,7 +75,7 @@ pub fn reconcile_rows(r: &Results) -> Vec<ReconcileRow> {
                     .map(|(_, n)| n)
                     .sum()
             });
-            let interrupted = stats.map_or(0, |s| s.interrupted);
+            let interrupted = stats.map_or(0, |s| s.unanswered());
             let gateway = gw.endpoint_total(op.endpoint());
             (attempted > 0 || gateway > 0).then_some(ReconcileRow {
                 operation: op,

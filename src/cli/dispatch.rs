@@ -16,6 +16,7 @@ pub async fn dispatch(command: Command) -> i32 {
             target,
             ca_file,
             out,
+            force,
             overrides,
             quiet,
             shard,
@@ -28,8 +29,14 @@ pub async fn dispatch(command: Command) -> i32 {
             run_id,
         } => match crate::run::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
             .and_then(|s| crate::run::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
-        {
-            Err(e) => Err(Exit::bad_input(e)),
+            .map_err(Exit::bad_input)
+            // A folder holding a report is not overwritten unless asked (--processes checks
+            // its own folder and its shards').
+            .and_then(|resolved| match (processes, out.as_deref()) {
+                (None, Some(dir)) => crate::run::prepare::check_out(dir, force).map(|_| resolved),
+                _ => Ok(resolved),
+            }) {
+            Err(e) => Err(e),
             Ok(_)
                 if processes.is_some() && (metrics_listen.is_some() || metrics_push.is_some()) =>
             {
@@ -46,6 +53,7 @@ pub async fn dispatch(command: Command) -> i32 {
                 opts.target = target;
                 opts.ca_file = ca_file;
                 opts.out = out;
+                opts.force = force;
                 opts.overrides = overrides;
                 opts.start_at = start_at;
                 opts.quiet = quiet;
@@ -209,12 +217,12 @@ fn validate_command(scenarios: &[std::path::PathBuf], overrides: &[String]) -> R
             }
             crate::scheduler::plan::Plan::from_stages(&l.scenario.load.stages)
                 .map(|_| l)
-                .map_err(|message| crate::scenario::ScenarioError {
-                    file: path.display().to_string(),
-                    line: 0,
-                    column: 0,
-                    key: Some("load.stages".into()),
-                    message,
+                .map_err(|message| {
+                    crate::scenario::ScenarioError::about_key(
+                        path.display().to_string(),
+                        "load.stages",
+                        message,
+                    )
                 })
         }) {
             Ok(l) => println!("{}: ok ({})", path.display(), l.scenario.name),
@@ -227,13 +235,16 @@ fn validate_command(scenarios: &[std::path::PathBuf], overrides: &[String]) -> R
     Ok(worst)
 }
 
-/// First SIGINT/SIGTERM cancels `stop`; the second cancels `hard_stop`.
+/// First SIGINT/SIGTERM cancels `stop`; the second cancels `hard_stop`. The handlers are
+/// installed before this returns, so a Ctrl-C as soon as a command says it is ready (the
+/// gateway's "listening" line) is already the command's, never the default kill.
 fn watch_signals(stop: CancellationToken, hard_stop: CancellationToken) {
+    let Some(mut signals) = Signals::install() else {
+        return;
+    };
     tokio::spawn(async move {
         for n in 0..2 {
-            if !wait_signal().await {
-                return;
-            }
+            signals.next().await;
             if n == 0 {
                 crate::util::term::message("agentstorm: stopping: no new arrivals, signing agents out (press Ctrl-C again to stop at once)");
                 stop.cancel();
@@ -247,24 +258,44 @@ fn watch_signals(stop: CancellationToken, hard_stop: CancellationToken) {
     });
 }
 
-/// Waits for SIGINT or SIGTERM; false if signals cannot be watched.
-async fn wait_signal() -> bool {
-    #[cfg(unix)]
-    {
+/// SIGINT and SIGTERM, watched from the moment they are installed.
+#[cfg(unix)]
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    /// None if signals cannot be watched.
+    fn install() -> Option<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return false;
-        };
+        Some(Signals {
+            int: signal(SignalKind::interrupt()).ok()?,
+            term: signal(SignalKind::terminate()).ok()?,
+        })
+    }
+
+    async fn next(&mut self) {
         tokio::select! {
-            _ = int.recv() => true,
-            _ = term.recv() => true,
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.is_ok()
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> Option<Signals> {
+        Some(Signals)
+    }
+
+    async fn next(&mut self) {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

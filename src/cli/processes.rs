@@ -54,6 +54,8 @@ pub struct Options {
     /// Report folder; default `reports/<name>-<UTC timestamp>/`. Shard K writes to
     /// `shard-K/` inside it, the merged report to the folder itself.
     pub out: Option<PathBuf>,
+    /// Write into `out` (and its shard folders) even if they hold a report (`--force`).
+    pub force: bool,
     pub overrides: Vec<String>,
     /// The children's common start; default now + [`START_LEAD`].
     pub start_at: Option<SystemTime>,
@@ -77,6 +79,7 @@ impl Options {
             target: None,
             ca_file: None,
             out: None,
+            force: false,
             overrides: Vec::new(),
             start_at: None,
             quiet: false,
@@ -94,6 +97,14 @@ impl Options {
 /// exit-code rule (`analysis::finalize`).
 pub async fn run(mut opts: Options) -> Result<i32, Exit> {
     let (loaded, out_dir) = prepare(&opts)?;
+    let ca_unused =
+        match crate::run::prepare::ca_file_unused(&loaded.scenario, opts.ca_file.as_deref()) {
+            Some(why) => {
+                eprintln!("agentstorm: warning: {why}");
+                true
+            }
+            None => false,
+        };
     let n = opts.processes;
     let gateway = if loaded.scenario.target.is_embedded() {
         Some(SharedGateway::start(&loaded, &out_dir).await?)
@@ -105,8 +116,10 @@ pub async fn run(mut opts: Options) -> Result<i32, Exit> {
     if gateway.is_some() && loaded.scenario.target.reconcile == scenario::Reconcile::Auto {
         opts.overrides.push("target.reconcile=\"always\"".into());
     }
+    // A CA file the target cannot use was warned about once, here: not passed on.
     let (target, ca_file) = match &gateway {
         Some(g) => (Some(g.url.clone()), Some(g.cert.clone())),
+        None if ca_unused => (opts.target.clone(), None),
         None => (opts.target.clone(), opts.ca_file.clone()),
     };
     let exe = match &opts.exe {
@@ -205,6 +218,9 @@ fn shard_command(
     if opts.quiet {
         cmd.arg("--quiet");
     }
+    if opts.force {
+        cmd.arg("--force");
+    }
     if let Some(t) = opts.threads {
         cmd.arg("--threads").arg(t.to_string());
     }
@@ -253,18 +269,11 @@ fn prepare(opts: &Options) -> Result<(Loaded, PathBuf), Exit> {
         }
         Err(e) => return Err(Exit::bad_input(e)),
     }
-    let mut overrides = opts.overrides.clone();
-    if let Some(url) = &opts.target {
-        overrides.push(format!("target.url={}", toml::Value::String(url.clone())));
+    if let Some(at) = opts.start_at {
+        crate::run::prepare::check_start_at(at, SystemTime::now())?;
     }
-    if let Some(ca) = &opts.ca_file {
-        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
-        overrides.push(format!(
-            "target.ca_file={}",
-            toml::Value::String(ca.display().to_string())
-        ));
-    }
-    let loaded = scenario::load_file(&opts.scenario, &overrides)
+    let aim = crate::run::prepare::aim(opts.target.as_deref(), opts.ca_file.as_deref());
+    let loaded = scenario::load_file_aimed(&opts.scenario, &opts.overrides, &aim)
         .map_err(|e| Exit::bad_input(e.to_string()))?;
     let shown = opts.scenario.display();
     crate::scheduler::plan::Plan::from_stages(&loaded.scenario.load.stages)
@@ -282,6 +291,9 @@ fn prepare(opts: &Options) -> Result<(Loaded, PathBuf), Exit> {
         .out
         .clone()
         .unwrap_or_else(|| crate::run::default_out_dir(&loaded.scenario.name, SystemTime::now()));
+    for dir in std::iter::once(out_dir.clone()).chain((0..n).map(|k| shard_dir(&out_dir, k))) {
+        crate::run::prepare::check_out(&dir, opts.force)?;
+    }
     std::fs::create_dir_all(&out_dir).map_err(|e| {
         Exit::bad_input(format!(
             "cannot create report folder {}: {e}",

@@ -277,14 +277,12 @@ fn load(opts: &Options) -> Result<scenario::Loaded, Exit> {
     }
     match &opts.scenario {
         Some(path) => scenario::load_file_aimed(path, &opts.overrides, &aim),
-        None => {
-            let all: Vec<String> = opts.overrides.iter().chain(&aim).cloned().collect();
-            scenario::load_str(
-                "probe",
-                "name = \"probe\"\n[agents]\nids = \"101\"\n[load]\nstages = [{ hold = \"1s\", rate = 1 }]\n",
-                &all,
-            )
-        }
+        None => scenario::load_str_aimed(
+            "probe",
+            "name = \"probe\"\n[agents]\nids = \"101\"\n[load]\nstages = [{ hold = \"1s\", rate = 1 }]\n",
+            &opts.overrides,
+            &aim,
+        ),
     }
     .map_err(|e| Exit::bad_input(e.to_string()))
 }

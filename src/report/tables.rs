@@ -99,6 +99,12 @@ pub fn write_failures_csv(results: &Results, path: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// retcodes.csv. A gateway retcode is written `retcode:<code>` (`retcode:0`,
+/// `retcode:100-002`), beside `http:<status>` and `transport:<kind>`, so that the column
+/// reads as text in every run: a bare `0` is a number to pandas' `read_csv` and to
+/// spreadsheets, which would type the column by whichever codes one run happened to see
+/// (quoting does not help: they read `"0"` as a number too). `http:<status>`,
+/// `transport:<kind>`, `interrupted` and `abandoned` are text already.
 pub fn write_retcodes_csv(results: &Results, path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(RETCODES_HEADER)?;
@@ -106,7 +112,14 @@ pub fn write_retcodes_csv(results: &Results, path: &Path) -> anyhow::Result<()> 
         if name == POLL_EVENT || name == POLL_EMPTY {
             continue;
         }
-        for (label, count) in s.outcome_counts() {
+        // `outcome_counts` gives the retcodes first, then HTTP statuses, transport kinds,
+        // interrupted and abandoned calls, which are labelled already.
+        let retcodes = s.retcodes.len();
+        for (i, (label, count)) in s.outcome_counts().into_iter().enumerate() {
+            let label = match i < retcodes {
+                true => format!("retcode:{label}"),
+                false => label,
+            };
             w.write_record([name, label.as_str(), count.to_string().as_str()])?;
         }
     }

@@ -2,11 +2,14 @@
 //! command line's aim and overrides, sliced for a shard, its thresholds parsed, the
 //! password read, the plan built, the peak of agents checked against this machine's
 //! limits and source addresses, and the report folder made. Every failure here is bad
-//! input (exit 2): nothing has been sent yet.
+//! input (exit 2): nothing has been sent yet. Also here, for the command line to call
+//! before it starts anything: [`check_out`] (`--out` into an old report needs `--force`),
+//! [`check_start_at`] (a `--start-at` long past) and [`ca_file_unused`] (a CA file the
+//! target cannot use, which is warned about).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::{default_out_dir, RunOptions};
 use crate::exit::Exit;
@@ -34,6 +37,9 @@ pub(super) struct Prepared {
 }
 
 pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, Exit> {
+    if let Some(at) = opts.start_at {
+        check_start_at(at, SystemTime::now())?;
+    }
     // --target and --ca-file are overrides like any --set, so they are validated with
     // the rest of the scenario (a real target has no embedded poll_wait to respect, …);
     // they aim the run and stay out of the scenario hash.
@@ -54,6 +60,11 @@ pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, Exit> {
         ),
         None => None,
     };
+    if let Some(why) = ca_file_unused(&loaded.scenario, opts.ca_file.as_deref()) {
+        eprintln!("agentstorm: warning: {why}");
+        // Nothing would check a certificate against it: the client is not to read it.
+        loaded.scenario.target.ca_file = None;
+    }
     let sc = &loaded.scenario;
     let thresholds = crate::analysis::thresholds::parse_all(&sc.thresholds)
         .map_err(|e| Exit::bad_input(format!("{}: {e}", opts.scenario.display())))?;
@@ -121,6 +132,85 @@ pub(super) fn prepare(opts: &RunOptions) -> Result<Prepared, Exit> {
         shard,
         loaded,
     })
+}
+
+/// Files that mark a folder as holding a run's report.
+const REPORT_MARKS: [&str; 4] = [
+    crate::report::RESULTS_JSON,
+    crate::report::LATENCY_HLOG,
+    crate::report::SUMMARY_CSV,
+    crate::report::REPORT_HTML,
+];
+
+/// `--out DIR` must not hold a report already (its results would be overwritten, say last
+/// week's baseline), unless `force` (`--force`).
+pub(crate) fn check_out(dir: &Path, force: bool) -> Result<(), Exit> {
+    if force {
+        return Ok(());
+    }
+    match REPORT_MARKS.iter().find(|f| dir.join(f).exists()) {
+        Some(found) => Err(Exit::bad_input(format!(
+            "--out {}: that folder already holds a report ({found}), which this run would \
+             overwrite; give another folder, or add --force to overwrite it",
+            dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The furthest in the past a `--start-at` may be: a start an hour gone is a stale value
+/// (an old `AGENTSTORM_START_AT`, a date typed wrong), not a late shard.
+pub const MAX_START_AGO: Duration = Duration::from_secs(3600);
+
+/// Refuses a `--start-at` more than [`MAX_START_AGO`] before `now`, saying both times.
+pub(crate) fn check_start_at(at: SystemTime, now: SystemTime) -> Result<(), Exit> {
+    match now.duration_since(at) {
+        Ok(ago) if ago > MAX_START_AGO => Err(Exit::bad_input(format!(
+            "--start-at {} is {} in the past (now is {}); a start more than {} ago is \
+             surely stale (an old {}?): give a time ahead, or leave it out to start at once",
+            humantime::format_rfc3339_seconds(at),
+            roughly(ago),
+            humantime::format_rfc3339_seconds(now),
+            humantime::format_duration(MAX_START_AGO),
+            crate::run::shard::ENV_START_AT,
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A span of time past an hour, as people say it: `3h 5m`, `12 days`.
+fn roughly(d: Duration) -> String {
+    let (h, m) = (d.as_secs() / 3600, d.as_secs() % 3600 / 60);
+    match h {
+        0..48 => format!("{h}h {m}m"),
+        _ => format!("{} days", h / 24),
+    }
+}
+
+/// Why the scenario's CA file (`--ca-file` when `flag` is its path, else `[target]
+/// ca_file`) is not used, when it is not: the target is the embedded gateway, whose
+/// generated certificate the harness trusts itself, or plain HTTP, which has none.
+pub(crate) fn ca_file_unused(sc: &scenario::Scenario, flag: Option<&Path>) -> Option<String> {
+    let ca = sc.target.ca_file.as_ref()?;
+    let named = match flag {
+        Some(p) => format!("--ca-file {}", p.display()),
+        None => format!("[target] ca_file {}", ca.display()),
+    };
+    let url = sc.target.url.trim();
+    if sc.target.is_embedded() {
+        return Some(format!(
+            "{named} is not used: the target is the embedded gateway, whose generated \
+             certificate the harness trusts itself (give --target https://… to use it)"
+        ));
+    }
+    url.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        .then(|| {
+            format!(
+                "{named} is not used: the target {url} is plain HTTP, with no certificate to \
+                 check (write https:// if the gateway speaks TLS)"
+            )
+        })
 }
 
 /// `--target URL` and `--ca-file PEM` as the overrides that aim a scenario (the CA file's

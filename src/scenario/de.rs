@@ -23,6 +23,9 @@ pub enum Kind {
     /// A value of the wrong type: what was found (serde's words, e.g. `string "x"`, or
     /// `map` for a table or a TOML date/time) and what was expected.
     InvalidType { found: String, expected: String },
+    /// A value of the right type that the type cannot hold (`-5` for a `u32`): what was
+    /// found, in serde's words (`integer `-5``), and what was expected.
+    InvalidValue { found: String, expected: String },
     UnknownField {
         field: String,
         expected: Vec<String>,
@@ -94,6 +97,10 @@ fn kind_of(e: DeserializerError) -> Kind {
             found: found.to_unexpected().to_string(),
             expected,
         },
+        DeserializerError::InvalidValue(found, expected) => Kind::InvalidValue {
+            found: found.to_unexpected().to_string(),
+            expected,
+        },
         // serde's own wording for the rest (`invalid value: integer `-5`, expected u32`).
         other => Kind::Other(other.into_error::<serde::de::value::Error>().to_string()),
     }
@@ -156,7 +163,10 @@ mod tests {
         );
         assert_eq!(
             err("n = 300\n").1,
-            Kind::Other("invalid value: integer `300`, expected u8".into())
+            Kind::InvalidValue {
+                found: "integer `300`".into(),
+                expected: "u8".into()
+            }
         );
         let (path, kind) = err("n = 1\n[[list]]\nmin = \"1s\"\nmax = \"x\"\n");
         assert_eq!(path, "list[0].max");

@@ -37,10 +37,12 @@ pub struct Loaded {
 }
 
 /// A bad scenario: where and what. Display is one line: `file:line:column: message`, or
-/// `file: message` when there is no position (an unreadable file, or a `--set` override,
-/// whose `file` is then `--set KEY=VALUE`).
+/// `file: message` when there is no position (an unreadable file, or an override, whose
+/// `file` is then the option that wrote it: `--set KEY=VALUE`, `--target URL`, …). When
+/// several problems are reported at once (every invalid threshold), the first is this
+/// error's own and the others follow in [`ScenarioError::more`], one line each.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{}: {message}", place(.file, .line, .column))]
+#[error("{}", self.lines())]
 pub struct ScenarioError {
     pub file: String,
     /// 1-based; 0 when there is no position.
@@ -50,10 +52,12 @@ pub struct ScenarioError {
     /// The key path concerned, e.g. `load.stages[0].to`.
     pub key: Option<String>,
     pub message: String,
+    /// Further problems found at the same time, each with its own place.
+    pub more: Vec<ScenarioError>,
 }
 
-fn place(file: &str, line: &usize, column: &usize) -> String {
-    if *line == 0 {
+fn place(file: &str, line: usize, column: usize) -> String {
+    if line == 0 {
         file.to_string()
     } else {
         format!("{file}:{line}:{column}")
@@ -62,27 +66,31 @@ fn place(file: &str, line: &usize, column: &usize) -> String {
 
 /// Reads and loads a scenario file; relative paths inside it are taken from its directory.
 pub fn load_file(path: &Path, overrides: &[String]) -> Result<Loaded, ScenarioError> {
+    load_file_sets(path, &Sets::plain(overrides))
+}
+
+fn load_file_sets(path: &Path, sets: &Sets) -> Result<Loaded, ScenarioError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ScenarioError::unplaced(name.clone(), format!("cannot read the scenario file: {e}"))
     })?;
-    let mut loaded = load(&name, &text, overrides, path.parent())?;
+    let mut loaded = load(&name, &text, sets, path.parent())?;
     loaded.path = path.to_path_buf();
     Ok(loaded)
 }
 
-/// Like [`load_file`], with `aim` (`key=value` overrides from `--target` and `--ca-file`)
-/// applied last but left out of the hash: they say where the load goes, not what it is,
-/// so shards aimed at different gateway nodes, or a release compared with the last one
-/// on another host, still carry one scenario hash. (Should the scenario not load without
-/// them, the hash keeps them.)
+/// Like [`load_file`], with `aim` (`key=value` overrides from `--target` and `--ca-file`,
+/// and the probe's `--agent` and `--password-env`) applied last but left out of the hash:
+/// they say where the load goes, not what it is, so shards aimed at different gateway
+/// nodes, or a release compared with the last one on another host, still carry one
+/// scenario hash. (Should the scenario not load without them, the hash keeps them.) An
+/// error about what an aim wrote names its option (`--target x: …`), not a `--set`.
 pub fn load_file_aimed(
     path: &Path,
     overrides: &[String],
     aim: &[String],
 ) -> Result<Loaded, ScenarioError> {
-    let all: Vec<String> = overrides.iter().chain(aim).cloned().collect();
-    let mut loaded = load_file(path, &all)?;
+    let mut loaded = load_file_sets(path, &Sets::aimed(overrides, aim))?;
     if !aim.is_empty() {
         if let Ok(unaimed) = load_file(path, overrides) {
             loaded.hash = unaimed.hash;
@@ -98,15 +106,63 @@ pub fn load_str(
     text: &str,
     overrides: &[String],
 ) -> Result<Loaded, ScenarioError> {
-    load(name_for_messages, text, overrides, None)
+    load(name_for_messages, text, &Sets::plain(overrides), None)
+}
+
+/// [`load_str`] with `aim` applied last, as [`load_file_aimed`] does (errors name the
+/// options; here the hash keeps the aim).
+pub fn load_str_aimed(
+    name_for_messages: &str,
+    text: &str,
+    overrides: &[String],
+    aim: &[String],
+) -> Result<Loaded, ScenarioError> {
+    load(name_for_messages, text, &Sets::aimed(overrides, aim), None)
+}
+
+/// The overrides of one load, `--set`s first, then the aim's (which come from other
+/// options, and are named as those in messages).
+struct Sets {
+    all: Vec<String>,
+    /// `all[aim_from..]` came from `--target`, `--ca-file`, `--agent`, `--password-env`.
+    aim_from: usize,
+}
+
+impl Sets {
+    fn plain(overrides: &[String]) -> Sets {
+        Sets {
+            all: overrides.to_vec(),
+            aim_from: overrides.len(),
+        }
+    }
+
+    fn aimed(overrides: &[String], aim: &[String]) -> Sets {
+        Sets {
+            all: overrides.iter().chain(aim).cloned().collect(),
+            aim_from: overrides.len(),
+        }
+    }
+
+    /// How override `i` is named in messages: `--set KEY=VALUE` (a secret's value hidden),
+    /// or the option an aim came from (`--target URL`).
+    fn label(&self, i: usize) -> String {
+        let raw = self.all.get(i).map_or("", String::as_str);
+        if i >= self.aim_from {
+            if let Some(label) = aim_label(raw) {
+                return label;
+            }
+        }
+        format!("--set {}", shown_override(raw))
+    }
 }
 
 fn load(
     name: &str,
     text: &str,
-    overrides: &[String],
+    given: &Sets,
     base: Option<&Path>,
 ) -> Result<Loaded, ScenarioError> {
+    let overrides = given.all.as_slice();
     let written = ImDocument::parse(text.to_string()).map_err(|e| {
         let place = line_col(text, e.span().map_or(0, |s| s.start));
         let message = format!("TOML syntax error: {}", one_line(e.message()));
@@ -116,13 +172,13 @@ fn load(
     let sets = (overrides.iter().enumerate())
         .map(|(i, raw)| {
             overrides::apply(&mut doc, raw)
-                .map_err(|message| ScenarioError::unplaced(set_label(overrides, i), message))
+                .map_err(|message| ScenarioError::unplaced(given.label(i), message))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let ctx = Ctx {
         name,
         text,
-        overrides,
+        given,
         places: Places {
             written: &written,
             effective: doc.as_item(),
@@ -134,7 +190,7 @@ fn load(
     if let Some(base) = base {
         resolve_paths(&mut scenario, base);
     }
-    validate::check(&scenario).map_err(|p| ctx.problem(p))?;
+    validate::check(&scenario).map_err(|p| ctx.problems(p))?;
     let effective = if overrides.is_empty() {
         text.to_string()
     } else {
@@ -145,13 +201,7 @@ fn load(
         path: PathBuf::from(name),
         hash: format!("{:x}", sha2::Sha256::digest(effective.as_bytes())),
         text: effective,
-        overrides: (0..overrides.len())
-            .map(|i| {
-                set_label(overrides, i)
-                    .trim_start_matches("--set ")
-                    .to_string()
-            })
-            .collect(),
+        overrides: overrides.iter().map(|raw| shown_override(raw)).collect(),
     })
 }
 
@@ -165,13 +215,31 @@ fn resolve_paths(s: &mut Scenario, base: &Path) {
     }
 }
 
-/// How override `i` is named in messages: `--set KEY=VALUE`, a secret's value hidden.
-fn set_label(overrides: &[String], i: usize) -> String {
-    let raw = overrides.get(i).map_or("", String::as_str);
+/// An override as shown (`KEY=VALUE`), a secret's value hidden.
+fn shown_override(raw: &str) -> String {
     match raw.split_once('=') {
-        Some((key, _)) if overrides::is_secret_key(raw) => format!("--set {key}=<hidden>"),
-        _ => format!("--set {raw}"),
+        Some((key, _)) if overrides::is_secret_key(raw) => format!("{key}=<hidden>"),
+        _ => raw.to_string(),
     }
+}
+
+/// The option an aim override came from, with the value the user gave it: `target.url=…`
+/// is `--target URL`, `target.ca_file=…` `--ca-file PEM`, `agents.ids=…` the probe's
+/// `--agent ID`, `agents.password={ env = … }` its `--password-env VAR`.
+fn aim_label(raw: &str) -> Option<String> {
+    let (key, value) = raw.split_once('=')?;
+    let value: toml_edit::Value = value.parse().ok()?;
+    let text = |v: &toml_edit::Value| v.as_str().map(str::to_string);
+    Some(match key {
+        "target.url" => format!("--target {}", text(&value)?),
+        "target.ca_file" => format!("--ca-file {}", text(&value)?),
+        "agents.ids" => format!("--agent {}", text(&value)?),
+        "agents.password" => {
+            let var = value.as_inline_table()?.get("env")?;
+            format!("--password-env {}", text(var)?)
+        }
+        _ => return None,
+    })
 }
 
 impl ScenarioError {
@@ -183,6 +251,7 @@ impl ScenarioError {
             column,
             key,
             message,
+            more: Vec::new(),
         }
     }
 
@@ -190,13 +259,32 @@ impl ScenarioError {
     fn unplaced(file: String, message: String) -> Self {
         ScenarioError::new(file, (0, 0), None, message)
     }
+
+    /// An error about `key` of scenario `file` as a whole (no position), e.g. a load plan
+    /// that cannot be built.
+    pub fn about_key(file: impl Into<String>, key: &str, message: impl Into<String>) -> Self {
+        ScenarioError::new(file.into(), (0, 0), Some(key.to_string()), message.into())
+    }
+
+    /// `file:line:column: message`, one line per problem.
+    fn lines(&self) -> String {
+        let mut out = format!(
+            "{}: {}",
+            place(&self.file, self.line, self.column),
+            self.message
+        );
+        for e in &self.more {
+            let _ = write!(out, "\n{}", e.lines());
+        }
+        out
+    }
 }
 
 /// What turns a key path into a place: the scenario's name and text, and the document.
 struct Ctx<'a> {
     name: &'a str,
     text: &'a str,
-    overrides: &'a [String],
+    given: &'a Sets,
     places: Places<'a>,
 }
 
@@ -204,14 +292,56 @@ impl Ctx<'_> {
     fn error(&self, path: &KeyPath, aim: Aim, key: &KeyPath, message: String) -> ScenarioError {
         let (file, place) = match self.places.origin(path, aim) {
             Origin::File(offset) => (self.name.to_string(), line_col(self.text, offset)),
-            Origin::Set(i) => (set_label(self.overrides, i), (0, 0)),
+            Origin::Set(i) => (self.given.label(i), (0, 0)),
         };
         let key = (!key.is_root()).then(|| key.to_string());
         ScenarioError::new(file, place, key, message)
     }
 
     fn problem(&self, p: Problem) -> ScenarioError {
-        self.error(&p.path, Aim::Value, &p.path, keyed(&p.path, &p.message))
+        let mut message = p.message.clone();
+        // A value the message echoes from its parsed form is shown as written.
+        if let (Some(shown), Some(written)) = (&p.echoed, self.written_string(&p.path)) {
+            message = message.replacen(shown.as_str(), &format!("{written:?}"), 1);
+        }
+        self.error(&p.path, Aim::Value, &p.path, keyed(&p.path, &message))
+    }
+
+    /// Every problem, in the order written (those from options first), the first as the
+    /// error and the rest in its `more`.
+    fn problems(&self, problems: Vec<Problem>) -> ScenarioError {
+        let mut errors: Vec<ScenarioError> =
+            problems.into_iter().map(|p| self.problem(p)).collect();
+        errors.sort_by_key(|e| (e.line, e.column));
+        let mut errors = errors.into_iter();
+        let mut first = errors.next().unwrap_or_else(|| {
+            ScenarioError::unplaced(self.name.to_string(), "invalid scenario".into())
+        });
+        first.more = errors.collect();
+        first
+    }
+
+    /// The string written at `path`, or at the deepest part of it the document has (a
+    /// duration range written as one duration, `hold = "40d"`, holds both its ends).
+    fn written_string(&self, path: &KeyPath) -> Option<String> {
+        let (_, _, item) = tree::walk(self.places.effective, &path.0);
+        item.as_str().map(str::to_string)
+    }
+
+    /// The value written at `path` as TOML (`-5`, `1.5`, `"many"`), if the document has it.
+    fn written_value(&self, path: &KeyPath) -> Option<String> {
+        let (depth, _, item) = tree::walk(self.places.effective, &path.0);
+        let value = item.as_value().filter(|_| depth == path.0.len())?;
+        Some(value.clone().decorated("", "").to_string())
+    }
+
+    /// [`validate::whole_number_refused`] for the value at `path`, shown as written (else in
+    /// serde's words, `found`).
+    fn whole_number(&self, path: &KeyPath, found: &str) -> Option<String> {
+        let written = self
+            .written_value(path)
+            .unwrap_or_else(|| found.to_string());
+        validate::whole_number_refused(path, &written)
     }
 
     fn de_error(&self, e: DeError) -> ScenarioError {
@@ -239,6 +369,12 @@ impl Ctx<'_> {
                 let head = keyed(path, &format!("unknown value {variant:?}"));
                 suggest(head, variant, expected, "values")
             }
+            // A whole-number key says the range it takes, whatever serde refused.
+            Kind::InvalidType { found, .. } | Kind::InvalidValue { found, .. }
+                if self.whole_number(path, found).is_some() =>
+            {
+                keyed(path, &self.whole_number(path, found).unwrap_or_default())
+            }
             Kind::InvalidType { found, expected } => {
                 // A TOML date/time reaches serde as a map.
                 let (depth, _, item) = tree::walk(self.places.effective, &path.0);
@@ -246,12 +382,25 @@ impl Ctx<'_> {
                     true => "a date/time",
                     false => found.as_str(),
                 };
-                let mut msg = toml_words(&format!("invalid type: {found}, expected {expected}"));
+                let found = match found {
+                    "map" => "a table",
+                    "sequence" => "an array",
+                    other => other,
+                };
+                let mut msg = match validate::what_it_is(path) {
+                    Some(what) => format!("found {found}; {what}"),
+                    None => toml_words(&format!("invalid type: {found}, expected {expected}"))
+                        .replace("expected a sequence", "expected an array"),
+                };
                 if path.0.first() == Some(&Seg::Key("thresholds".into())) {
                     msg.push_str("; thresholds are strings, e.g. \"signin.p99\" = \"< 800ms\"");
                 }
                 keyed(path, &msg)
             }
+            Kind::InvalidValue { found, expected } => keyed(
+                path,
+                &toml_words(&format!("invalid value: {found}, expected {expected}")),
+            ),
             Kind::Other(msg) => keyed(path, &toml_words(&one_line(msg))),
         };
         self.error(path, aim, &key, message)

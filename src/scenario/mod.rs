@@ -20,6 +20,6 @@ mod tree;
 mod validate;
 pub mod values;
 
-pub use load::{load_file, load_file_aimed, load_str, Loaded, ScenarioError};
+pub use load::{load_file, load_file_aimed, load_str, load_str_aimed, Loaded, ScenarioError};
 pub use model::*;
 pub use session::*;

@@ -5,6 +5,9 @@
 //!
 //! This module owns the limits (named constants below) and their messages, nothing about
 //! positions or text; `plan` holds the checks of the load plan (stages, capacity search).
+//! Two tables serve `load`'s messages for values serde refuses, so that those say what the
+//! key accepts in the same words as the checks here: [`whole_number_refused`] (the range
+//! of a whole-number key) and [`what_it_is`] (what a structured value looks like).
 
 use std::time::Duration;
 
@@ -35,13 +38,119 @@ const MAX_READ_BUFFER: u32 = 1 << 20;
 pub struct Problem {
     pub path: KeyPath,
     pub message: String,
+    /// The key's value as `message` shows it, quoted, when the message echoes it from the
+    /// parsed value (a duration written `"40d"` displays as `"1month 9days …"`): `load`
+    /// puts the value as written in its place.
+    pub echoed: Option<String>,
 }
 
 fn problem(path: &[&str], message: impl Into<String>) -> Problem {
     Problem {
         path: KeyPath::keys(path),
         message: message.into(),
+        echoed: None,
     }
+}
+
+impl Problem {
+    /// This problem, its message echoing `shown` (which `load` replaces with the value as
+    /// written).
+    pub(super) fn echoing(mut self, shown: impl std::fmt::Display) -> Problem {
+        self.echoed = Some(format!("\"{shown}\""));
+        self
+    }
+}
+
+/// Whole-number keys with a range narrower than their type's, or a meaning worth saying:
+/// the key path, the lowest and highest value accepted, and what the number is.
+const WHOLE_NUMBERS: [(&[&str], u64, u64, &str); 5] = [
+    (
+        &["load", "max_in_flight"],
+        1,
+        u32::MAX as u64,
+        "the most agents alive at once",
+    ),
+    (
+        &["target", "read_buffer_bytes"],
+        MIN_READ_BUFFER as u64,
+        MAX_READ_BUFFER as u64,
+        "bytes per connection; e.g. read_buffer_bytes = 1024, or leave it out for hyper's adaptive buffer",
+    ),
+    (
+        &["stop", "signout_rate"],
+        0,
+        u32::MAX as u64,
+        "sign-outs per second while stopping",
+    ),
+    (
+        &["agents", "rest_cause"],
+        0,
+        u8::MAX as u64,
+        "the rest cause sent at sign-in, 0 = none",
+    ),
+    (
+        &["load", "seed"],
+        0,
+        u64::MAX,
+        "the seed of every random draw",
+    ),
+];
+
+/// The one message for a value that a whole-number key does not accept, whether serde
+/// refused it (negative, a fraction, text, past the type's range) or a check here did:
+/// `KEY = VALUE: …` with the range the key really takes. `written` is the value as written
+/// (`-5`, `1.5`, `"many"`). None for a key without such a rule.
+pub fn whole_number_refused(path: &KeyPath, written: &str) -> Option<String> {
+    let key = match path.0.last() {
+        Some(super::tree::Seg::Key(k)) => k.as_str(),
+        _ => return None,
+    };
+    if *path == KeyPath::keys(&["agents", "agenttype"]) {
+        return Some(agenttype_refused(written));
+    }
+    let (_, min, max, what) = WHOLE_NUMBERS
+        .iter()
+        .find(|(p, ..)| *path == KeyPath::keys(p))?;
+    Some(format!(
+        "{key} = {written}: give a whole number from {min} to {max} ({what})"
+    ))
+}
+
+fn agenttype_refused(written: &str) -> String {
+    format!("agenttype = {written} is not accepted: use 4 (PC + phone) or 11 (PC + video phone)")
+}
+
+/// What a structured value looks like, for a value of the wrong type at `path` (serde's
+/// "expected struct Stage" names a Rust type, not what to write).
+pub fn what_it_is(path: &KeyPath) -> Option<&'static str> {
+    use super::tree::Seg;
+    let keys: Vec<&str> = path
+        .0
+        .iter()
+        .map(|s| match s {
+            Seg::Key(k) => k.as_str(),
+            Seg::Index(_) => "[]",
+        })
+        .collect();
+    Some(match keys.as_slice() {
+        ["load", "stages", "[]"] => {
+            "a stage is a table: { ramp = \"30s\", to = 100 } (the arrival rate moves to 100 \
+             sign-ins per second over 30 s) or { hold = \"1m\", rate = 50 } (50 per second for a \
+             minute; without `rate` a hold keeps the rate it starts at)"
+        }
+        ["load", "stages"] => {
+            "stages is an array of stages, e.g. stages = [{ ramp = \"30s\", to = 100 }, \
+             { hold = \"1m\", rate = 50 }]"
+        }
+        ["agents", "ids"] => {
+            "ids is a string of agent ids and ranges, e.g. ids = \"1001-2000,3001\""
+        }
+        ["agents", "phonenum"] => {
+            "phonenum is a string, with {agentid} standing for the agent's id, e.g. \
+             phonenum = \"7{agentid}\""
+        }
+        _ => return None,
+    })
 }
 
 /// A problem at `path` unless `ok`.
@@ -100,15 +209,17 @@ fn check_threshold_keys(root: &Item) -> Result<(), Problem> {
     Ok(())
 }
 
-/// Checks on the deserialised scenario.
-pub fn check(s: &Scenario) -> Result<(), Problem> {
-    check_name(&s.name)?;
-    check_target(s)?;
-    check_agents(s)?;
-    check_session(s)?;
-    plan::check_load(s)?;
+/// Checks on the deserialised scenario: the first problem found, except that every
+/// invalid threshold is listed at once.
+pub fn check(s: &Scenario) -> Result<(), Vec<Problem>> {
+    let one = |r: Result<(), Problem>| r.map_err(|p| vec![p]);
+    one(check_name(&s.name))?;
+    one(check_target(s))?;
+    one(check_agents(s))?;
+    one(check_session(s))?;
+    one(plan::check_load(s))?;
     check_thresholds(s)?;
-    check_gateway(s)
+    one(check_gateway(s))
 }
 
 /// The embedded gateway's behaviour model has rules of its own (`sim::GatewayConfig`); for
@@ -135,13 +246,18 @@ fn check_gateway(s: &Scenario) -> Result<(), Problem> {
 }
 
 /// Each threshold must parse (grammar in `scenario::thresholds`), so a typo fails before
-/// any traffic instead of after an hour-long run.
-fn check_thresholds(s: &Scenario) -> Result<(), Problem> {
-    for (key, value) in &s.thresholds {
-        crate::scenario::thresholds::parse_one(key, value)
-            .map_err(|message| problem(&["thresholds", key], message))?;
+/// any traffic instead of after an hour-long run; every invalid one is listed.
+fn check_thresholds(s: &Scenario) -> Result<(), Vec<Problem>> {
+    let problems: Vec<Problem> = (s.thresholds.iter())
+        .filter_map(|(key, value)| {
+            let e = crate::scenario::thresholds::parse_one(key, value).err()?;
+            Some(problem(&["thresholds", key], e))
+        })
+        .collect();
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(problems),
     }
-    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), Problem> {
@@ -211,17 +327,24 @@ fn check_target(s: &Scenario) -> Result<(), Problem> {
                 ca.display()
             ),
         )?;
+        // Read only where it is used: a plain-HTTP or embedded target ignores it (the run
+        // says so), and a probe of one should not fail on it.
+        if !t.is_embedded()
+            && url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        {
+            check_ca_pem(ca).map_err(|m| problem(&["target", "ca_file"], m))?;
+        }
     }
     positive(&["target", "timeout"], t.timeout)?;
     positive(&["target", "connect_timeout"], t.connect_timeout)?;
     let n = t.read_buffer_bytes.unwrap_or(MIN_READ_BUFFER);
+    let key = ["target", "read_buffer_bytes"];
     require(
         (MIN_READ_BUFFER..=MAX_READ_BUFFER).contains(&n),
-        &["target", "read_buffer_bytes"],
-        format!(
-            "read_buffer_bytes = {n} is outside {MIN_READ_BUFFER}-{MAX_READ_BUFFER}; \
-             e.g. read_buffer_bytes = 1024, or leave it out for hyper's adaptive buffer"
-        ),
+        &key,
+        whole_number_refused(&KeyPath::keys(&key), &n.to_string()).unwrap_or_default(),
     )?;
     if !t.is_embedded() {
         return Ok(());
@@ -236,11 +359,65 @@ fn check_target(s: &Scenario) -> Result<(), Problem> {
         Some(wait) if t.timeout.get() <= wait => Err(problem(
             &["target", "timeout"],
             format!(
-                "timeout {} must be longer than the embedded gateway's poll_wait {} \
+                "timeout \"{}\" must be longer than the embedded gateway's poll_wait {} \
                  (a quiet poll is answered only after poll_wait)",
                 t.timeout,
                 HumanDuration(wait)
             ),
+        )
+        .echoing(t.timeout)),
+        _ => Ok(()),
+    }
+}
+
+/// A CA file the client will trust must hold at least one complete PEM certificate that
+/// reads as X.509: checked here, so the message names the file and says what is wrong in
+/// words, where the TLS setup would print the PEM parser's bytes at the run's start.
+fn check_ca_pem(path: &std::path::Path) -> Result<(), String> {
+    use rustls_pki_types::pem::{Error, PemObject};
+    use rustls_pki_types::CertificateDer;
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("ca_file {shown} cannot be read: {e}"))?;
+    let text = |b: &[u8]| {
+        let t = String::from_utf8_lossy(b);
+        let t = t.trim();
+        match t.char_indices().nth(60) {
+            Some((i, _)) => format!("{}…", &t[..i]),
+            None => t.to_string(),
+        }
+    };
+    let incomplete =
+        |why: String| format!("ca_file {shown} is not a complete PEM certificate: {why}");
+    let mut count = 0;
+    for (i, cert) in CertificateDer::pem_slice_iter(&bytes).enumerate() {
+        let cert = cert.map_err(|e| match e {
+            Error::MissingSectionEnd { end_marker } => incomplete(format!(
+                "its \"-----BEGIN {0}-----\" block has no \"-----END {0}-----\" line (is \
+                 the file cut short?)",
+                text(&end_marker)
+            )),
+            Error::IllegalSectionStart { line } => incomplete(format!(
+                "the line {:?} starts a PEM block but is not a valid BEGIN line",
+                text(&line)
+            )),
+            Error::Base64Decode(why) => {
+                incomplete(format!("certificate {} is not valid base64 ({why})", i + 1))
+            }
+            other => incomplete(other.to_string()),
+        })?;
+        if x509_parser::parse_x509_certificate(cert.as_ref()).is_err() {
+            return Err(incomplete(format!(
+                "certificate {} decodes, but not to an X.509 certificate",
+                i + 1
+            )));
+        }
+        count += 1;
+    }
+    match count {
+        0 => Err(format!(
+            "ca_file {shown} holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" \
+             block): give the certificate of the CA that signed the gateway's, or the \
+             gateway's own self-signed certificate, in PEM"
         )),
         _ => Ok(()),
     }
@@ -271,7 +448,7 @@ fn check_agents(s: &Scenario) -> Result<(), Problem> {
     require(
         kind == 4 || kind == 11,
         &["agents", "agenttype"],
-        format!("agenttype {kind} is not accepted: use 4 (PC + phone) or 11 (PC + video phone)"),
+        agenttype_refused(&kind.to_string()),
     )?;
     match a.password.as_ref().map(|p| (&p.env, &p.file)) {
         None => Ok(()),
@@ -379,5 +556,5 @@ fn bounded(path: &[&str], d: HumanDuration, max: Duration) -> Result<(), Problem
         "{key} = \"{d}\" is longer than the limit {}",
         HumanDuration(max)
     );
-    require(d.get() <= max, path, message)
+    require(d.get() <= max, path, message).map_err(|p| p.echoing(d))
 }

@@ -316,3 +316,304 @@ fn a_peak_that_cannot_fit_the_open_file_limit_is_refused_before_any_traffic() {
     );
     assert!(!out.exists(), "nothing ran, nothing written");
 }
+
+/// Runs `agentstorm` in `dir` and returns (exit code, stderr).
+fn code_and_err(args: &[&str], dir: &Path) -> (Option<i32>, String) {
+    let o = agentstorm(args, dir);
+    (o.status.code(), stderr(&o))
+}
+
+#[test]
+fn flag_errors_name_the_flag_the_user_typed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "s.toml", GOOD);
+    let (code, err) = code_and_err(&["run", &path, "--target", "x"], dir.path());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.starts_with("agentstorm: --target x: "), "{err}");
+    assert!(!err.contains("--set"), "no internal --set: {err}");
+    assert!(err.contains("https://"), "says what is valid: {err}");
+    // The probe's options too.
+    for (args, flag) in [
+        (vec!["probe", "--target", "ftp://gw"], "--target ftp://gw: "),
+        (vec!["probe", "--agent", "7"], "--agent 7: "),
+        (vec!["probe", &path, "--target", "x"], "--target x: "),
+    ] {
+        let (code, err) = code_and_err(&args, dir.path());
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && !err.contains("--set"),
+            "{args:?}: {err}"
+        );
+    }
+    // Numbers the command line refuses say what is valid, not what Rust's parser says.
+    for (args, needle) in [
+        (vec!["--threads", "0"], "--threads must be at least 1"),
+        (vec!["--threads", "-3"], "--threads cannot be negative"),
+        (vec!["--processes", "300"], "give 1 to 256 processes"),
+    ] {
+        let mut all = vec!["run", path.as_str()];
+        all.extend(&args);
+        let (code, err) = code_and_err(&all, dir.path());
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(
+            !err.contains("non-zero type") && !err.contains("invalid digit"),
+            "{err}"
+        );
+    }
+    let (code, err) = code_and_err(&["gateway", "--listen", "localhost:8043"], dir.path());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("127.0.0.1:8043") && !err.contains("syntax"),
+        "{err}"
+    );
+    assert!(!dir.path().join("reports").exists(), "nothing ran");
+}
+
+#[test]
+fn value_errors_say_what_would_be_valid_in_the_users_words() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "s.toml", GOOD);
+    let validate = |set: &str| code_and_err(&["validate", &path, "--set", set], dir.path());
+    // A stage of the wrong type says what a stage is.
+    let (code, err) = validate("load.stages[0]=5");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--set load.stages[0]=5: key `load.stages[0]`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("{ ramp = \"30s\", to = 100 }")
+            && err.contains("{ hold = \"1m\", rate = 50 }"),
+        "{err}"
+    );
+    assert!(!err.contains("struct") && !err.contains("Stage"), "{err}");
+    // One message, with the real range, for a value serde refuses and one the checks refuse.
+    let (_, negative) = validate("load.max_in_flight=-5");
+    let (_, zero) = validate("load.max_in_flight=0");
+    for (err, v) in [(&negative, "-5"), (&zero, "0")] {
+        assert!(
+            err.contains(&format!(
+                "max_in_flight = {v}: give a whole number from 1 to 4294967295"
+            )),
+            "{err}"
+        );
+    }
+    assert!(!negative.contains("from 0"), "{negative}");
+    // A duration is echoed as written, not as humantime would print it.
+    for set in ["session.hold=\"40d\"", "load.stages[0].hold=\"40d\""] {
+        let (code, err) = validate(set);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("\"40d\"") && err.contains("30days"),
+            "{set}: {err}"
+        );
+        assert!(!err.contains("month"), "{set}: {err}");
+    }
+}
+
+#[test]
+fn every_invalid_threshold_is_listed_at_once_with_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "{GOOD}[thresholds]\n\"signin.p99\" = \"fast\"\n\"signin.errors\" = \"< 1%\"\n\"x.p99\" = \"< 1ms\"\n\"signin.p99 over 0s\" = \"< 1s\"\n"
+    );
+    let path = write(dir.path(), "t.toml", &text);
+    for cmd in ["validate", "run"] {
+        let (code, err) = code_and_err(&[cmd, &path], dir.path());
+        assert_eq!(code, Some(2), "{cmd}: {err}");
+        let lines: Vec<&str> = err.trim().lines().collect();
+        assert_eq!(
+            lines.len(),
+            3,
+            "{cmd}: one line per invalid threshold:\n{err}"
+        );
+        for (line, key, at) in [
+            (0, "signin.p99", ":7:"),
+            (1, "x.p99", ":9:"),
+            (2, "signin.p99 over 0s", ":10:"),
+        ] {
+            assert!(
+                lines[line].contains(&format!("{path}{at}"))
+                    && lines[line].contains(&format!("`thresholds.\"{key}\"`")),
+                "{cmd}: line {line} names {key} at {at}:\n{err}"
+            );
+        }
+    }
+    assert!(!dir.path().join("reports").exists(), "nothing ran");
+}
+
+#[test]
+fn ca_file_errors_name_the_file_and_say_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "s.toml", GOOD);
+    let cut = write(
+        dir.path(),
+        "cut.pem",
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUTnH1\n",
+    );
+    let garbage = write(dir.path(), "garbage.pem", "not a certificate at all\n");
+    // An https target uses the CA file: both are refused before any traffic.
+    for (pem, needle) in [
+        (&cut, "is not a complete PEM certificate"),
+        (&garbage, "holds no PEM certificate"),
+    ] {
+        for cmd in [
+            vec![
+                "run",
+                path.as_str(),
+                "--target",
+                "https://127.0.0.1:9",
+                "--ca-file",
+                pem,
+            ],
+            vec!["probe", "--target", "https://127.0.0.1:9", "--ca-file", pem],
+        ] {
+            let (code, err) = code_and_err(&cmd, dir.path());
+            assert_eq!(code, Some(2), "{cmd:?}: {err}");
+            assert!(err.contains(needle), "{cmd:?}: {err}");
+            assert!(err.contains(pem.as_str()), "names the file: {err}");
+            assert!(!err.contains("[45, 45"), "no byte values: {err}");
+        }
+    }
+    assert!(!dir.path().join("reports").exists(), "nothing ran");
+}
+
+#[test]
+fn out_into_a_folder_holding_a_report_is_refused_unless_forced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = small_run(dir.path(), "a");
+    let folder = results.parent().expect("folder").display().to_string();
+    let before = std::fs::read(&results).expect("results");
+    let scenario = dir.path().join("a.toml").display().to_string();
+    for extra in [vec![], vec!["--processes", "2"]] {
+        let mut args = vec![
+            "run",
+            scenario.as_str(),
+            "--out",
+            folder.as_str(),
+            "--quiet",
+        ];
+        args.extend(&extra);
+        let (code, err) = code_and_err(&args, dir.path());
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains(&format!("--out {folder}")) && err.contains("already holds a report"),
+            "{err}"
+        );
+        assert!(err.contains("--force"), "names the way out: {err}");
+        assert_eq!(
+            std::fs::read(&results).expect("results"),
+            before,
+            "untouched"
+        );
+    }
+    let (code, err) = code_and_err(
+        &["run", &scenario, "--out", &folder, "--quiet", "--force"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "--force overwrites: {err}");
+    assert_ne!(
+        std::fs::read(&results).expect("results"),
+        before,
+        "a new run's results"
+    );
+}
+
+#[test]
+fn a_start_more_than_an_hour_ago_is_refused_saying_both_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "s.toml", GOOD);
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    let given = humantime::format_rfc3339_seconds(two_hours_ago).to_string();
+    for extra in [vec![], vec!["--processes", "2"]] {
+        let mut args = vec!["run", path.as_str(), "--start-at", given.as_str()];
+        args.extend(&extra);
+        let (code, err) = code_and_err(&args, dir.path());
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains(&format!("--start-at {given}")),
+            "the time given: {err}"
+        );
+        assert!(err.contains("in the past (now is 20"), "and now: {err}");
+    }
+    assert!(!dir.path().join("reports").exists(), "nothing ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_file_the_target_cannot_use_is_a_warning_and_the_run_goes_on() {
+    let gateway = crate::support::gateway::gateway("poll_wait = \"200ms\"").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fast = GOOD.replace(
+        "name = \"t\"",
+        "name = \"t\"\n[session]\nhold = \"100ms\"\npoll_gap = \"20ms\"\n[gateway]\npoll_wait = \"200ms\"",
+    );
+    let path = write(dir.path(), "s.toml", &fast);
+    // Not a certificate at all: a target that cannot use it must not read it.
+    let pem = write(dir.path(), "ca.pem", "not a certificate\n");
+    let cases = [
+        (Some(gateway.url.clone()), "is plain HTTP"),
+        (None, "the embedded gateway"),
+    ];
+    for (i, (target, why)) in cases.into_iter().enumerate() {
+        let out = dir.path().join(format!("out-{i}")).display().to_string();
+        let mut args = vec![
+            "run".to_string(),
+            path.clone(),
+            "--ca-file".into(),
+            pem.clone(),
+        ];
+        args.extend(["--out".to_string(), out.clone(), "--quiet".into()]);
+        if let Some(t) = &target {
+            args.extend(["--target".to_string(), t.clone()]);
+        }
+        let cwd = dir.path().to_path_buf();
+        let o = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            agentstorm(&args, &cwd)
+        })
+        .await
+        .expect("joins");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{target:?}: {err}");
+        assert!(
+            err.contains(&format!("warning: --ca-file {pem} is not used")) && err.contains(why),
+            "{target:?}: says why: {err}"
+        );
+        assert!(
+            Path::new(&out).join("results.json").is_file(),
+            "the run went on"
+        );
+    }
+}
+
+#[test]
+fn retcodes_csv_retcodes_read_as_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = small_run(dir.path(), "a");
+    let text = std::fs::read_to_string(results.with_file_name("retcodes.csv")).expect("csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let cells: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("row")[1].to_string())
+        .collect();
+    assert!(cells.contains(&"retcode:0".to_string()), "{text}");
+    // What pandas' read_csv types as a number, a boolean or a missing value: none of them.
+    let not_text = [
+        "", "true", "false", "True", "False", "TRUE", "FALSE", "NA", "NaN", "nan", "null", "None",
+    ];
+    for cell in &cells {
+        assert!(
+            cell.parse::<f64>().is_err() && !not_text.contains(&cell.as_str()),
+            "{cell:?} would not read as text:\n{text}"
+        );
+        assert!(
+            ["retcode:", "http:", "transport:"]
+                .iter()
+                .any(|p| cell.starts_with(p))
+                || cell == "interrupted"
+                || cell == "abandoned",
+            "{cell:?}"
+        );
+    }
+}

@@ -9,11 +9,13 @@ mod support;
 
 mod ci_outputs;
 mod cli;
+mod cli_help;
 mod client_documented;
 mod client_replies;
 mod cluster_client;
 mod deploy_manifest;
 mod deploy_yaml;
+mod docs_commands;
 mod documented_gateway;
 mod hostile_gateway;
 mod live_metrics;

@@ -151,11 +151,11 @@ fn retcodes_csv_labels_and_skips_poll_splits() {
         })
         .collect();
     let want: Vec<(String, String, String)> = [
-        ("signin", "0", "98"),
-        ("signin", "100-003", "1"),
+        ("signin", "retcode:0", "98"),
+        ("signin", "retcode:100-003", "1"),
         ("signin", "transport:connect_refused", "1"),
-        ("poll", "0", "50"),
-        ("logout", "0", "9"),
+        ("poll", "retcode:0", "50"),
+        ("logout", "retcode:0", "9"),
         ("logout", "http:503", "1"),
     ]
     .iter()

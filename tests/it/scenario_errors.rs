@@ -195,7 +195,7 @@ fn set_overrides_apply_before_validation_and_change_the_hash() {
 #[test]
 fn read_buffer_bytes_out_of_range_names_the_bounds() {
     let e = err(BASE, &["target.read_buffer_bytes=100"]);
-    assert!(e.message.contains("512-1048576"), "{}", e.message);
+    assert!(e.message.contains("from 512 to 1048576"), "{}", e.message);
     assert!(e.to_string().contains("read_buffer_bytes"), "{e}");
     assert_eq!(
         ok(BASE, &["target.read_buffer_bytes=1024"])
@@ -342,7 +342,7 @@ fn semantic_checks_point_at_the_offending_key() {
     let text = BASE.replace("stages = [", "max_in_flight = 0\nstages = [");
     let e = err(&text, &[]);
     assert_at(&e, &text, "0\nstages", "load.max_in_flight");
-    assert!(e.message.contains("at least 1"), "{}", e.message);
+    assert!(e.message.contains("from 1 to 4294967295"), "{}", e.message);
     let text = BASE.replace("[session]", "agenttype = 5\n[session]");
     let e = err(&text, &[]);
     assert_at(&e, &text, "5\n[session]", "agents.agenttype");
@@ -439,7 +439,11 @@ fn enum_values_and_the_gateway_table_are_checked_with_positions() {
 fn relative_paths_are_taken_from_the_scenario_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(dir.path().join("certs")).expect("mkdir");
-    std::fs::write(dir.path().join("certs/ca.pem"), "x").expect("write");
+    // A real certificate: a CA file for an https:// target is read when the scenario loads.
+    let pem = agentstorm::sim::tls::self_signed()
+        .expect("certificate")
+        .cert_pem;
+    std::fs::write(dir.path().join("certs/ca.pem"), pem).expect("write");
     let path = dir.path().join("s.toml");
     let text = format!(
         "{}[target]\nurl = \"https://gw.example:8043\"\nca_file = \"certs/ca.pem\"\n",

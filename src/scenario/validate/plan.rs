@@ -5,17 +5,19 @@
 
 use std::time::Duration;
 
-use super::{require, Problem, MAX_DURATION, MAX_RATE};
+use super::{require, whole_number_refused, Problem, MAX_DURATION, MAX_RATE};
 use crate::scenario::model::{CapacitySpec, LoadModel, Scenario, Stage};
 use crate::scenario::tree::{KeyPath, Seg};
 use crate::util::duration::HumanDuration;
 
 pub(super) fn check_load(s: &Scenario) -> Result<(), Problem> {
     let l = &s.load;
+    let key = ["load", "max_in_flight"];
     require(
         l.max_in_flight >= 1,
-        &["load", "max_in_flight"],
-        "max_in_flight must be at least 1 (the most agents alive at once)",
+        &key,
+        whole_number_refused(&KeyPath::keys(&key), &l.max_in_flight.to_string())
+            .unwrap_or_default(),
     )?;
     require(
         l.max_lateness.is_none_or(|max| !max.get().is_zero()),
@@ -107,7 +109,11 @@ fn check_stage(i: usize, stage: &Stage, rate: f64) -> Result<(Duration, f64), Pr
         let path = KeyPath::keys(&["load", "stages"]).child(Seg::Index(i));
         let path = key.map_or_else(|| path.clone(), |k| path.key(k));
         let message = message.to_string();
-        Problem { path, message }
+        Problem {
+            path,
+            message,
+            echoed: None,
+        }
     };
     let check_rate = |key: &str, r: f64| {
         if r.is_finite() && (0.0..=MAX_RATE).contains(&r) {
@@ -124,7 +130,7 @@ fn check_stage(i: usize, stage: &Stage, rate: f64) -> Result<(Duration, f64), Pr
         let max = HumanDuration(MAX_DURATION);
         let message =
             format!("{key} = \"{d}\" must be longer than 0 and at most {max}, e.g. {key} = \"2m\"");
-        Err(at(Some(key), &message))
+        Err(at(Some(key), &message).echoing(d))
     };
     match (stage.ramp, stage.hold, stage.to, stage.rate) {
         (Some(_), Some(_), _, _) => Err(at(

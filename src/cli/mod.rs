@@ -78,7 +78,7 @@ pub enum Command {
         /// Serve live metrics at http://ADDR/metrics during the run, for Prometheus to scrape
         /// (text format; OpenMetrics when asked), e.g. 127.0.0.1:9464; port 0 takes a free
         /// port. The address is printed on stderr.
-        #[arg(long, value_name = "ADDR", help_heading = "Live metrics")]
+        #[arg(long, value_name = "ADDR", help_heading = "Live metrics", value_parser = args::listen)]
         metrics_listen: Option<SocketAddr>,
         /// Push live metrics by Prometheus remote write to URL (e.g.
         /// http://prometheus:9090/api/v1/write) every --metrics-push-interval, and once more

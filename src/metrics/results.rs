@@ -149,6 +149,17 @@ pub enum RunStatus {
     Aborted { reason: String },
 }
 
+impl std::fmt::Display for RunStatus {
+    /// In words, as the reports print it: `completed`, `interrupted`, `aborted: <reason>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunStatus::Completed => f.write_str("completed"),
+            RunStatus::Interrupted => f.write_str("interrupted"),
+            RunStatus::Aborted { reason } => write!(f, "aborted: {reason}"),
+        }
+    }
+}
+
 /// How well the scheduler kept to the plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SchedulerStats {

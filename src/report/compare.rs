@@ -157,7 +157,7 @@ pub fn compare(baseline: &Results, candidate: &Results, tolerance: &Tolerance) -
     }
     for (which, r) in [("baseline", baseline), ("candidate", candidate)] {
         if !matches!(r.status, crate::metrics::results::RunStatus::Completed) {
-            notes.push(format!("the {which} run did not complete: {:?}", r.status));
+            notes.push(format!("the {which} run did not complete: {}", r.status));
         }
     }
     let all: std::collections::BTreeMap<String, ()> = baseline

@@ -78,9 +78,9 @@ const WHOLE_NUMBERS: [(&[&str], u64, u64, &str); 5] = [
     ),
     (
         &["stop", "signout_rate"],
-        0,
+        1,
         u32::MAX as u64,
-        "sign-outs per second while stopping",
+        "sign-outs per second while stopping; 0 would never end the stop",
     ),
     (
         &["agents", "rest_cause"],
@@ -217,6 +217,7 @@ pub fn check(s: &Scenario) -> Result<(), Vec<Problem>> {
     one(check_target(s))?;
     one(check_agents(s))?;
     one(check_session(s))?;
+    one(check_stop(s))?;
     one(plan::check_load(s))?;
     check_thresholds(s)?;
     one(check_gateway(s))
@@ -467,6 +468,16 @@ fn check_agents(s: &Scenario) -> Result<(), Problem> {
             "write exactly one of password = { env = \"VAR\" } or password = { file = \"path\" }",
         )),
     }
+}
+
+fn check_stop(s: &Scenario) -> Result<(), Problem> {
+    let key = ["stop", "signout_rate"];
+    let rate = s.stop.signout_rate;
+    require(
+        rate >= 1,
+        &key,
+        whole_number_refused(&KeyPath::keys(&key), &rate.to_string()).unwrap_or_default(),
+    )
 }
 
 fn check_session(s: &Scenario) -> Result<(), Problem> {

@@ -400,6 +400,13 @@ fn value_errors_say_what_would_be_valid_in_the_users_words() {
         );
     }
     assert!(!negative.contains("from 0"), "{negative}");
+    // A stop that would never end is refused the same way.
+    let (code, err) = validate("stop.signout_rate=0");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("signout_rate = 0: give a whole number from 1 to 4294967295"),
+        "{err}"
+    );
     // A duration is echoed as written, not as humantime would print it.
     for set in ["session.hold=\"40d\"", "load.stages[0].hold=\"40d\""] {
         let (code, err) = validate(set);

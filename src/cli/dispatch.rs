@@ -11,75 +11,7 @@ use crate::run::{self, RunOptions};
 /// Runs a command to completion and returns the process exit code.
 pub async fn dispatch(command: Command) -> i32 {
     let result = match command {
-        Command::Run {
-            scenario,
-            target,
-            ca_file,
-            out,
-            force,
-            overrides,
-            quiet,
-            shard,
-            start_at,
-            processes,
-            threads,
-            metrics_listen,
-            metrics_push,
-            metrics_push_interval,
-            run_id,
-        } => match crate::run::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
-            .and_then(|s| crate::run::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
-            .map_err(Exit::bad_input)
-            // A folder holding a report is not overwritten unless asked (--processes checks
-            // its own folder and its shards').
-            .and_then(|resolved| match (processes, out.as_deref()) {
-                (None, Some(dir)) => crate::run::prepare::check_out(dir, force).map(|_| resolved),
-                _ => Ok(resolved),
-            }) {
-            Err(e) => Err(e),
-            Ok(_)
-                if processes.is_some() && (metrics_listen.is_some() || metrics_push.is_some()) =>
-            {
-                Err(Exit::bad_input(
-                    "--metrics-listen and --metrics-push cannot be combined with --processes yet: \
-                     run the shards with --shard K/N instead, each with its own --metrics-listen \
-                     port or the same --metrics-push URL"
-                        .to_string(),
-                ))
-            }
-            Ok((_, start_at)) if processes.is_some() => {
-                let mut opts =
-                    crate::cli::processes::Options::new(scenario, processes.unwrap_or_default());
-                opts.target = target;
-                opts.ca_file = ca_file;
-                opts.out = out;
-                opts.force = force;
-                opts.overrides = overrides;
-                opts.start_at = start_at;
-                opts.quiet = quiet;
-                opts.threads = threads;
-                watch_signals(opts.stop.clone(), opts.hard_stop.clone());
-                crate::cli::processes::run(opts).await
-            }
-            Ok((shard, start_at)) => {
-                let mut opts = RunOptions::new(scenario);
-                opts.target = target;
-                opts.ca_file = ca_file;
-                opts.out = out;
-                opts.overrides = overrides;
-                opts.progress = crate::run::progress::Mode::detect(quiet);
-                opts.shard = shard;
-                opts.start_at = start_at;
-                opts.threads = threads;
-                opts.metrics = crate::run::live_metrics::Options {
-                    listen: metrics_listen,
-                    push: metrics_push,
-                    push_interval: metrics_push_interval,
-                    run_id,
-                };
-                run_command(opts, quiet).await
-            }
-        },
+        run @ Command::Run { .. } => run_subcommand(run).await,
         Command::Gateway {
             listen,
             config,
@@ -151,6 +83,81 @@ pub async fn dispatch(command: Command) -> i32 {
         Err(e) => {
             eprintln!("agentstorm: {}", e.message);
             e.code
+        }
+    }
+}
+
+/// `run`: the command line resolved into one run, or `--processes` shards.
+async fn run_subcommand(command: Command) -> Result<i32, Exit> {
+    let Command::Run {
+        scenario,
+        target,
+        ca_file,
+        out,
+        force,
+        overrides,
+        quiet,
+        shard,
+        start_at,
+        processes,
+        threads,
+        metrics_listen,
+        metrics_push,
+        metrics_push_interval,
+        run_id,
+    } = command
+    else {
+        return Err(Exit::bad_input("not a run".to_string()));
+    };
+    match crate::run::shard::resolve(shard.as_deref(), |k| std::env::var(k).ok())
+        .and_then(|s| crate::run::shard::start_at_from(start_at.as_deref()).map(|t| (s, t)))
+        .map_err(Exit::bad_input)
+        // A folder holding a report is not overwritten unless asked (--processes checks
+        // its own folder and its shards').
+        .and_then(|resolved| match (processes, out.as_deref()) {
+            (None, Some(dir)) => crate::run::prepare::check_out(dir, force).map(|_| resolved),
+            _ => Ok(resolved),
+        }) {
+        Err(e) => Err(e),
+        Ok(_) if processes.is_some() && (metrics_listen.is_some() || metrics_push.is_some()) => {
+            Err(Exit::bad_input(
+                "--metrics-listen and --metrics-push cannot be combined with --processes yet: \
+                 run the shards with --shard K/N instead, each with its own --metrics-listen \
+                 port or the same --metrics-push URL"
+                    .to_string(),
+            ))
+        }
+        Ok((_, start_at)) if processes.is_some() => {
+            let mut opts =
+                crate::cli::processes::Options::new(scenario, processes.unwrap_or_default());
+            opts.target = target;
+            opts.ca_file = ca_file;
+            opts.out = out;
+            opts.force = force;
+            opts.overrides = overrides;
+            opts.start_at = start_at;
+            opts.quiet = quiet;
+            opts.threads = threads;
+            watch_signals(opts.stop.clone(), opts.hard_stop.clone());
+            crate::cli::processes::run(opts).await
+        }
+        Ok((shard, start_at)) => {
+            let mut opts = RunOptions::new(scenario);
+            opts.target = target;
+            opts.ca_file = ca_file;
+            opts.out = out;
+            opts.overrides = overrides;
+            opts.progress = crate::run::progress::Mode::detect(quiet);
+            opts.shard = shard;
+            opts.start_at = start_at;
+            opts.threads = threads;
+            opts.metrics = crate::run::live_metrics::Options {
+                listen: metrics_listen,
+                push: metrics_push,
+                push_interval: metrics_push_interval,
+                run_id,
+            };
+            run_command(opts, quiet).await
         }
     }
 }

@@ -99,15 +99,26 @@ fn chains(roots: rustls::RootCertStore) -> Result<Arc<dyn ServerCertVerifier>, S
 /// there are none.
 fn native_roots() -> Result<rustls::RootCertStore, String> {
     let found = rustls_native_certs::load_native_certs();
-    if !found.errors.is_empty() {
-        tracing::warn!("loading the system's root certificates: {:?}", found.errors);
+    let errors = found
+        .errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if !errors.is_empty() {
+        tracing::warn!("loading the system's root certificates: {errors}");
     }
     let mut roots = rustls::RootCertStore::empty();
     let (added, _unusable) = roots.add_parsable_certificates(found.certs);
     if added == 0 {
         return Err(format!(
-            "cannot load the system's root certificates: none found (errors: {:?})",
-            found.errors
+            "cannot load the system's root certificates: none found{}; give the gateway's CA \
+             with --ca-file",
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({errors})")
+            }
         ));
     }
     Ok(roots)

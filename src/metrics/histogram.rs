@@ -168,7 +168,30 @@ impl Hist {
             .map_err(|e| format!("histogram is not valid base64: {e}"))?;
         let mut h: Histogram<u64> = Deserializer::new()
             .deserialize(&mut bytes.as_slice())
-            .map_err(|e| format!("histogram is not HdrHistogram V2 data: {e:?}"))?;
+            .map_err(|e| {
+                let why = match e {
+                    hdrhistogram::serialization::DeserializeError::IoError(e) => e.to_string(),
+                    hdrhistogram::serialization::DeserializeError::InvalidCookie => {
+                        "it does not start with the V2 marker".to_string()
+                    }
+                    hdrhistogram::serialization::DeserializeError::UnsupportedFeature => {
+                        "it uses a feature this reader does not support".to_string()
+                    }
+                    hdrhistogram::serialization::DeserializeError::UnsuitableCounterType => {
+                        "its counts do not fit 64-bit counters".to_string()
+                    }
+                    hdrhistogram::serialization::DeserializeError::InvalidParameters => {
+                        "its precision or value range is not valid".to_string()
+                    }
+                    hdrhistogram::serialization::DeserializeError::UsizeTypeTooSmall => {
+                        "it is too large for this machine".to_string()
+                    }
+                    hdrhistogram::serialization::DeserializeError::EncodedArrayTooLong => {
+                        "its counts run past the length it declares".to_string()
+                    }
+                };
+                format!("histogram is not HdrHistogram V2 data: {why}")
+            })?;
         h.auto(true);
         Ok(Hist(h))
     }

@@ -149,24 +149,14 @@ impl Session<'_> {
             // At the stop a waiting long poll is given up when the sign-out gate gives this
             // agent its turn, so that stopping takes agents / signout_rate, not the
             // gateway's hold time on top.
-            let answered = {
-                let polling = conn.call(Method::GET, &poll_path, None, self.guid.as_deref());
-                tokio::pin!(polling);
-                tokio::select! {
-                    biased;
-                    ex = &mut polling => Some(ex),
-                    _ = end.cancelled() => {
-                        // Stopping: keep waiting for the reply until the gate gives this
-                        // agent its turn. Boxed: only agents still polling at the stop
-                        // make this future, so it does not size every agent's task.
-                        let turn = Box::pin(self.ctx.gate.acquire());
-                        tokio::select! {
-                            biased;
-                            ex = &mut polling => Some(ex),
-                            _ = turn => None,
-                        }
-                    }
-                }
+            let turn = async {
+                end.cancelled().await;
+                self.ctx.gate.acquire().await
+            };
+            let answered = tokio::select! {
+                biased;
+                ex = conn.call(Method::GET, &poll_path, None, self.guid.as_deref()) => Some(ex),
+                _ = turn => None,
             };
             let Some(ex) = answered else {
                 call.abandon();

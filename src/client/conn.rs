@@ -270,64 +270,61 @@ impl AgentConn {
     }
 
     /// Sends `req` on `live` and reads the whole reply: its head and body, or the failure
-    /// with its reason. A request hyper hands back unsent (the kept connection had closed
-    /// before it could be written: a gateway or load balancer that drops idle connections)
-    /// goes once more on a new connection, as a browser or connection pool does; it never
-    /// reached the gateway, so it is not a second attempt. `live` is then the new one.
+    /// with its reason. `live` is replaced when the request had to go on a new connection.
     async fn exchange(
         target: &Target,
         live: &mut Live,
         req: Request<Full<Bytes>>,
     ) -> Result<(http::response::Parts, Bytes), (Failure, String)> {
-        let unsent = match Self::send_once(live, req).await {
-            Ok(done) => return Ok(done),
-            Err((f, reason, None)) => return Err((f, reason)),
-            Err((_, _, Some(unsent))) => unsent,
-        };
-        *live = Self::fresh_live(target).await.map_err(|(kind, cause)| {
-            (
-                Failure::Transport(kind),
-                format!("{}: {cause}", describe(kind)),
-            )
-        })?;
-        // Boxed: the resend is rare, and unboxed its state would size every agent's task.
-        Box::pin(Self::send_once(live, unsent))
-            .await
-            .map_err(|(f, reason, _)| (f, reason))
-    }
-
-    /// One request on `live` and its whole reply; on failure the request too when hyper
-    /// never wrote it.
-    #[allow(clippy::type_complexity)]
-    async fn send_once(
-        live: &mut Live,
-        req: Request<Full<Bytes>>,
-    ) -> Result<(http::response::Parts, Bytes), (Failure, String, Option<Request<Full<Bytes>>>)>
-    {
-        let sender = &mut live.sender;
-        let exchange = async {
-            let resp = sender.try_send_request(req).await.map_err(|mut e| {
-                let unsent = e.take_message();
-                let e = e.into_error();
-                (
-                    Failure::Transport(classify_hyper(&e)),
-                    e.to_string(),
-                    unsent,
-                )
-            })?;
-            let (parts, incoming) = resp.into_parts();
-            let bytes = read_body(incoming).await.map_err(|f| {
-                let why = match f {
-                    Failure::Transport(TransportKind::BadBody) => {
-                        format!("reply body over the {} KiB limit", MAX_BODY_BYTES / 1024)
-                    }
-                    _ => "the connection ended while the reply body was read".to_string(),
+        // A request hyper hands back unsent (the kept connection had closed before it could
+        // be written: a gateway or load balancer that drops idle connections) goes once
+        // more on a new connection, as a browser or connection pool does; it never reached
+        // the gateway, so it is not a second attempt.
+        let mut req = req;
+        let mut resent = false;
+        loop {
+            let sent = {
+                let sender = &mut live.sender;
+                let exchange = async {
+                    let resp = sender.try_send_request(req).await.map_err(|mut e| {
+                        let unsent = e.take_message();
+                        let e = e.into_error();
+                        (
+                            Failure::Transport(classify_hyper(&e)),
+                            e.to_string(),
+                            unsent,
+                        )
+                    })?;
+                    let (parts, incoming) = resp.into_parts();
+                    let bytes = read_body(incoming).await.map_err(|f| {
+                        let why = match f {
+                            Failure::Transport(TransportKind::BadBody) => {
+                                format!("reply body over the {} KiB limit", MAX_BODY_BYTES / 1024)
+                            }
+                            _ => "the connection ended while the reply body was read".to_string(),
+                        };
+                        (f, why, None)
+                    })?;
+                    Ok::<_, (Failure, String, Option<Request<Full<Bytes>>>)>((parts, bytes))
                 };
-                (f, why, None)
-            })?;
-            Ok((parts, bytes))
-        };
-        Live::drive(&mut live.driver, &live.wake, exchange).await
+                Live::drive(&mut live.driver, &live.wake, exchange).await
+            };
+            match sent {
+                Ok(done) => return Ok(done),
+                Err((_, _, Some(unsent))) if !resent => {
+                    resent = true;
+                    req = unsent;
+                    *live = match Self::fresh_live(target).await {
+                        Ok(fresh) => fresh,
+                        Err((kind, cause)) => {
+                            let reason = format!("{}: {cause}", describe(kind));
+                            return Err((Failure::Transport(kind), reason));
+                        }
+                    };
+                }
+                Err((f, reason, _)) => return Err((f, reason)),
+            }
+        }
     }
 
     /// Takes the reply's `Set-Cookie`s into the session's jar.

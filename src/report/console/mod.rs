@@ -41,9 +41,9 @@ pub fn console_summary(results: &Results) -> String {
 /// The summary's width: it fits a 100-column terminal.
 pub const WIDTH: usize = 100;
 
-/// Wraps every line longer than `width` at spaces, continuing with the line's own indent
-/// plus two (the tables are narrower already; a single word longer than the width stays
-/// whole).
+/// Wraps every line longer than `width` at its last space that fits, continuing with the
+/// line's own indent plus two; what fits stays as it was (aligned columns keep their
+/// spaces), and a word longer than the width stays whole.
 fn fit_width(text: &str, width: usize) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     for line in text.split_inclusive('\n') {
@@ -51,33 +51,28 @@ fn fit_width(text: &str, width: usize) -> String {
             Some(b) => (b, "\n"),
             None => (line, ""),
         };
-        if body.chars().count() <= width {
-            out.push_str(line);
-            continue;
-        }
         let indent = body.len() - body.trim_start().len();
         let cont = " ".repeat(indent + 2);
-        let mut current = body[..indent].to_string();
-        let mut used = indent;
-        let mut first = true;
-        for word in body[indent..].split(' ').filter(|w| !w.is_empty()) {
-            let len = word.chars().count();
-            if !first && used + 1 + len > width {
-                out.push_str(&current);
-                out.push('\n');
-                current = cont.clone();
-                used = cont.len();
-                first = true;
-            }
-            if !first {
-                current.push(' ');
-                used += 1;
-            }
-            current.push_str(word);
-            used += len;
-            first = false;
+        let mut rest = body;
+        let mut prefix = "";
+        while prefix.len() + rest.chars().count() > width {
+            let room = width - prefix.len();
+            // The byte index of the last space at or before column `room`.
+            let cut = rest
+                .char_indices()
+                .take(room + 1)
+                .filter(|&(i, c)| c == ' ' && i > 0 && !rest[..i].trim().is_empty())
+                .map(|(i, _)| i)
+                .last();
+            let Some(cut) = cut else { break };
+            out.push_str(prefix);
+            out.push_str(rest[..cut].trim_end());
+            out.push('\n');
+            rest = rest[cut..].trim_start();
+            prefix = &cont;
         }
-        out.push_str(&current);
+        out.push_str(prefix);
+        out.push_str(rest);
         out.push_str(newline);
     }
     out
@@ -398,6 +393,17 @@ mod tests {
         let long = "x".repeat(50);
         assert_eq!(fit_width(&long, 30), long);
         assert_eq!(fit_width("a\nb\n", 30), "a\nb\n");
+        // What fits keeps its aligned columns.
+        let row = format!("  {:<12}{:>6}  {}", "sessions", 800, ["note"; 8].join(" "));
+        let fitted = fit_width(&row, 30);
+        assert!(
+            fitted.starts_with("  sessions       800  note"),
+            "{fitted:?}"
+        );
+        assert!(
+            fitted.lines().all(|l| l.chars().count() <= 30),
+            "{fitted:?}"
+        );
     }
 
     #[test]

@@ -44,12 +44,14 @@ pub(super) fn recovery(o: &mut String, rec: &crate::metrics::results::Recovery) 
 
 /// Throttling, retries, and sessions by gateway node, when there were any.
 fn throttling_and_nodes(o: &mut String, s: &crate::metrics::SessionStats) {
-    if s.throttled > 0 || s.signin_retries > 0 || s.retry_wait_us > 0 {
+    if s.throttled > 0 || s.signin_retries > 0 {
         let _ = writeln!(
             o,
             "  {:<22}{:>10}  HTTP 429/503 replies, to {} agents; {} sign-in retries",
             "throttled", s.throttled, s.throttled_agents, s.signin_retries
         );
+    }
+    if s.retry_wait_us > 0 {
         let waited = std::time::Duration::from_millis(s.retry_wait_us / 1000);
         let _ = writeln!(
             o,

@@ -285,6 +285,16 @@ fn load(opts: &Options) -> Result<scenario::Loaded, Exit> {
         ),
     }
     .map_err(|e| Exit::bad_input(e.to_string()))
+    .map(|mut loaded| {
+        // As `run` does: a CA file the target cannot use is said, not silently ignored.
+        if let Some(why) =
+            crate::run::prepare::ca_file_unused(&loaded.scenario, opts.ca_file.as_deref())
+        {
+            crate::util::term::message(&format!("agentstorm: warning: {why}"));
+            loaded.scenario.target.ca_file = None;
+        }
+        loaded
+    })
 }
 
 /// The target's URL, the trust to check its certificate with (and how, in words), and the

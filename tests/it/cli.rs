@@ -592,6 +592,20 @@ async fn a_ca_file_the_target_cannot_use_is_a_warning_and_the_run_goes_on() {
             "the run went on"
         );
     }
+    // The probe says the same, and goes on to its verdict.
+    let cwd = dir.path().to_path_buf();
+    let probe_pem = pem.clone();
+    let o =
+        tokio::task::spawn_blocking(move || agentstorm(&["probe", "--ca-file", &probe_pem], &cwd))
+            .await
+            .expect("joins");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("warning: --ca-file {pem} is not used"))
+            && err.contains("the embedded gateway"),
+        "probe says why: {err}"
+    );
 }
 
 #[test]

@@ -121,15 +121,14 @@ pub struct NodeRecovery {
     pub resignin_attempts: u64,
 }
 
-/// Lost, back, first loss and the times until 50 / 99 / 100 % were back.
-struct Times {
-    lost: u64,
-    back: u64,
-    first_loss_s: f64,
-    t: [Option<f64>; 3],
-}
-
-fn times(lost_at: &Hist, back_at: &Hist) -> Option<Times> {
+/// The recovery of sessions lost at `lost_at` whose agents were back at `back_at`, as one
+/// node's (`node` empty for the run as a whole); None when nothing was lost.
+fn recovery_of(
+    node: &str,
+    lost_at: &Hist,
+    back_at: &Hist,
+    resignin_attempts: u64,
+) -> Option<NodeRecovery> {
     let lost = lost_at.count();
     if lost == 0 {
         return None;
@@ -146,45 +145,51 @@ fn times(lost_at: &Hist, back_at: &Hist) -> Option<Times> {
         let t_us = back_at.value_at_rank(rank);
         Some(t_us.saturating_sub(first_loss_us) as f64 / 1e6)
     };
-    Some(Times {
+    Some(NodeRecovery {
+        node: node.to_string(),
         lost,
         back,
         first_loss_s: first_loss_us as f64 / 1e6,
-        t: [at(0.5), at(0.99), at(1.0)],
+        t50_s: at(0.5),
+        t99_s: at(0.99),
+        t100_s: at(1.0),
+        resignin_attempts,
     })
 }
 
 impl Recovery {
     /// Computes recovery from the loss and return times; None when nothing was lost.
     pub fn from_sessions(s: &SessionStats) -> Option<Recovery> {
-        let total = times(&s.lost_at, &s.back_at)?;
+        let total = recovery_of("", &s.lost_at, &s.back_at, s.resignin_attempts)?;
         let nodes = s
             .nodes
             .iter()
-            .filter_map(|(node, n)| {
-                let t = times(&n.lost_at, &n.back_at)?;
-                Some(NodeRecovery {
-                    node: node.clone(),
-                    lost: t.lost,
-                    back: t.back,
-                    first_loss_s: t.first_loss_s,
-                    t50_s: t.t[0],
-                    t99_s: t.t[1],
-                    t100_s: t.t[2],
-                    resignin_attempts: n.resignin_attempts,
-                })
-            })
+            .filter_map(|(node, n)| recovery_of(node, &n.lost_at, &n.back_at, n.resignin_attempts))
             .collect();
         Some(Recovery {
             lost: total.lost,
             back: total.back,
             first_loss_s: total.first_loss_s,
-            t50_s: total.t[0],
-            t99_s: total.t[1],
-            t100_s: total.t[2],
-            resignin_attempts: s.resignin_attempts,
+            t50_s: total.t50_s,
+            t99_s: total.t99_s,
+            t100_s: total.t100_s,
+            resignin_attempts: total.resignin_attempts,
             nodes,
         })
+    }
+
+    /// The run's recovery in one node's shape (`node` = `scope`), for rows that list both.
+    pub fn as_scope(&self, scope: &str) -> NodeRecovery {
+        NodeRecovery {
+            node: scope.to_string(),
+            lost: self.lost,
+            back: self.back,
+            first_loss_s: self.first_loss_s,
+            t50_s: self.t50_s,
+            t99_s: self.t99_s,
+            t100_s: self.t100_s,
+            resignin_attempts: self.resignin_attempts,
+        }
     }
 }
 

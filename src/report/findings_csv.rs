@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::ms_cell;
 use crate::metrics::results::DriftMeasure;
+use crate::metrics::results::NodeRecovery;
 use crate::metrics::Results;
 
 pub const RECOVERY_CSV: &str = "recovery.csv";
@@ -81,29 +82,26 @@ pub fn write_recovery_csv(r: &Results, path: &Path) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(RECOVERY_HEADER)?;
     if let Some(rec) = &r.derived.recovery {
-        w.write_record([
-            "all".to_string(),
-            rec.lost.to_string(),
-            rec.back.to_string(),
-            format!("{:.3}", rec.first_loss_s),
-            s_cell(rec.t50_s),
-            s_cell(rec.t99_s),
-            s_cell(rec.t100_s),
-            r.sessions.resignins.to_string(),
-            rec.resignin_attempts.to_string(),
-        ])?;
-        for n in &rec.nodes {
-            w.write_record([
-                format!("node:{}", n.node),
+        let row = |scope: String, n: &NodeRecovery, resignins: String| {
+            [
+                scope,
                 n.lost.to_string(),
                 n.back.to_string(),
                 format!("{:.3}", n.first_loss_s),
                 s_cell(n.t50_s),
                 s_cell(n.t99_s),
                 s_cell(n.t100_s),
-                String::new(),
+                resignins,
                 n.resignin_attempts.to_string(),
-            ])?;
+            ]
+        };
+        w.write_record(row(
+            "all".into(),
+            &rec.as_scope("all"),
+            r.sessions.resignins.to_string(),
+        ))?;
+        for n in &rec.nodes {
+            w.write_record(row(format!("node:{}", n.node), n, String::new()))?;
         }
     }
     w.flush()?;

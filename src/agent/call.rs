@@ -17,8 +17,10 @@ pub(super) struct Call<'a> {
     op: Operation,
     intended: Instant,
     sent_at: Instant,
-    /// The reply, when it is held back until the next call says what it meant.
-    held: Option<Exchange>,
+    /// The reply, when it is held back until the next call says what it meant. Boxed: a
+    /// call is open across the await of its reply, in every agent's task, and holding
+    /// back is rare (an "already signed in" waiting for the forced sign-in).
+    held: Option<Box<Exchange>>,
     recorded: bool,
 }
 
@@ -58,7 +60,7 @@ impl<'a> Call<'a> {
     /// Keeps the reply unrecorded until [`Call::resolve`] (dropped first, it is recorded as
     /// it came).
     pub fn hold(&mut self, ex: Exchange) {
-        self.held = Some(ex);
+        self.held = Some(Box::new(ex));
     }
 
     /// Records a held reply: `handled` when what followed settled it (the forced sign-in

@@ -12,7 +12,7 @@ use http::{header, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
 
 use super::cookies::{Jar, Origin};
-use super::failure::{classify_hyper, describe};
+use super::failure::{classify_hyper, describe, hyper_reason};
 use super::live::{read_body, Live};
 use super::{
     reply, Exchange, Failure, GatewayReply, Target, GUID, MAX_BODY_BYTES, SIM_GATEWAY,
@@ -224,11 +224,12 @@ impl AgentConn {
                 return failed(Failure::Transport(kind), reason);
             }
         };
-        let (parts, bytes) = match Self::exchange(&self.target, &mut live, req).await {
+        let (parts, bytes) = match Self::exchange(&self.target, &mut live, Box::new(req)).await {
             Ok(done) => done,
             Err((f, reason)) => return failed(f, reason),
         };
         self.target.note_reachable();
+        self.target.note_head(&parts);
         self.keep_cookies(&parts.headers);
         // Keep the connection for the next call unless the gateway said it closes it.
         let closes = parts
@@ -271,10 +272,12 @@ impl AgentConn {
 
     /// Sends `req` on `live` and reads the whole reply: its head and body, or the failure
     /// with its reason. `live` is replaced when the request had to go on a new connection.
+    /// `req` comes boxed: every layer of the call that holds it would otherwise carry its
+    /// 256 bytes in the agent's task for as long as a long poll waits.
     async fn exchange(
         target: &Target,
         live: &mut Live,
-        req: Request<Full<Bytes>>,
+        req: Box<Request<Full<Bytes>>>,
     ) -> Result<(http::response::Parts, Bytes), (Failure, String)> {
         // A request hyper hands back unsent (the kept connection had closed before it could
         // be written: a gateway or load balancer that drops idle connections) goes once
@@ -286,12 +289,12 @@ impl AgentConn {
             let sent = {
                 let sender = &mut live.sender;
                 let exchange = async {
-                    let resp = sender.try_send_request(req).await.map_err(|mut e| {
-                        let unsent = e.take_message();
+                    let resp = sender.try_send_request(*req).await.map_err(|mut e| {
+                        let unsent = e.take_message().map(Box::new);
                         let e = e.into_error();
                         (
                             Failure::Transport(classify_hyper(&e)),
-                            e.to_string(),
+                            hyper_reason(&e, target.read_buffer_bytes),
                             unsent,
                         )
                     })?;
@@ -305,9 +308,9 @@ impl AgentConn {
                         };
                         (f, why, None)
                     })?;
-                    Ok::<_, (Failure, String, Option<Request<Full<Bytes>>>)>((parts, bytes))
+                    Ok::<_, (Failure, String, Option<Box<Request<Full<Bytes>>>>)>((parts, bytes))
                 };
-                Live::drive(&mut live.driver, &live.wake, exchange).await
+                Live::drive(&mut live.driver, &live.wake, std::pin::pin!(exchange)).await
             };
             match sent {
                 Ok(done) => return Ok(done),
@@ -356,6 +359,7 @@ impl AgentConn {
             }
             read_body(resp.into_body()).await.ok()
         };
+        let fut = std::pin::pin!(fut);
         tokio::time::timeout(timeout, Live::drive(&mut live.driver, &live.wake, fut))
             .await
             .ok()

@@ -77,3 +77,15 @@ pub(super) fn classify_hyper(e: &hyper::Error) -> TransportKind {
         TransportKind::Reset
     }
 }
+
+/// A failed exchange's reason in words: hyper's own message, except for a reply head
+/// longer than the connection's read buffer, which says which setting decides it.
+pub(super) fn hyper_reason(e: &hyper::Error, read_buffer: Option<usize>) -> String {
+    match read_buffer {
+        Some(n) if e.is_parse_too_large() => format!(
+            "the reply's head (status line and headers) is longer than the {n}-byte read \
+             buffer: set [target] read_buffer_bytes larger, or to \"adaptive\""
+        ),
+        _ => e.to_string(),
+    }
+}

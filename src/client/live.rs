@@ -109,12 +109,15 @@ impl Live {
 
     /// Runs `work` to completion while driving the connection's I/O. When the connection
     /// ends first, `work` still completes: hyper fails whatever was waiting on it.
+    ///
+    /// `work` comes pinned by the caller: taken by value, it would be stored twice in
+    /// every agent's task (once as this function's argument, once pinned), and the long
+    /// poll's whole exchange is in it.
     pub(super) async fn drive<F: Future>(
         driver: &mut Option<Driver>,
         wake: &wake::SelfWake,
-        work: F,
+        mut work: Pin<&mut F>,
     ) -> F::Output {
-        let mut work = std::pin::pin!(work);
         std::future::poll_fn(|cx| {
             wake.poll(cx, |pass| {
                 if let Some(mut cx) = pass.call() {

@@ -23,13 +23,15 @@ pub mod verify;
 mod wake;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Uri};
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
+use hyper_util::rt::TokioIo;
+use tokio_util::either::Either;
 use tower_service::Service;
 
 use failure::{classify_connect, classify_hyper, root_cause};
@@ -97,8 +99,8 @@ pub struct TargetOptions {
     pub source_addresses: Vec<IpAddr>,
     /// A fixed read buffer per connection (bytes); None: hyper's adaptive one, from 8 KiB.
     /// With 19,000 connections in one process this is the largest share of memory the
-    /// harness controls (1 KiB: 19.5 KiB per agent, default: 23.8 KiB; BENCHMARKS.md), but a
-    /// reply's header block longer than the buffer is then a protocol error.
+    /// harness decides (2 KiB: 19.7 KiB per agent, adaptive: 22.3 KiB; BENCHMARKS.md), but
+    /// a reply's header block longer than the buffer is then a protocol error.
     pub read_buffer_bytes: Option<usize>,
 }
 
@@ -126,6 +128,9 @@ pub struct Target {
     /// Calls whose reply was unreadable or cut off (protocol error, reset): with no reply
     /// at all, the sign of plain HTTP sent to a TLS port.
     unreadable: AtomicU64,
+    /// The longest reply head read so far ([`head_len`]), to warn before a fixed read
+    /// buffer becomes too short.
+    longest_head: AtomicU32,
 }
 
 impl std::fmt::Debug for Target {
@@ -188,6 +193,7 @@ impl Target {
             is_simulator: AtomicBool::new(false),
             answered: AtomicBool::new(false),
             unreadable: AtomicU64::new(0),
+            longest_head: AtomicU32::new(0),
         }))
     }
 
@@ -204,8 +210,6 @@ impl Target {
         self.timeout
     }
 
-    /// Whether a reply named the target agentstorm's simulated gateway (the
-    /// `x-agentstorm-gateway` header on a reply that hands out a GUID).
     /// Notes how a call ended, for [`Target::plain_http_to_tls`].
     fn note_result(&self, result: &Result<GatewayReply, Failure>) {
         match result {
@@ -247,6 +251,38 @@ impl Target {
         ))
     }
 
+    /// Notes a reply head's length (read-mostly: written only when a longer one comes).
+    fn note_head(&self, parts: &http::response::Parts) {
+        let n = head_len(parts);
+        if n > self.longest_head.load(Ordering::Relaxed) {
+            self.longest_head.fetch_max(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The longest reply head read so far, in bytes (status line and headers).
+    pub fn longest_head(&self) -> u32 {
+        self.longest_head.load(Ordering::Relaxed)
+    }
+
+    /// The fixed read buffer, None for hyper's adaptive one.
+    pub fn read_buffer_bytes(&self) -> Option<usize> {
+        self.read_buffer_bytes
+    }
+
+    /// A warning once reply heads have reached three quarters of a fixed read buffer: a
+    /// somewhat longer head would fail to read.
+    pub fn head_room_warning(&self) -> Option<String> {
+        let n = self.read_buffer_bytes?;
+        let longest = self.longest_head() as usize;
+        (longest * 4 > n * 3).then(|| {
+            format!(
+                "reply heads reached {longest} bytes, near the {n}-byte read buffer: a longer one would fail to read; set [target] read_buffer_bytes larger, or to \"adaptive\""
+            )
+        })
+    }
+
+    /// Whether a reply named the target agentstorm's simulated gateway (the
+    /// `x-agentstorm-gateway` header on a reply that hands out a GUID).
     pub fn is_simulator(&self) -> bool {
         self.is_simulator.load(Ordering::Relaxed)
     }
@@ -292,6 +328,13 @@ impl Target {
             Ok(Ok(io)) => Ok(io),
         };
         let io = io.inspect_err(|_| self.note_connect_failed())?;
+        // hyper keeps the stream inside the connection's state, which every agent holds for
+        // its whole session: hyper-rustls's stream type is as large as its TLS variant
+        // (1.1 KiB) even over plain HTTP, so the TLS stream goes behind a box of its own.
+        let io = TokioIo::new(match io {
+            MaybeHttpsStream::Http(plain) => Either::Left(plain.into_inner()),
+            MaybeHttpsStream::Https(tls) => Either::Right(Box::new(tls.into_inner())),
+        });
         let (sender, conn) = hyper::client::conn::http1::Builder::new()
             .read_buf_exact_size(self.read_buffer_bytes)
             .handshake(io)
@@ -322,4 +365,16 @@ impl Target {
             )),
         }
     }
+}
+
+/// A reply head's length in bytes as it came on the wire, near enough: the status line
+/// (`HTTP/1.1 200 OK`), each header line and the blank line that ends the head.
+pub fn head_len(parts: &http::response::Parts) -> u32 {
+    let status = "HTTP/1.1 200 \r\n".len() + parts.status.canonical_reason().map_or(0, str::len);
+    let headers: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": \r\n".len() + value.len())
+        .sum();
+    (status + headers + 2).min(u32::MAX as usize) as u32
 }

@@ -181,6 +181,12 @@ async fn a_fixed_read_buffer_reads_long_bodies_but_caps_the_header_block() {
         long_head.result.expect_err("head over the buffer"),
         Failure::Transport(TransportKind::Protocol)
     );
+    // The reason names the setting that decides it and what to set.
+    let reason = long_head.reason.expect("a reason");
+    assert!(
+        reason.contains("1024-byte read buffer") && reason.contains("read_buffer_bytes"),
+        "{reason}"
+    );
 }
 
 /// A 200 reply whose body comes in the given chunks (`Transfer-Encoding: chunked`).
@@ -258,4 +264,41 @@ async fn the_guid_header_follows_the_guid_the_agent_holds() {
             assert!(!head.contains(leaked), "{leaked} in {head}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_longest_reply_head_is_counted_as_sent_and_warned_of_near_the_buffer() {
+    let short = reply("", r#"{"retcode":"0"}"#);
+    let long = reply(
+        &format!("Set-Cookie: LB={}\r\n", "v".repeat(700)),
+        r#"{"retcode":"0"}"#,
+    );
+    let head_of = |r: &[u8]| r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (short_head, long_head) = (head_of(&short), head_of(&long));
+    let url = serve(vec![short, long]).await;
+    let target = target(url, Some(1024));
+    let mut conn = AgentConn::new(target.clone());
+    let path = "/agentgateway/resource/agentevent/1001";
+    conn.call(Method::GET, path, None, None)
+        .await
+        .result
+        .expect("short head read");
+    assert_eq!(target.longest_head() as usize, short_head);
+    assert_eq!(
+        target.head_room_warning(),
+        None,
+        "{short_head} of 1024 bytes"
+    );
+    conn.call(Method::GET, path, None, None)
+        .await
+        .result
+        .expect("a head under the buffer is read");
+    assert_eq!(target.longest_head() as usize, long_head);
+    let warning = target
+        .head_room_warning()
+        .expect("within a quarter of the buffer");
+    assert!(
+        warning.contains(&format!("{long_head} bytes")) && warning.contains("read_buffer_bytes"),
+        "{warning}"
+    );
 }

@@ -85,6 +85,9 @@ pub struct Probe {
     pub polls_not_shown: usize,
     /// Things that work now but may not under load.
     pub warnings: Vec<String>,
+    /// The longest reply head seen (bytes) and the fixed read buffer it must fit (None:
+    /// hyper's adaptive buffer).
+    pub reply_heads: (u32, Option<usize>),
     pub verdict: Verdict,
 }
 
@@ -117,7 +120,7 @@ pub async fn run(opts: &Options) -> Result<Probe, Exit> {
         timeout: sc.target.timeout.get(),
         connect_timeout: sc.target.connect_timeout.get(),
         source_addresses: sc.target.source_addresses.addrs(),
-        read_buffer_bytes: sc.target.read_buffer_bytes.map(|n| n as usize),
+        read_buffer_bytes: sc.target.read_buffer_bytes.exact_bytes(),
     })
     .map_err(Exit::bad_input)?;
     let https = url.starts_with("https://");
@@ -136,6 +139,7 @@ pub async fn run(opts: &Options) -> Result<Probe, Exit> {
         exchanges: Vec::new(),
         polls_not_shown: 0,
         warnings: Vec::new(),
+        reply_heads: (0, target.read_buffer_bytes()),
         verdict: Verdict::NotReady(advice::never_ready("0s", &[])),
     };
     let aim = Aim { url, https };
@@ -164,6 +168,10 @@ pub async fn run(opts: &Options) -> Result<Probe, Exit> {
         forcelogin: sc.session.on_already_signed_in == AlreadySignedIn::Forcelogin,
     };
     course.run(agent, body).await;
+    probe.reply_heads.0 = target.longest_head();
+    if let Some(w) = target.head_room_warning() {
+        probe.warnings.push(w);
+    }
     if let Some(emb) = embedded {
         emb.stop().await;
     }

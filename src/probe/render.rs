@@ -57,6 +57,16 @@ pub fn render(p: &Probe, now: SystemTime) -> String {
             p.polls_not_shown
         );
     }
+    if let (longest @ 1.., buffer) = p.reply_heads {
+        let buffer = match buffer {
+            Some(n) => format!("the read buffer is {n} bytes"),
+            None => "the read buffer is hyper's adaptive one".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "    reply heads: up to {longest} bytes; {buffer} (target.read_buffer_bytes)"
+        );
+    }
     out.push('\n');
     for w in &p.warnings {
         let _ = writeln!(out, "warning: {w}");
@@ -181,6 +191,7 @@ mod tests {
                 understood: vec!["retcode 0: signed in".into(), "GUID handed out".into()],
             }],
             polls_not_shown: 4,
+            reply_heads: (0, Some(2048)),
             warnings: vec![],
             verdict,
         }

@@ -111,6 +111,9 @@ pub(super) async fn execute(
     if opts.stop.is_cancelled() && matches!(done.status, RunStatus::Completed) {
         done.status = RunStatus::Interrupted;
     }
+    if let Some(w) = target.head_room_warning() {
+        tracing::warn!("{w}");
+    }
     done
 }
 

@@ -76,7 +76,7 @@ pub(super) async fn other_side(p: &Prepared) -> Result<OtherSide, Exit> {
         trust,
         timeout: sc.target.timeout.get(),
         connect_timeout: sc.target.connect_timeout.get(),
-        read_buffer_bytes: sc.target.read_buffer_bytes.map(|n| n as usize),
+        read_buffer_bytes: sc.target.read_buffer_bytes.exact_bytes(),
         source_addresses: p.sources.clone(),
     })
     .map_err(Exit::bad_input)?;

@@ -13,6 +13,7 @@ mod de;
 pub mod load;
 pub mod model;
 mod overrides;
+pub mod read_buffer;
 pub mod session;
 pub mod source_addresses;
 pub mod thresholds;
@@ -22,4 +23,5 @@ pub mod values;
 
 pub use load::{load_file, load_file_aimed, load_str, load_str_aimed, Loaded, ScenarioError};
 pub use model::*;
+pub use read_buffer::ReadBuffer;
 pub use session::*;

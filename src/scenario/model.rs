@@ -5,6 +5,7 @@
 //! in `load`; value types with their own syntax (durations, id ranges, templates, secrets)
 //! live in `values`; the `[session]` table (what one agent does) lives in `session`.
 
+use super::read_buffer::ReadBuffer;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -167,11 +168,10 @@ pub struct TargetSpec {
     /// Empty: the kernel picks the source.
     #[serde(default)]
     pub source_addresses: SourceAddresses,
-    /// A fixed read buffer per connection, in bytes, instead of hyper's (8 KiB, adapting).
-    /// Saves memory with many connections per process; a reply's header block longer than
-    /// this is then a protocol error.
+    /// Each connection's read buffer: a fixed size in bytes (2048 by default), or hyper's
+    /// adaptive one. A reply's header block longer than a fixed buffer is a protocol error.
     #[serde(default)]
-    pub read_buffer_bytes: Option<u32>,
+    pub read_buffer_bytes: ReadBuffer,
     /// Whether the run reads the gateway's own counters at its end (agentstorm's simulated
     /// gateway serves them outside the agent interface) to reconcile them with its own.
     #[serde(default)]
@@ -213,7 +213,7 @@ impl Default for TargetSpec {
             timeout: default_timeout(),
             connect_timeout: default_connect_timeout(),
             source_addresses: SourceAddresses::default(),
-            read_buffer_bytes: None,
+            read_buffer_bytes: ReadBuffer::default(),
             reconcile: Reconcile::Auto,
         }
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use toml_edit::Item;
 
 use super::model::{AgentStatus, Scenario};
+use super::read_buffer::ReadBuffer;
 use super::tree::KeyPath;
 use crate::util::duration::HumanDuration;
 
@@ -252,13 +253,14 @@ fn check_target(s: &Scenario) -> Result<(), Problem> {
     }
     positive(&["target", "timeout"], t.timeout)?;
     positive(&["target", "connect_timeout"], t.connect_timeout)?;
-    let n = t.read_buffer_bytes.unwrap_or(MIN_READ_BUFFER);
-    let key = ["target", "read_buffer_bytes"];
-    require(
-        (MIN_READ_BUFFER..=MAX_READ_BUFFER).contains(&n),
-        &key,
-        whole_number_refused(&KeyPath::keys(&key), &n.to_string()).unwrap_or_default(),
-    )?;
+    if let ReadBuffer::Fixed(n) = t.read_buffer_bytes {
+        let key = ["target", "read_buffer_bytes"];
+        require(
+            (MIN_READ_BUFFER..=MAX_READ_BUFFER).contains(&n),
+            &key,
+            whole_number_refused(&KeyPath::keys(&key), &n.to_string()).unwrap_or_default(),
+        )?;
+    }
     if !t.is_embedded() {
         return Ok(());
     }

@@ -1,7 +1,9 @@
 //! Scenario diagnostics as a user sees them: every error names the file (or the `--set`),
 //! the line and column of the offending key or value, and the key path, on one line.
 
-use agentstorm::scenario::{load_file, load_file_aimed, load_str, Loaded, ScenarioError};
+use agentstorm::scenario::{
+    load_file, load_file_aimed, load_str, Loaded, ReadBuffer, ScenarioError,
+};
 
 use crate::support::position::{pos_at, pos_of};
 
@@ -202,7 +204,18 @@ fn read_buffer_bytes_out_of_range_names_the_bounds() {
             .scenario
             .target
             .read_buffer_bytes,
-        Some(1024)
+        ReadBuffer::Fixed(1024)
+    );
+    let read = |sets: &[&str]| ok(BASE, sets).scenario.target.read_buffer_bytes;
+    assert_eq!(read(&[]), ReadBuffer::Fixed(2048), "the default");
+    assert_eq!(
+        read(&["target.read_buffer_bytes=\"adaptive\""]),
+        ReadBuffer::Adaptive
+    );
+    let e = err(BASE, &["target.read_buffer_bytes=\"big\""]);
+    assert!(
+        e.to_string().contains("read_buffer_bytes") && e.to_string().contains("\"adaptive\""),
+        "{e}"
     );
 }
 

@@ -19,7 +19,7 @@ const WHOLE_NUMBERS: [(&[&str], u64, u64, &str); 5] = [
         &["target", "read_buffer_bytes"],
         MIN_READ_BUFFER as u64,
         MAX_READ_BUFFER as u64,
-        "bytes per connection; e.g. read_buffer_bytes = 1024, or leave it out for hyper's adaptive buffer",
+        "bytes per connection, 2048 by default; or read_buffer_bytes = \"adaptive\" for hyper's own buffer",
     ),
     (
         &["stop", "signout_rate"],

@@ -7,6 +7,9 @@
 # connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
 # --worker-threads T) runs beside each pair. Prints requests/s medians and the median of
 # the per-pair ratios agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS).
+# Every rate is nginx's own count (stub_status, sampled by stub_rate.py) over the span in
+# which all N connections were open, less a second at each end: no tool's own accounting
+# enters a figure.
 #
 # Usage: scripts/bench/engine.sh           (after cargo build --release)
 # Env:   THREADS="1 2"  CONNS="64 1000"  SCHEMES="http https"  SECONDS_PER_RUN=10  PAIRS=5
@@ -34,17 +37,20 @@ agentstorm_rps() { # threads scheme conns tag
         port=$HTTPS_PORT
         extra=(--ca-file "$CA")
     fi
-    local out="$WORK/as-$4"
-    # N arrivals within 0.1 s, each agent polling for SECS: the polls in the 1 s
-    # intervals from 1 s to SECS, over their span, are the rate while all N poll.
-    TOKIO_WORKER_THREADS=$1 harness engine.toml "$out" --target "$2://127.0.0.1:$port" "${extra[@]}" \
+    local out="$WORK/as-$4" rate
+    # N arrivals within 0.1 s, each agent polling for SECS: nginx counts the requests
+    # while all N connections are open (sign-ins and sign-outs fall outside the window).
+    rate=$(TOKIO_WORKER_THREADS=$1 counted "$3" "$BIN" run "$BENCH_DIR/scenarios/engine.toml" \
+        --out "$out" --quiet --target "$2://127.0.0.1:$port" "${extra[@]}" \
         --set "agents.ids=\"100001-$((100000 + $3))\"" \
         --set "load.stages=[{ hold = \"100ms\", rate = $(($3 * 10)) }, { hold = \"$((SECS + 10))s\", rate = 0 }]" \
-        --set "load.max_in_flight=$3" --set "session.hold=\"${SECS}s\""
+        --set "load.max_in_flight=$3" --set "session.hold=\"${SECS}s\"" 2>"$out.log") || true
+    [ -n "$rate" ] && [ -f "$out/results.json" ] || { cat "$out.log" >&2; die "agentstorm run failed ($4)"; }
     local terr
     terr=$($PY "$out/results.json" get operations.poll.transport_errors)
     [ "$terr" = 0 ] || echo "bench: agentstorm saw $terr poll transport errors ($4)" >&2
-    $PY "$out/results.json" steady poll 1 "$SECS"
+    echo "  $4: agentstorm's own count $($PY "$out/results.json" steady poll 1 "$SECS")/s, nginx's $rate/s" >&2
+    echo "$rate"
 }
 
 printf '%-3s %-6s %-6s %10s %10s %10s %8s %8s\n' T conns scheme agentstorm wrk oha 'as/wrk' 'oha/wrk'
@@ -67,7 +73,7 @@ for t in $THREADS; do
                 as+=("$a") wr+=("$w") ratios+=("$(ratio "$a" "$w")")
                 o=-
                 if [ "$OHA" = 1 ]; then
-                    o=$(oha_rps -z "${SECS}s" -c "$n" --worker-threads "$t" --insecure "$url")
+                    o=$(oha_rps "$n" -z "${SECS}s" -c "$n" --worker-threads "$t" --insecure "$url")
                     oh+=("$o") oratios+=("$(ratio "$o" "$w")")
                 fi
                 echo "  $tag: agentstorm $a wrk $w oha $o" >&2

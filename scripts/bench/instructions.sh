@@ -32,7 +32,7 @@ command -v wrk >/dev/null || WRK=0
 SCHEME=${SCHEME:-http}
 HTTP_PORT=${HTTP_PORT:-18080}
 HTTPS_PORT=$((HTTP_PORT + 1))
-start_nginx 1 "$HTTP_PORT" "$HTTPS_PORT"
+start_nginx 1 "$HTTP_PORT" "$HTTPS_PORT" $((HTTP_PORT + 2))
 case $SCHEME in
 http) TARGET=(--target "http://127.0.0.1:$HTTP_PORT") PORT=$HTTP_PORT ;;
 https) TARGET=(--target "https://127.0.0.1:$HTTPS_PORT" --ca-file "$WORK/nginx/cert.pem") PORT=$HTTPS_PORT ;;

@@ -74,13 +74,17 @@ self_signed_cert() {
         die "openssl could not make a certificate"
 }
 
-# start_nginx WORKERS HTTP_PORT HTTPS_PORT: the canned gateway of nginx/canned-gateway.conf.
+# start_nginx WORKERS HTTP_PORT HTTPS_PORT [STATUS_PORT]: the canned gateway of
+# nginx/canned-gateway.conf; its request counter (stub_status) is served at
+# STUB_URL=http://127.0.0.1:STATUS_PORT/status (default port 18081).
 start_nginx() {
     need nginx openssl
     local dir="$WORK/nginx"
     mkdir -p "$dir"
     self_signed_cert "$dir"
+    STUB_URL="http://127.0.0.1:${4:-18081}/status"
     sed -e "s|@WORKERS@|$1|" -e "s|@HTTP_PORT@|$2|" -e "s|@HTTPS_PORT@|$3|" \
+        -e "s|@STATUS_PORT@|${4:-18081}|" \
         -e "s|@PREFIX@|$dir|g" "$BENCH_DIR/nginx/canned-gateway.conf" >"$dir/nginx.conf"
     nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/stderr" &
     BENCH_PIDS+=($!)
@@ -127,18 +131,38 @@ harness() {
     [ -f "$out/results.json" ] || die "no results.json in $out"
 }
 
-# wrk_rps URL CONNS SECONDS: wrk's requests/s (2 threads, as the harness's 2 workers).
-wrk_rps() {
-    local out
-    out=$(wrk -t"${WRK_THREADS:-2}" -c"$2" -d"$3s" --timeout 10s "$1")
-    if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
-        echo "bench: wrk saw errors: $out" >&2
-    fi
-    echo "$out" | awk '/Requests\/sec/ {print $2}'
+# counted CONNS COMMAND...: requests/s of COMMAND's steady window as nginx counted them
+# (stub_status at STUB_URL, sampled by stub_rate.py), never the tool's own figure.
+counted() {
+    local conns=$1
+    shift
+    python3 "$BENCH_DIR/stub_rate.py" "$STUB_URL" "$conns" -- "$@"
 }
 
-# oha_rps ARGS...: oha's requests/s (JSON output, no TUI).
+# wrk_rps URL CONNS SECONDS: requests/s of wrk (WRK_THREADS threads, default 2) as nginx
+# counted them; wrk's own errors are reported.
+wrk_rps() {
+    local log="$WORK/wrk.$$.log" rate
+    rate=$(counted "$2" wrk -t"${WRK_THREADS:-2}" -c"$2" -d"$3s" --timeout 10s "$1" 2>"$log") || true
+    [ -n "$rate" ] || { cat "$log" >&2; die "no server-counted rate for wrk"; }
+    if grep -q "Non-2xx\|Socket errors" "$log"; then
+        echo "bench: wrk saw errors: $(cat "$log")" >&2
+    fi
+    echo "$rate"
+}
+
+# oha_rps CONNS ARGS...: requests/s of oha as nginx counted them.
 oha_rps() {
+    local conns=$1 log="$WORK/oha.$$.log" rate
+    shift
+    rate=$(counted "$conns" oha --no-tui "$@" 2>"$log") || true
+    [ -n "$rate" ] || { cat "$log" >&2; die "no server-counted rate for oha"; }
+    echo "$rate"
+}
+
+# oha_reported_rps ARGS...: oha's own requests/s (JSON output, no TUI), for servers that
+# count nothing themselves.
+oha_reported_rps() {
     oha --no-tui --output-format json "$@" 2>/dev/null |
         python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["summary"]["requestsPerSec"],1))'
 }

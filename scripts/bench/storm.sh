@@ -52,7 +52,7 @@ agentstorm_rate() { # tag
 oha_rate() { # tag
     fresh_gateway "oha-$1"
     local url="https://127.0.0.1:$PORT/agentgateway/resource/onlineagent/[1-9][0-9]{5}"
-    oha_rps -z "${SECS}s" -c "$CONC" --worker-threads "$THREADS" --disable-keepalive \
+    oha_reported_rps -z "${SECS}s" -c "$CONC" --worker-threads "$THREADS" --disable-keepalive \
         --cacert "$GW_CERT" --rand-regex-url -m PUT \
         -H 'Content-Type: application/json; charset=UTF-8' \
         -d '{"password":"","phonenum":"7100001","status":4,"agenttype":4,"releasephone":true,"checkInWebm":false}' \

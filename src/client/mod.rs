@@ -99,7 +99,7 @@ pub struct TargetOptions {
     pub source_addresses: Vec<IpAddr>,
     /// A fixed read buffer per connection (bytes); None: hyper's adaptive one, from 8 KiB.
     /// With 19,000 connections in one process this is the largest share of memory the
-    /// harness decides (2 KiB: 19.7 KiB per agent, adaptive: 22.3 KiB; BENCHMARKS.md), but
+    /// harness decides (2 KiB: 19.8 KiB per agent, adaptive: 22.3 KiB; BENCHMARKS.md), but
     /// a reply's header block longer than the buffer is then a protocol error.
     pub read_buffer_bytes: Option<usize>,
 }

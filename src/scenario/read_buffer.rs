@@ -7,7 +7,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// The default fixed size. With many connections per process the read buffer is the
-/// largest share of memory the harness decides (19,000 long-polling agents took 19.7 KiB
+/// largest share of memory the harness decides (19,000 long-polling agents took 19.8 KiB
 /// each with 2048 against 22.3 KiB with hyper's adaptive buffer, BENCHMARKS.md); a reply
 /// head (status line and headers) longer than the buffer cannot be read, and 2 KiB leaves
 /// room for a gateway's and a load balancer's headers and cookies.

@@ -39,6 +39,10 @@ pub struct AgentConn {
     /// The session's cookies (a load balancer's stickiness): sent on every call, emptied
     /// by [`AgentConn::end_session`].
     jar: Jar,
+    /// The last `Guid` header value sent: a session sends the same GUID on every call until
+    /// the gateway rotates it, so the value is checked and copied once, and each call after
+    /// that shares it (no allocation per call).
+    guid_value: Option<HeaderValue>,
 }
 
 impl AgentConn {
@@ -50,6 +54,7 @@ impl AgentConn {
             spare_headers: None,
             timer: None,
             jar: Jar::default(),
+            guid_value: None,
         }
     }
 
@@ -57,6 +62,7 @@ impl AgentConn {
     /// a load balancer may place it on another node).
     pub fn end_session(&mut self) {
         self.jar.clear();
+        self.guid_value = None;
     }
 
     pub fn target(&self) -> &Arc<Target> {
@@ -178,9 +184,7 @@ impl AgentConn {
             );
         }
         if let Some(g) = guid {
-            let value = HeaderValue::from_str(g)
-                .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
-            headers.insert(GUID, value);
+            headers.insert(GUID, self.guid_header(g)?);
         }
         if !self.jar.is_empty() {
             let https = self.target.scheme_https;
@@ -189,6 +193,19 @@ impl AgentConn {
             }
         }
         Ok(req)
+    }
+
+    /// The `Guid` header value for `guid`: the kept one while the GUID is the same.
+    fn guid_header(&mut self, guid: &str) -> Result<HeaderValue, Failure> {
+        match &self.guid_value {
+            Some(v) if v.as_bytes() == guid.as_bytes() => Ok(v.clone()),
+            _ => {
+                let v = HeaderValue::from_str(guid)
+                    .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
+                self.guid_value = Some(v.clone());
+                Ok(v)
+            }
+        }
     }
 
     async fn call_inner(

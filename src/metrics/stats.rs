@@ -309,9 +309,12 @@ impl SessionStats {
 /// longer than `names::MAX_NAME_BYTES`. Called per event on the agents' hot path: a type
 /// already kept costs one lookup and no allocation.
 fn delivery_slot<'a>(map: &'a mut BTreeMap<String, Hist>, event_type: &str) -> &'a mut Hist {
-    let key = if event_type.len() <= names::MAX_NAME_BYTES
-        && (map.contains_key(event_type) || map.len() < DELIVERY_TYPES_MAX)
-    {
+    // The kept type, in two lookups (one to find it, one to hand it out: the borrow
+    // checker does not let the first lookup's borrow return and insert otherwise).
+    if map.contains_key(event_type) {
+        return map.get_mut(event_type).expect("present: just found");
+    }
+    let key = if event_type.len() <= names::MAX_NAME_BYTES && map.len() < DELIVERY_TYPES_MAX {
         event_type
     } else {
         DELIVERY_OTHER

@@ -26,9 +26,10 @@ use crate::protocol::CONTENT_TYPE_JSON;
 pub struct AgentConn {
     target: Arc<Target>,
     live: Option<Live>,
-    /// The last request path and its parsed URI: an agent asks for the same path over and
-    /// over (its poll), so it is parsed once.
-    last_uri: Option<(String, Uri)>,
+    /// The last request's parsed URI: an agent asks for the same path over and over (its
+    /// poll), so it is parsed once. The path is compared against the URI itself, with no
+    /// copy of it kept beside (every waiting agent would carry one).
+    last_uri: Option<Uri>,
     /// The last reply's header map, emptied: the next request's headers go in it, so a call
     /// allocates no header map (hyper parses each reply into the map its request was sent
     /// with, and the map then comes back here). Boxed: while a long poll waits it is None,
@@ -101,15 +102,19 @@ impl AgentConn {
 
     /// `path` below the target's base path, parsed once per distinct path in a row.
     fn uri(&mut self, path: &str) -> Result<Uri, Failure> {
-        if let Some((p, uri)) = &self.last_uri {
-            if p == path {
+        if let Some(uri) = &self.last_uri {
+            let same = uri
+                .path_and_query()
+                .and_then(|pq| pq.as_str().strip_prefix(&*self.target.base_path))
+                .is_some_and(|p| p == path);
+            if same {
                 return Ok(uri.clone());
             }
         }
         let uri: Uri = format!("{}{}", self.target.base_path, path)
             .parse()
             .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
-        self.last_uri = Some((path.to_string(), uri.clone()));
+        self.last_uri = Some(uri.clone());
         Ok(uri)
     }
 
@@ -352,7 +357,7 @@ impl AgentConn {
         if !headers.contains_key(header::SET_COOKIE) {
             return;
         }
-        let path = self.last_uri.as_ref().map_or("/", |(_, u)| u.path());
+        let path = self.last_uri.as_ref().map_or("/", Uri::path);
         let origin = Origin {
             host: &self.target.cookie_host,
             path,

@@ -6,7 +6,8 @@
 //! that a body that is not the gateway's JSON is a counted bad body, not a crash. A chunked
 //! body is joined whole, a body over the client's 1 MiB cap (announced or sent) is a bad
 //! body, and the `Guid` header sent follows the GUID the agent holds (and nothing of the
-//! previous reply's headers goes with it).
+//! previous reply's headers goes with it), and every call goes to its own path below the
+//! target's base path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -263,6 +264,32 @@ async fn the_guid_header_follows_the_guid_the_agent_holds() {
         for leaked in ["x-reply:", "content-length:", "content-type:"] {
             assert!(!head.contains(leaked), "{leaked} in {head}");
         }
+    }
+}
+
+#[tokio::test]
+async fn each_call_goes_to_its_own_path_below_the_target_base_path() {
+    // The client keeps the last request's parsed URI and reuses it while the path is the
+    // same: a changed path, or the same path after another, must go out as asked.
+    let ok = || reply("", r#"{"message":"","retcode":"0"}"#);
+    let (url, mut heads) = serve_recording(vec![ok(), ok(), ok(), ok(), ok()]).await;
+    let mut conn = AgentConn::new(target(format!("{url}/lb/"), None));
+    let poll = "/agentgateway/resource/agentevent/1001";
+    let poll_2 = "/agentgateway/resource/agentevent/10011";
+    let logout = "/agentgateway/resource/onlineagent/1001/logout";
+    let calls = [
+        (Method::GET, poll),
+        (Method::GET, poll),
+        (Method::GET, poll_2),
+        (Method::DELETE, logout),
+        (Method::GET, poll),
+    ];
+    for (method, path) in calls {
+        let ex = conn.call(method.clone(), path, None, None).await;
+        assert!(ex.result.expect("reply").retcode.is_success());
+        let head = heads.recv().await.expect("head");
+        let line = head.lines().next().unwrap_or_default().to_string();
+        assert_eq!(line, format!("{method} /lb{path} HTTP/1.1"), "{head}");
     }
 }
 

@@ -307,10 +307,9 @@ impl SessionStats {
 
 /// The histogram for `event_type`, or the shared one once the map is full or for a type
 /// longer than `names::MAX_NAME_BYTES`. Called per event on the agents' hot path: a type
-/// already kept costs one lookup and no allocation.
+/// already kept costs two lookups (the borrow checker does not let one lookup's borrow be
+/// both returned and, on a miss, followed by an insert) and no allocation.
 fn delivery_slot<'a>(map: &'a mut BTreeMap<String, Hist>, event_type: &str) -> &'a mut Hist {
-    // The kept type, in two lookups (one to find it, one to hand it out: the borrow
-    // checker does not let the first lookup's borrow return and insert otherwise).
     if map.contains_key(event_type) {
         return map.get_mut(event_type).expect("present: just found");
     }

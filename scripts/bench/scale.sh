@@ -23,10 +23,10 @@
 #        SOURCES=127.0.0.2-127.0.0.5 (comma-separated addresses or IPv4 ranges)
 #        READ_BUFFER= (target.read_buffer_bytes: unset keeps the scenario default, 2048;
 #        a size in bytes, or "adaptive" for hyper's own buffer)
-# Needs: python3. The open-file limit must allow AGENTS + 64 per process (this script
+# Needs: python3, /usr/bin/time (Debian: time). The open-file limit must allow AGENTS + 64 per process (this script
 # raises the soft limit to the hard one).
 source "$(dirname "$0")/lib.sh"
-need python3
+need python3 /usr/bin/time
 need_bin
 MODE=${MODE:-single}
 SCHEME=${SCHEME:-http}
@@ -59,15 +59,10 @@ gateway_args() { # port
     echo "${a[@]}"
 }
 
-# watch_hwm PID FILE: writes the process's VmHWM (KiB) to FILE every second until it
-# exits (at most an hour).
-watch_hwm() {
-    local i
-    for ((i = 0; i < 3600; i++)); do
-        [ -r "/proc/$1/status" ] || break
-        awk '/VmHWM/ {print $2}' "/proc/$1/status" >"$2.tmp" 2>/dev/null && mv "$2.tmp" "$2"
-        sleep 1
-    done
+# peak_kib FILE: the whole process's peak resident set (KiB) from /usr/bin/time -v's
+# report in FILE (the kernel's high-water mark, the same figure as VmHWM); 0 if absent.
+peak_kib() {
+    awk -F': ' '/Maximum resident set size/ {print $2; found = 1} END {if (!found) print 0}' "$1" 2>/dev/null || echo 0
 }
 
 summary() { # results.json agents label
@@ -99,9 +94,6 @@ if [ "$MODE" = single ]; then
     extra=()
     [ "$SCHEME" = https ] && extra=(--ca-file "$GW_CERT")
     out="$WORK/single"
-    # The whole process's peak as a user reads it: /usr/bin/time -v's maximum resident set
-    # (the kernel's high-water mark, the same figure as VmHWM).
-    need /usr/bin/time
     /usr/bin/time -v -o "$out.time" "$BIN" run "$BENCH_DIR/scenarios/scale.toml" --out "$out" --quiet --target "$GW_URL" "${extra[@]}" \
         --set "agents.ids=\"$(ids_for 100001 "$AGENTS")\"" \
         --set "load.max_in_flight=$AGENTS" \
@@ -113,8 +105,7 @@ if [ "$MODE" = single ]; then
     rc=0
     wait "$pid" || rc=$?
     [ "$rc" -le 1 ] || { cat "$out.stderr" >&2; die "agentstorm run exited $rc"; }
-    peak=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out.time")
-    summary "$out/results.json" "$AGENTS" "single $SCHEME" "${peak:-0}"
+    summary "$out/results.json" "$AGENTS" "single $SCHEME" "$(peak_kib "$out.time")"
     exit 0
 fi
 
@@ -127,7 +118,7 @@ for ((k = 0; k < SHARDS; k++)); do
     extra=()
     [ "$SCHEME" = https ] && extra=(--ca-file "$GW_CERT")
     out="$WORK/shard$k"
-    "$BIN" run "$BENCH_DIR/scenarios/scale.toml" --out "$out" --quiet --target "$GW_URL" "${extra[@]}" \
+    /usr/bin/time -v -o "$out.time" "$BIN" run "$BENCH_DIR/scenarios/scale.toml" --out "$out" --quiet --target "$GW_URL" "${extra[@]}" \
         --shard "$k/$SHARDS" --start-at "$at" \
         --set "agents.ids=\"$(ids_for 100001 "$total")\"" \
         --set "load.max_in_flight=$total" \
@@ -136,13 +127,12 @@ for ((k = 0; k < SHARDS; k++)); do
         >"$out.stdout" 2>"$out.stderr" &
     pids+=($!)
     BENCH_PIDS+=($!)
-    watch_hwm "$!" "$WORK/hwm$k" &
 done
 for ((k = 0; k < SHARDS; k++)); do
     rc=0
     wait "${pids[$k]}" || rc=$?
     [ "$rc" -le 1 ] || { cat "$WORK/shard$k.stderr" >&2; die "shard $k exited $rc"; }
-    summary "$WORK/shard$k/results.json" "$AGENTS" "shard $k/$SHARDS" "$(cat "$WORK/hwm$k" 2>/dev/null || echo 0)"
+    summary "$WORK/shard$k/results.json" "$AGENTS" "shard $k/$SHARDS" "$(peak_kib "$WORK/shard$k.time")"
 done
 "$BIN" merge "$WORK"/shard*/results.json --out "$WORK/merged" >"$WORK/merge.stdout" 2>&1 ||
     { cat "$WORK/merge.stdout" >&2; die "merge failed"; }

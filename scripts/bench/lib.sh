@@ -139,6 +139,16 @@ counted() {
     python3 "$BENCH_DIR/stub_rate.py" "$STUB_URL" "$conns" -- "$@"
 }
 
+# sim_counted ENDPOINT COMMAND...: requests/s on ENDPOINT (`login`, ...) of COMMAND's
+# steady window as agentstorm's simulated gateway at GW_URL counted them (its stats,
+# trusting GW_CERT over HTTPS), never the tool's own figure.
+sim_counted() {
+    local endpoint=$1 ca=()
+    shift
+    [ -n "${GW_CERT:-}" ] && ca=(--cafile "$GW_CERT")
+    python3 "$BENCH_DIR/stub_rate.py" "$GW_URL/agentstorm/v1/stats" --sim "$endpoint" "${ca[@]}" -- "$@"
+}
+
 # wrk_rps URL CONNS SECONDS: requests/s of wrk (WRK_THREADS threads, default 2) as nginx
 # counted them; wrk's own errors are reported.
 wrk_rps() {
@@ -158,13 +168,6 @@ oha_rps() {
     rate=$(counted "$conns" oha --no-tui "$@" 2>"$log") || true
     [ -n "$rate" ] || { cat "$log" >&2; die "no server-counted rate for oha"; }
     echo "$rate"
-}
-
-# oha_reported_rps ARGS...: oha's own requests/s (JSON output, no TUI), for servers that
-# count nothing themselves.
-oha_reported_rps() {
-    oha --no-tui --output-format json "$@" 2>/dev/null |
-        python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["summary"]["requestsPerSec"],1))'
 }
 
 # median X...

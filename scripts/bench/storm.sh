@@ -4,7 +4,10 @@
 # against oha --disable-keepalive (one new connection per request) signing in random agent
 # ids on the same simulated gateway. Each run gets a freshly started gateway (so every
 # sign-in is a first sign-in); PAIRS pairs alternate which goes first. Prints the medians
-# and the median per-pair ratio (target: agentstorm >= 1.0x oha).
+# and the median per-pair ratio (target: agentstorm >= 1.0x oha). Every rate is the
+# gateway's own count of sign-in requests (its stats, sampled by stub_rate.py --sim) over
+# the span in which that count grew, less a second at each end; agentstorm's own figure
+# is printed beside it on stderr.
 #
 # Usage: scripts/bench/storm.sh            (after cargo build --release)
 # Env:   CONC=64 (agents in flight / oha connections)  ARRIVALS=20000  SECONDS_PER_RUN=8
@@ -35,29 +38,35 @@ stop_gateway() {
 
 agentstorm_rate() { # tag
     fresh_gateway "as-$1"
-    local out="$WORK/as-$1"
-    TOKIO_WORKER_THREADS=$THREADS harness storm.toml "$out" --target "$GW_URL" --ca-file "$GW_CERT" \
+    local out="$WORK/as-$1" rate
+    rate=$(TOKIO_WORKER_THREADS=$THREADS sim_counted login "$BIN" run "$BENCH_DIR/scenarios/storm.toml" \
+        --out "$out" --quiet --target "$GW_URL" --ca-file "$GW_CERT" \
         --set "agents.ids=\"100001-$((100000 + ARRIVALS))\"" \
         --set "load.stages=[{ hold = \"$((ARRIVALS / 10000)).$((ARRIVALS % 10000 / 10))s\", rate = 10000 }]" \
-        --set "load.max_in_flight=$CONC"
+        --set "load.max_in_flight=$CONC" 2>"$out.log") || true
     stop_gateway
+    [ -n "$rate" ] && [ -f "$out/results.json" ] || { cat "$out.log" >&2; die "agentstorm run failed ($1)"; }
     local count terr dur
     count=$($PY "$out/results.json" get operations.signin.ok)
     terr=$($PY "$out/results.json" get operations.signin.transport_errors)
     dur=$($PY "$out/results.json" get duration_s)
     [ "$terr" = 0 ] || echo "bench: agentstorm saw $terr sign-in transport errors ($1)" >&2
-    python3 -c "print(round($count / $dur, 1))"
+    echo "  $1: agentstorm's own count $(python3 -c "print(round($count / $dur, 1))")/s over the whole run, the gateway's $rate/s" >&2
+    echo "$rate"
 }
 
 oha_rate() { # tag
     fresh_gateway "oha-$1"
     local url="https://127.0.0.1:$PORT/agentgateway/resource/onlineagent/[1-9][0-9]{5}"
-    oha_reported_rps -z "${SECS}s" -c "$CONC" --worker-threads "$THREADS" --disable-keepalive \
+    local rate
+    rate=$(sim_counted login oha --no-tui -z "${SECS}s" -c "$CONC" --worker-threads "$THREADS" --disable-keepalive \
         --cacert "$GW_CERT" --rand-regex-url -m PUT \
         -H 'Content-Type: application/json; charset=UTF-8' \
         -d '{"password":"","phonenum":"7100001","status":4,"agenttype":4,"releasephone":true,"checkInWebm":false}' \
-        "$url"
+        "$url" 2>"$WORK/oha-$1.log") || true
     stop_gateway
+    [ -n "$rate" ] || { cat "$WORK/oha-$1.log" >&2; die "no gateway-counted rate for oha ($1)"; }
+    echo "$rate"
 }
 
 as=() oh=() ratios=()

@@ -5,15 +5,19 @@
 # (N agents polling with no gap for SECONDS on T threads: TOKIO_WORKER_THREADS sizes the
 # runtime, and the harness runs its agents on as many threads) and one wrk run (-t T, N
 # connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
-# --worker-threads T) runs beside each pair. Prints requests/s medians and the median of
-# the per-pair ratios agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS).
+# --worker-threads T) runs beside each pair, and over HTTP so does hyper's floor
+# (examples/hyper_floor.rs: hyper 1.x's client with agentstorm's connection settings and
+# none of its own work). Prints requests/s medians and the median of the per-pair ratios
+# agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS), oha/wrk, floor/wrk and
+# agentstorm/floor (the share of what hyper itself reaches that agentstorm keeps).
 # Every rate is nginx's own count (stub_status, sampled by stub_rate.py) over the span in
 # which all N connections were open, less a second at each end: no tool's own accounting
 # enters a figure.
 #
 # Usage: scripts/bench/engine.sh           (after cargo build --release)
 # Env:   THREADS="1 2"  CONNS="64 1000"  SCHEMES="http https"  SECONDS_PER_RUN=10  PAIRS=5
-#        NGINX_WORKERS=1  OHA=1 (0: skip oha)  KEEP_WORK=1 (keep every results.json)
+#        NGINX_WORKERS=1  OHA=1 (0: skip oha)  FLOOR=1 (0: skip hyper's floor)
+#        KEEP_WORK=1 (keep every results.json)
 # Needs: wrk, nginx, openssl, curl, python3; oha for its column.
 source "$(dirname "$0")/lib.sh"
 need wrk nginx openssl curl python3
@@ -26,6 +30,12 @@ HTTP_PORT=${HTTP_PORT:-18080}
 HTTPS_PORT=${HTTPS_PORT:-18443}
 OHA=${OHA:-1}
 command -v oha >/dev/null || OHA=0
+FLOOR=${FLOOR:-1}
+FLOOR_BIN=${FLOOR_BIN:-$REPO/target/release/examples/hyper_floor}
+if [ "$FLOOR" = 1 ] && [ ! -x "$FLOOR_BIN" ]; then
+    echo "bench: building hyper's floor (cargo build --release --example hyper_floor)" >&2
+    (cd "$REPO" && cargo build --quiet --release --example hyper_floor) || die "could not build hyper_floor"
+fi
 
 start_nginx "${NGINX_WORKERS:-1}" "$HTTP_PORT" "$HTTPS_PORT"
 CA="$WORK/nginx/cert.pem"
@@ -53,14 +63,25 @@ agentstorm_rps() { # threads scheme conns tag
     echo "$rate"
 }
 
-printf '%-3s %-6s %-6s %10s %10s %10s %8s %8s\n' T conns scheme agentstorm wrk oha 'as/wrk' 'oha/wrk'
+# floor_rps PORT CONNS THREADS: requests/s of hyper's floor as nginx counted them.
+floor_rps() {
+    local log="$WORK/floor.$$.log" rate
+    rate=$(AGENTSTORM_FLOOR_TARGET="127.0.0.1:$1" AGENTSTORM_FLOOR_PATH="$POLL_PATH" \
+        AGENTSTORM_FLOOR_CONNS=$2 AGENTSTORM_FLOOR_THREADS=$3 AGENTSTORM_FLOOR_SECONDS=$SECS \
+        counted "$2" "$FLOOR_BIN" 2>"$log") || true
+    [ -n "$rate" ] || { cat "$log" >&2; die "no server-counted rate for hyper_floor"; }
+    echo "$rate"
+}
+
+printf '%-3s %-6s %-6s %10s %10s %10s %10s %8s %8s %9s %9s\n' T conns scheme agentstorm wrk oha floor \
+    'as/wrk' 'oha/wrk' 'floor/wrk' 'as/floor'
 for t in $THREADS; do
     for n in $CONNS; do
         for scheme in $SCHEMES; do
             port=$HTTP_PORT
             [ "$scheme" = https ] && port=$HTTPS_PORT
             url="$scheme://127.0.0.1:$port$POLL_PATH"
-            as=() wr=() oh=() ratios=() oratios=()
+            as=() wr=() oh=() fl=() ratios=() oratios=() fratios=() afratios=()
             for ((p = 1; p <= PAIRS; p++)); do
                 tag="t$t-n$n-$scheme-$p"
                 if ((p % 2)); then
@@ -76,15 +97,23 @@ for t in $THREADS; do
                     o=$(oha_rps "$n" -z "${SECS}s" -c "$n" --worker-threads "$t" --insecure "$url")
                     oh+=("$o") oratios+=("$(ratio "$o" "$w")")
                 fi
-                echo "  $tag: agentstorm $a wrk $w oha $o" >&2
+                f=-
+                if [ "$FLOOR" = 1 ] && [ "$scheme" = http ]; then
+                    f=$(floor_rps "$port" "$n" "$t")
+                    fl+=("$f") fratios+=("$(ratio "$f" "$w")") afratios+=("$(ratio "$a" "$f")")
+                fi
+                echo "  $tag: agentstorm $a wrk $w oha $o floor $f" >&2
             done
-            om=- orm=-
+            om=- orm=- fm=- frm=- afrm=-
             if [ "$OHA" = 1 ]; then
                 om=$(median "${oh[@]}") orm=$(median "${oratios[@]}")
             fi
-            printf '%-3s %-6s %-6s %10.0f %10.0f %10s %8.2f %8s\n' "$t" "$n" "$scheme" \
-                "$(median "${as[@]}")" "$(median "${wr[@]}")" "${om%.*}" \
-                "$(median "${ratios[@]}")" "$orm"
+            if [ "${#fl[@]}" -gt 0 ]; then
+                fm=$(median "${fl[@]}") frm=$(median "${fratios[@]}") afrm=$(median "${afratios[@]}")
+            fi
+            printf '%-3s %-6s %-6s %10.0f %10.0f %10s %10s %8.2f %8s %9s %9s\n' "$t" "$n" "$scheme" \
+                "$(median "${as[@]}")" "$(median "${wr[@]}")" "${om%.*}" "${fm%.*}" \
+                "$(median "${ratios[@]}")" "$orm" "$frm" "$afrm"
         done
     done
 done

@@ -13,11 +13,14 @@
 # tokio workers that run the agents and the arrival thread), without the main thread
 # where that collector runs.
 #
-# Clients: agentstorm (N agents polling with no gap, the engine scenario), oha (-c N) and
-# wrk (-c N), all on the same poll URL over keep-alive connections.
+# Clients: agentstorm (N agents polling with no gap, the engine scenario), oha (-c N),
+# wrk (-c N) and, over HTTP, hyper's floor (examples/hyper_floor.rs: hyper 1.x's client
+# with agentstorm's connection settings and none of its own work; its own request count),
+# all on the same poll URL over keep-alive connections.
 #
 # Usage: scripts/bench/instructions.sh     (after cargo build --release)
 # Env:   SCHEME=http|https  CONNS=16  SHORT=3  LONG=10 (seconds of polling)  OHA=1  WRK=1
+#        FLOOR=1
 # Needs: valgrind, nginx, openssl, python3; oha and wrk for their rows.
 source "$(dirname "$0")/lib.sh"
 need valgrind nginx openssl python3
@@ -30,6 +33,12 @@ WRK=${WRK:-1}
 command -v oha >/dev/null || OHA=0
 command -v wrk >/dev/null || WRK=0
 SCHEME=${SCHEME:-http}
+FLOOR=${FLOOR:-1}
+[ "$SCHEME" = http ] || FLOOR=0
+FLOOR_BIN=${FLOOR_BIN:-$REPO/target/release/examples/hyper_floor}
+if [ "$FLOOR" = 1 ] && [ ! -x "$FLOOR_BIN" ]; then
+    (cd "$REPO" && cargo build --quiet --release --example hyper_floor) || die "could not build hyper_floor"
+fi
 HTTP_PORT=${HTTP_PORT:-18080}
 HTTPS_PORT=$((HTTP_PORT + 1))
 start_nginx 1 "$HTTP_PORT" "$HTTPS_PORT" $((HTTP_PORT + 2))
@@ -93,11 +102,19 @@ wrk_run() { # seconds tag
     echo "$ir $(awk '/requests in/ {print $1; exit}' "$WORK/cg-wrk-$2.stdout")"
 }
 
+floor_run() { # seconds tag
+    local ir
+    ir=$(AGENTSTORM_FLOOR_TARGET="127.0.0.1:$PORT" AGENTSTORM_FLOOR_CONNS=$N \
+        AGENTSTORM_FLOOR_SECONDS=$1 callgrind "$WORK/cg-floor-$2" "$FLOOR_BIN")
+    echo "$ir $(sed -n 's/^hyper_floor: \([0-9]*\) requests.*/\1/p' "$WORK/cg-floor-$2.stderr")"
+}
+
 printf '%-17s %9s %9s %12s\n' client 'req short' 'req long' 'instr/req'
-for client in agentstorm oha wrk; do
+for client in agentstorm oha wrk floor; do
     case $client in
     oha) [ "$OHA" = 1 ] || continue ;;
     wrk) [ "$WRK" = 1 ] || continue ;;
+    floor) [ "$FLOOR" = 1 ] || continue ;;
     esac
     read -r a_ir a_n < <("${client}_run" "$SHORT" short)
     read -r b_ir b_n < <("${client}_run" "$LONG" long)

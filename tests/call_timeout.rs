@@ -13,8 +13,13 @@ use std::time::{Duration, Instant};
 use agentstorm::client::{AgentConn, Failure, Target, TargetOptions, Trust};
 use agentstorm::metrics::TransportKind;
 use http::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+
+// The test only counts requests: it reads none of their fields.
+#[allow(dead_code)]
+#[path = "it/support/raw.rs"]
+mod raw;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// The pause between the first call and the second.
@@ -31,17 +36,13 @@ async fn serve() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
-        let Ok((mut sock, _)) = listener.accept().await else {
+        let Ok((sock, _)) = listener.accept().await else {
             return;
         };
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut requests = raw::Requests::new(sock);
         for n in 0.. {
-            let mut seen = Vec::new();
-            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                match sock.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(k) => seen.extend_from_slice(&buf[..k]),
-                }
+            if requests.next().await.is_none() {
+                return;
             }
             match n {
                 0 => {}
@@ -49,7 +50,7 @@ async fn serve() -> String {
                 // Never answers; holds the connection until the test ends.
                 _ => std::future::pending::<()>().await,
             }
-            if sock.write_all(REPLY).await.is_err() {
+            if requests.sock().write_all(REPLY).await.is_err() {
                 return;
             }
         }

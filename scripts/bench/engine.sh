@@ -31,11 +31,7 @@ HTTPS_PORT=${HTTPS_PORT:-18443}
 OHA=${OHA:-1}
 command -v oha >/dev/null || OHA=0
 FLOOR=${FLOOR:-1}
-FLOOR_BIN=${FLOOR_BIN:-$REPO/target/release/examples/hyper_floor}
-if [ "$FLOOR" = 1 ] && [ ! -x "$FLOOR_BIN" ]; then
-    echo "bench: building hyper's floor (cargo build --release --example hyper_floor)" >&2
-    (cd "$REPO" && cargo build --quiet --release --example hyper_floor) || die "could not build hyper_floor"
-fi
+[ "$FLOOR" = 1 ] && need_floor_bin
 
 start_nginx "${NGINX_WORKERS:-1}" "$HTTP_PORT" "$HTTPS_PORT"
 CA="$WORK/nginx/cert.pem"

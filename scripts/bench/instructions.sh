@@ -35,10 +35,7 @@ command -v wrk >/dev/null || WRK=0
 SCHEME=${SCHEME:-http}
 FLOOR=${FLOOR:-1}
 [ "$SCHEME" = http ] || FLOOR=0
-FLOOR_BIN=${FLOOR_BIN:-$REPO/target/release/examples/hyper_floor}
-if [ "$FLOOR" = 1 ] && [ ! -x "$FLOOR_BIN" ]; then
-    (cd "$REPO" && cargo build --quiet --release --example hyper_floor) || die "could not build hyper_floor"
-fi
+[ "$FLOOR" = 1 ] && need_floor_bin
 HTTP_PORT=${HTTP_PORT:-18080}
 HTTPS_PORT=$((HTTP_PORT + 1))
 start_nginx 1 "$HTTP_PORT" "$HTTPS_PORT" $((HTTP_PORT + 2))

@@ -50,6 +50,14 @@ need_bin() {
     [ -x "$BIN" ] || die "$BIN missing: cargo build --release"
 }
 
+# need_floor_bin: sets FLOOR_BIN to hyper's floor (examples/hyper_floor.rs), built if missing.
+need_floor_bin() {
+    FLOOR_BIN=${FLOOR_BIN:-$REPO/target/release/examples/hyper_floor}
+    [ -x "$FLOOR_BIN" ] && return 0
+    echo "bench: building hyper's floor (cargo build --release --example hyper_floor)" >&2
+    (cd "$REPO" && cargo build --quiet --release --example hyper_floor) || die "could not build hyper_floor"
+}
+
 # The open-file limit the benchmarks need (wrk and nginx at 1,000 connections, agents).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 

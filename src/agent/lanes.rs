@@ -106,8 +106,18 @@ impl Lanes {
 
     /// The runtime for the next agent: each lane in turn, or the shared runtime.
     pub fn next(&self) -> &Handle {
+        self.next_lane().1
+    }
+
+    /// The next agent's place: its index (below [`Lanes::places`]) and its runtime.
+    pub fn next_lane(&self) -> (usize, &Handle) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        &self.handles[i]
+        (i, &self.handles[i])
+    }
+
+    /// How many places agents go to: the lanes, or 1 when they share the runtime.
+    pub fn places(&self) -> usize {
+        self.handles.len()
     }
 
     /// The number of lanes; 0 when agents share the runtime.

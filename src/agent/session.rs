@@ -114,6 +114,12 @@ impl Session<'_> {
         let poll_path = protocol::poll_path(self.agent_id);
         let ready_deadline = Instant::now() + self.ctx.session.ready_timeout.get();
         let mut next = Instant::now();
+        // One wait for the stop, registered once for the whole loop, not once per poll: a
+        // token's waiters are a linked list through the waiting futures themselves, so
+        // joining and leaving it on every poll wrote to the futures of the agents beside
+        // this one in the list (other agents' tasks, far out of the cache by then).
+        let stopped = end.cancelled();
+        tokio::pin!(stopped);
         loop {
             if self.plan_over(next, ready_deadline) {
                 // The next poll would come after the hold (or the ready wait) ends: sign
@@ -142,7 +148,7 @@ impl Session<'_> {
                 // wait for the timer wheel's next 1 ms tick.
                 tokio::select! {
                     _ = tokio::time::sleep_until(next.into()) => {}
-                    _ = end.cancelled() => continue,
+                    _ = stopped.as_mut() => continue,
                 }
             }
             let call = Call::open(self.ctx, self.agent_id, Operation::Poll, next);
@@ -150,7 +156,7 @@ impl Session<'_> {
             // agent its turn, so that stopping takes agents / signout_rate, not the
             // gateway's hold time on top.
             let turn = async {
-                end.cancelled().await;
+                stopped.as_mut().await;
                 self.ctx.gate.acquire().await
             };
             let answered = tokio::select! {

@@ -1,6 +1,6 @@
 //! [`AgentConn`]: one agent's connection to the gateway and its calls. Each call becomes
 //! exactly one [`Exchange`], within the call timeout, with the reply parsed or the failure
-//! kept with its reason; the header map and the deadline timer are reused between calls.
+//! kept with its reason; the deadline timer is reused between calls.
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -14,10 +14,7 @@ use http_body_util::Full;
 use super::cookies::{Jar, Origin};
 use super::failure::{classify_hyper, describe, hyper_reason};
 use super::live::{read_body, Live};
-use super::{
-    reply, Exchange, Failure, GatewayReply, Target, GUID, MAX_BODY_BYTES, SIM_GATEWAY,
-    SPARE_HEADERS_MAX,
-};
+use super::{reply, Exchange, Failure, GatewayReply, Target, GUID, MAX_BODY_BYTES, SIM_GATEWAY};
 use crate::outcome::TransportKind;
 use crate::protocol::CONTENT_TYPE_JSON;
 
@@ -30,20 +27,11 @@ pub struct AgentConn {
     /// poll), so it is parsed once. The path is compared against the URI itself, with no
     /// copy of it kept beside (every waiting agent would carry one).
     last_uri: Option<Uri>,
-    /// The last reply's header map, emptied: the next request's headers go in it, so a call
-    /// allocates no header map (hyper parses each reply into the map its request was sent
-    /// with, and the map then comes back here). Boxed: while a long poll waits it is None,
-    /// and every agent's task would otherwise carry the map's size.
-    spare_headers: Option<Box<http::HeaderMap>>,
     /// The call deadline's timer, kept between calls (see [`AgentConn::call`]).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// The session's cookies (a load balancer's stickiness): sent on every call, emptied
     /// by [`AgentConn::end_session`].
     jar: Jar,
-    /// The last `Guid` header value sent: a session sends the same GUID on every call until
-    /// the gateway rotates it, so the value is checked and copied once, and each call after
-    /// that shares it (no allocation per call).
-    guid_value: Option<HeaderValue>,
 }
 
 impl AgentConn {
@@ -52,10 +40,8 @@ impl AgentConn {
             target,
             live: None,
             last_uri: None,
-            spare_headers: None,
             timer: None,
             jar: Jar::default(),
-            guid_value: None,
         }
     }
 
@@ -63,7 +49,6 @@ impl AgentConn {
     /// a load balancer may place it on another node).
     pub fn end_session(&mut self) {
         self.jar.clear();
-        self.guid_value = None;
     }
 
     pub fn target(&self) -> &Arc<Target> {
@@ -177,9 +162,11 @@ impl AgentConn {
         let mut req = Request::new(Full::new(body.unwrap_or_default()));
         *req.method_mut() = method;
         *req.uri_mut() = uri;
-        if let Some(spare) = self.spare_headers.take() {
-            *req.headers_mut() = *spare;
-        }
+        // The header map and the `Guid` value are made afresh for each request, not kept
+        // per agent between calls: new ones come from memory the thread has just freed (the
+        // last reply's), which is still in the core's cache, while a kept one is one more
+        // object per agent, touched once per call, that a thousand other agents' calls
+        // have pushed out of the cache in between.
         let headers = req.headers_mut();
         headers.insert(header::HOST, self.target.host.clone());
         if has_body {
@@ -189,7 +176,9 @@ impl AgentConn {
             );
         }
         if let Some(g) = guid {
-            headers.insert(GUID, self.guid_header(g)?);
+            let g = HeaderValue::from_str(g)
+                .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
+            headers.insert(GUID, g);
         }
         if !self.jar.is_empty() {
             let https = self.target.scheme_https;
@@ -198,19 +187,6 @@ impl AgentConn {
             }
         }
         Ok(req)
-    }
-
-    /// The `Guid` header value for `guid`: the kept one while the GUID is the same.
-    fn guid_header(&mut self, guid: &str) -> Result<HeaderValue, Failure> {
-        match &self.guid_value {
-            Some(v) if v.as_bytes() == guid.as_bytes() => Ok(v.clone()),
-            _ => {
-                let v = HeaderValue::from_str(guid)
-                    .map_err(|_| Failure::Transport(TransportKind::Protocol))?;
-                self.guid_value = Some(v.clone());
-                Ok(v)
-            }
-        }
     }
 
     async fn call_inner(
@@ -283,12 +259,6 @@ impl AgentConn {
                 ),
             }
         };
-        // A reply with many headers is not worth its memory for the rest of the session.
-        let mut headers = parts.headers;
-        if headers.capacity() <= SPARE_HEADERS_MAX {
-            headers.clear();
-            self.spare_headers = Some(Box::new(headers));
-        }
         (result, bytes, reason, retry_after)
     }
 

@@ -48,9 +48,6 @@ use crate::outcome::TransportKind;
 /// Largest reply body read; a gateway sending more is counted as a bad body.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// Largest header map (in headers) an agent keeps between calls for its next request.
-const SPARE_HEADERS_MAX: usize = 32;
-
 /// The `Guid` request header's name, checked once at compile time.
 const GUID: HeaderName = HeaderName::from_static(crate::protocol::HEADER_GUID);
 const SIM_GATEWAY: HeaderName = HeaderName::from_static(crate::protocol::HEADER_SIM_GATEWAY);
@@ -110,7 +107,8 @@ pub struct Target {
     authority: String,
     /// The host name or address without port, lowercase (cookie domains match it).
     cookie_host: String,
-    /// The `Host` header every request carries (the authority, validated once).
+    /// The `Host` header every request carries (the authority, validated once; static, see
+    /// [`static_host`]).
     host: HeaderValue,
     base_path: String,
     connector: HttpsConnector<TcpConnector>,
@@ -163,8 +161,9 @@ impl Target {
             .ok_or_else(|| format!("target URL {:?} has no host", opts.url))?
             .to_string();
         let base_path = uri.path().trim_end_matches('/').to_string();
-        let host = HeaderValue::from_str(&authority)
+        HeaderValue::from_str(&authority)
             .map_err(|e| format!("target URL {:?}: host is not a header value: {e}", opts.url))?;
+        let host = HeaderValue::from_static(static_host(&authority));
 
         // The connect timeout bounds TCP and TLS together, in `connect_explained`.
         let tcp = TcpConnector::new(&opts.source_addresses);
@@ -365,6 +364,23 @@ impl Target {
             )),
         }
     }
+}
+
+/// `authority` for the life of the process, for the `Host` header. A header value made
+/// from a `&'static str` is cloned into each request with no reference count; one made
+/// from a `String` counts its clones in one shared counter, written twice per request (the
+/// clone and, once the request is written, the drop) by every thread that runs agents, so
+/// its cache line moved between the cores on every request. One copy is kept per distinct
+/// authority, never freed: a process targets a handful.
+fn static_host(authority: &str) -> &'static str {
+    static HOSTS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut hosts = HOSTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(kept) = hosts.iter().find(|h| **h == authority) {
+        return kept;
+    }
+    let kept: &'static str = Box::leak(authority.into());
+    hosts.push(kept);
+    kept
 }
 
 /// A reply head's length in bytes as it came on the wire, near enough: the status line

@@ -44,6 +44,9 @@ pub async fn run_open(
             slots: Arc::new(Semaphore::new(max_in_flight.max(1) as usize)),
             pool,
             max_lateness,
+            lane_stops: (0..ctx.lanes.places())
+                .map(|_| ctx.stop.child_token())
+                .collect(),
             ctx: ctx.clone(),
             halt,
             outcomes: Outcomes::default(),
@@ -160,6 +163,11 @@ struct Shared {
     pool: Pool,
     max_lateness: Option<Duration>,
     ctx: Arc<AgentContext>,
+    /// The run's stop as the agents of each lane watch it: a child of `ctx.stop` per lane.
+    /// An agent checks its stop on every call, and a token's check takes its locks; with one
+    /// token for all, each call on one core took the locks the other core's calls had just
+    /// taken, and their cache lines moved between the cores several times per request.
+    lane_stops: Vec<CancellationToken>,
     /// The run's stop, and a hard stop of this scheduler.
     halt: CancellationToken,
     outcomes: Outcomes,
@@ -265,7 +273,8 @@ impl Pacing {
                 serial,
                 slot,
             };
-            agents.spawn_on(arrive(arrival, shared.clone()), shared.ctx.lanes.next());
+            let (lane, runtime) = shared.ctx.lanes.next_lane();
+            agents.spawn_on(arrive(arrival, shared.clone(), lane), runtime);
             // Reap finished agents so the set stays as small as the live population.
             while let Some(done) = agents.try_join_next() {
                 log_panic(done);
@@ -335,12 +344,13 @@ fn take_one(stash: &mut Option<OwnedSemaphorePermit>) -> Option<OwnedSemaphorePe
 
 /// One arrival in the runtime: waits for an in-flight slot, then starts its agent (or is
 /// dropped as late, or counted as finding no free id).
-async fn arrive(arrival: Arrival, shared: Arc<Shared>) {
+async fn arrive(arrival: Arrival, shared: Arc<Shared>, lane: usize) {
     let Shared {
         slots,
         pool,
         max_lateness,
         ctx,
+        lane_stops,
         halt,
         outcomes,
     } = &*shared;
@@ -381,7 +391,7 @@ async fn arrive(arrival: Arrival, shared: Arc<Shared>) {
     ctx.arrival(lag);
     ctx.recorder.agent_started();
     outcomes.started.fetch_add(1, Ordering::Relaxed);
-    let end = agent::run(ctx, id, intended, serial, &ctx.stop).await;
+    let end = agent::run(ctx, id, intended, serial, &lane_stops[lane]).await;
     release(pool, id, end);
     ctx.recorder.agent_finished();
     drop(permit);

@@ -246,8 +246,8 @@ async fn a_chunked_body_is_joined_and_an_oversized_one_is_a_bad_body() {
 
 #[tokio::test]
 async fn the_guid_header_follows_the_guid_the_agent_holds() {
-    // Each reply's own headers must not leak into the next request (the client reuses the
-    // reply's emptied header map for it).
+    // Each reply's own headers must not leak into the next request (hyper parses a reply
+    // into the header map its request went out with), nor a GUID the agent no longer holds.
     let ok = || reply("X-Reply: 1\r\n", r#"{"message":"","retcode":"0"}"#);
     let (url, mut heads) = serve_recording(vec![ok(), ok(), ok(), ok()]).await;
     let mut conn = AgentConn::new(target(url, None));

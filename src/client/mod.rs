@@ -394,3 +394,29 @@ pub fn head_len(parts: &http::response::Parts) -> u32 {
         .sum();
     (status + headers + 2).min(u32::MAX as usize) as u32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_is_kept_once_per_authority_and_the_header_carries_it() {
+        let a = static_host("127.0.0.1:18080");
+        let b = static_host(&String::from("127.0.0.1:18080"));
+        assert_eq!(a, "127.0.0.1:18080");
+        assert!(std::ptr::eq(a, b), "the same authority was kept twice");
+        let other = static_host("gw.example:8043");
+        assert_eq!(other, "gw.example:8043");
+        assert!(!std::ptr::eq(a, other));
+        let opts = TargetOptions {
+            url: "http://127.0.0.1:18080/base".into(),
+            trust: Trust::Insecure,
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            source_addresses: Vec::new(),
+            read_buffer_bytes: None,
+        };
+        let target = Target::new(&opts).expect("target");
+        assert_eq!(target.host.as_bytes(), b"127.0.0.1:18080");
+    }
+}

@@ -161,6 +161,8 @@ impl Target {
             .ok_or_else(|| format!("target URL {:?} has no host", opts.url))?
             .to_string();
         let base_path = uri.path().trim_end_matches('/').to_string();
+        // Checked here, with the user's words on failure: `from_static` below panics on a
+        // value that is not a header value.
         HeaderValue::from_str(&authority)
             .map_err(|e| format!("target URL {:?}: host is not a header value: {e}", opts.url))?;
         let host = HeaderValue::from_static(static_host(&authority));

@@ -13,8 +13,9 @@ use http_body_util::Full;
 
 use super::cookies::{Jar, Origin};
 use super::failure::{classify_hyper, describe, hyper_reason};
+use super::head::Head;
 use super::live::{read_body, Live};
-use super::{reply, Exchange, Failure, GatewayReply, Target, GUID, MAX_BODY_BYTES, SIM_GATEWAY};
+use super::{reply, Exchange, Failure, GatewayReply, Target, GUID, MAX_BODY_BYTES};
 use crate::outcome::TransportKind;
 use crate::protocol::CONTENT_TYPE_JSON;
 
@@ -227,27 +228,23 @@ impl AgentConn {
             Err((f, reason)) => return failed(f, reason),
         };
         self.target.note_reachable();
-        self.target.note_head(&parts);
-        self.keep_cookies(&parts.headers);
+        let head = Head::read(&parts.headers);
+        self.target.note_head(head.len(parts.status));
+        if head.sets_cookie {
+            self.keep_cookies(&parts.headers);
+        }
         // Keep the connection for the next call unless the gateway said it closes it.
-        let closes = parts
-            .headers
-            .get(header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        if !closes {
+        if !head.closes {
             self.live = Some(live);
         }
         let (result, reason, retry_after) = if parts.status != http::StatusCode::OK {
             let (failure, why, retry_after) = http_failure(&parts);
             (Err(failure), Some(why), retry_after)
         } else {
-            match reply::parse(&parts.headers, &bytes) {
+            match reply::parse_with(&head, &bytes) {
                 Ok(r) => {
-                    // Looked for only on replies that hand out a GUID (sign-in, rotation).
-                    if r.guid.is_some()
-                        && !self.target.is_simulator()
-                        && parts.headers.contains_key(SIM_GATEWAY)
-                    {
+                    // Counted only from replies that hand out a GUID (sign-in, rotation).
+                    if r.guid.is_some() && head.names_simulator && !self.target.is_simulator() {
                         self.target.is_simulator.store(true, Ordering::Relaxed);
                     }
                     (Ok(r), None, None)
@@ -324,9 +321,6 @@ impl AgentConn {
 
     /// Takes the reply's `Set-Cookie`s into the session's jar.
     fn keep_cookies(&mut self, headers: &http::HeaderMap) {
-        if !headers.contains_key(header::SET_COOKIE) {
-            return;
-        }
         let path = self.last_uri.as_ref().map_or("/", Uri::path);
         let origin = Origin {
             host: &self.target.cookie_host,

@@ -15,6 +15,7 @@ pub mod connect;
 pub mod cookies;
 pub mod explain;
 mod failure;
+mod head;
 mod live;
 pub mod reply;
 pub mod tls;
@@ -50,7 +51,6 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The `Guid` request header's name, checked once at compile time.
 const GUID: HeaderName = HeaderName::from_static(crate::protocol::HEADER_GUID);
-const SIM_GATEWAY: HeaderName = HeaderName::from_static(crate::protocol::HEADER_SIM_GATEWAY);
 
 /// Why a call produced no reply the protocol allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ pub struct Target {
     /// Calls whose reply was unreadable or cut off (protocol error, reset): with no reply
     /// at all, the sign of plain HTTP sent to a TLS port.
     unreadable: AtomicU64,
-    /// The longest reply head read so far ([`head_len`]), to warn before a fixed read
+    /// The longest reply head read so far ([`head::Head::len`]), to warn before a fixed read
     /// buffer becomes too short.
     longest_head: AtomicU32,
 }
@@ -252,9 +252,9 @@ impl Target {
         ))
     }
 
-    /// Notes a reply head's length (read-mostly: written only when a longer one comes).
-    fn note_head(&self, parts: &http::response::Parts) {
-        let n = head_len(parts);
+    /// Notes a reply head's length, `n` bytes (read-mostly: written only when a longer one
+    /// comes).
+    fn note_head(&self, n: u32) {
         if n > self.longest_head.load(Ordering::Relaxed) {
             self.longest_head.fetch_max(n, Ordering::Relaxed);
         }
@@ -383,18 +383,6 @@ fn static_host(authority: &str) -> &'static str {
     let kept: &'static str = Box::leak(authority.into());
     hosts.push(kept);
     kept
-}
-
-/// A reply head's length in bytes as it came on the wire, near enough: the status line
-/// (`HTTP/1.1 200 OK`), each header line and the blank line that ends the head.
-pub fn head_len(parts: &http::response::Parts) -> u32 {
-    let status = "HTTP/1.1 200 \r\n".len() + parts.status.canonical_reason().map_or(0, str::len);
-    let headers: usize = parts
-        .headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + ": \r\n".len() + value.len())
-        .sum();
-    (status + headers + 2).min(u32::MAX as usize) as u32
 }
 
 #[cfg(test)]

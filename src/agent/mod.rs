@@ -97,10 +97,11 @@ impl AgentContext {
         }
     }
 
-    fn event(&self, event_type: &str) {
-        self.recorder.event(event_type);
+    /// See [`Recorder::event_seen`](crate::metrics::recorder::Recorder::event_seen).
+    fn event_seen(&self, event_type: &str, counted: bool, delivery_us: Option<u64>) {
+        self.recorder.event_seen(event_type, counted, delivery_us);
         if let Some(r) = &self.step {
-            r.event(event_type);
+            r.event_seen(event_type, counted, delivery_us);
         }
     }
 

@@ -20,6 +20,14 @@ use crate::metrics::Operation;
 use crate::protocol::{self, event};
 use crate::scenario::SignoutMode;
 
+/// The delivery latency, µs, of an event the gateway stamped `gen_ms` (its `eventGenTime`,
+/// ms since the epoch) that reached the harness at `received`: only as good as the two
+/// machines' clocks agree (a gateway clock ahead of ours reads as 0).
+fn delivery_us(gen_ms: u64, received: SystemTime) -> Option<u64> {
+    let r = received.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    Some((r.as_millis() as u64).saturating_sub(gen_ms) * 1000)
+}
+
 /// The signed-in part of one session.
 pub(super) struct Session<'a> {
     pub(super) ctx: &'a AgentContext,
@@ -45,22 +53,11 @@ impl Session<'_> {
         }
     }
 
-    /// An event the gateway stamped `gen_ms` (its `eventGenTime`) reached the harness at
-    /// `received`: the delivery latency, which is only as good as the two machines' clocks
-    /// agree (a gateway clock ahead of ours reads as 0).
-    fn delivered(&self, event_type: &str, gen_ms: u64, received: SystemTime) {
-        if let Ok(r) = received.duration_since(SystemTime::UNIX_EPOCH) {
-            let us = (r.as_millis() as u64).saturating_sub(gen_ms) * 1000;
-            self.ctx
-                .session_stats(|s| s.record_delivery(event_type, us));
-        }
-    }
-
-    /// Handles an event (polled or pushed); true when the session has ended.
+    /// Handles an event (polled or pushed; counted by the caller); true when the session
+    /// has ended.
     fn on_event(&mut self, verdict: PollVerdict, at: Instant, rng: &mut SmallRng) -> bool {
         match verdict {
             PollVerdict::Event { event_type } => {
-                self.ctx.event(&event_type);
                 if event_type == event::READY && self.hold_until.is_none() {
                     let took = micros(at.saturating_duration_since(self.arrival));
                     let back = self.recovering.then(|| self.ctx.since_start_us(at));
@@ -80,12 +77,7 @@ impl Session<'_> {
                 }
                 false
             }
-            PollVerdict::SessionEnded { event_type } => {
-                if let Some(t) = event_type {
-                    self.ctx.event(&t);
-                }
-                true
-            }
+            PollVerdict::SessionEnded { .. } => true,
             PollVerdict::Empty | PollVerdict::Failed => false,
         }
     }
@@ -174,11 +166,15 @@ impl Session<'_> {
             self.adopt_guid(&ex);
             if let Ok(GatewayReply {
                 event_type: Some(t),
-                event_gen_ms: Some(g),
+                event_gen_ms,
+                retcode,
                 ..
             }) = &ex.result
             {
-                self.delivered(t, *g, SystemTime::now());
+                // Counted as an event where `judge_poll` takes it for one (a success
+                // retcode); its delivery is kept whatever the retcode.
+                let us = event_gen_ms.and_then(|g| delivery_us(g, SystemTime::now()));
+                self.ctx.event_seen(t, retcode.is_success(), us);
             }
             if ex.throttled() {
                 self.ctx.throttled(self.throttled);
@@ -231,9 +227,8 @@ impl Session<'_> {
                 _ = self.ctx.gate.acquire(), if end.is_cancelled() => break,
                 ev = inbox.recv() => {
                     let Some(ev) = ev else { break };
-                    if let Some(g) = ev.gen_ms {
-                        self.delivered(&ev.event_type, g, ev.received);
-                    }
+                    let us = ev.gen_ms.and_then(|g| delivery_us(g, ev.received));
+                    self.ctx.event_seen(&ev.event_type, true, us);
                     if self.on_event(judge_event(Some(ev.event_type)), Instant::now(), rng) {
                         self.never_ready_check();
                         return AgentEnd::Unexpected;
@@ -277,5 +272,20 @@ impl Session<'_> {
             .await;
         call.finish(&ex);
         judge_signout(&ex.result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delivery_us;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn delivery_is_the_gap_since_the_gateway_stamped_the_event_and_never_negative() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_765_000_000_250);
+        assert_eq!(delivery_us(1_765_000_000_000, at), Some(250_000));
+        // A gateway clock ahead of ours reads as 0, not as a wrapped huge value.
+        assert_eq!(delivery_us(1_765_000_001_000, at), Some(0));
+        assert_eq!(delivery_us(0, SystemTime::UNIX_EPOCH), Some(0));
     }
 }

@@ -301,14 +301,20 @@ impl SessionStats {
     /// One event's delivery latency (`eventGenTime` → receipt), overall and by type.
     pub fn record_delivery(&mut self, event_type: &str, us: u64) {
         self.event_delivery.record_us(us);
+        // Per event on the agents' hot path: a type already kept costs one lookup and no
+        // allocation.
+        if let Some(h) = self.event_delivery_by_type.get_mut(event_type) {
+            h.record_us(us);
+            return;
+        }
         delivery_slot(&mut self.event_delivery_by_type, event_type).record_us(us);
     }
 }
 
 /// The histogram for `event_type`, or the shared one once the map is full or for a type
-/// longer than `names::MAX_NAME_BYTES`. Called per event on the agents' hot path: a type
-/// already kept costs two lookups (the borrow checker does not let one lookup's borrow be
-/// both returned and, on a miss, followed by an insert) and no allocation.
+/// longer than `names::MAX_NAME_BYTES` (a kept type costs two lookups here: the borrow
+/// checker does not let one lookup's borrow be both returned and, on a miss, followed by
+/// an insert; the per-event path looks the type up itself first).
 fn delivery_slot<'a>(map: &'a mut BTreeMap<String, Hist>, event_type: &str) -> &'a mut Hist {
     if map.contains_key(event_type) {
         return map.get_mut(event_type).expect("present: just found");

@@ -284,7 +284,20 @@ impl Recorder {
     /// One event received. A type already kept costs one lookup and no allocation; one
     /// past the cap or too long is counted under `names::OTHER`, never kept.
     pub fn event(&self, event_type: &str) {
-        self.with_shard(|a| names::count(&mut a.events, &mut a.events_folded, event_type, 1));
+        self.event_seen(event_type, true, None);
+    }
+
+    /// An event reached an agent: counted by type when `counted` (the reply that carried it
+    /// was a success), and its delivery latency kept when known, in one visit to the shard.
+    pub fn event_seen(&self, event_type: &str, counted: bool, delivery_us: Option<u64>) {
+        self.with_shard(|a| {
+            if counted {
+                names::count(&mut a.events, &mut a.events_folded, event_type, 1);
+            }
+            if let Some(us) = delivery_us {
+                a.sessions.record_delivery(event_type, us);
+            }
+        });
     }
 
     /// An arrival started an agent `lag` after its intended time.

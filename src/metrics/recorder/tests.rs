@@ -149,3 +149,23 @@ fn gauges_track_peak() {
     assert_eq!((agg.arrivals, agg.not_started), (1, 1));
     assert_eq!(agg.lag.count(), 1);
 }
+
+#[test]
+fn an_event_seen_is_counted_only_when_asked_and_its_delivery_kept_either_way() {
+    let r = Recorder::new();
+    r.event_seen("AgentState_Ready", true, Some(2_000));
+    // An event on a failed reply: its delivery counts, the event itself does not.
+    r.event_seen("AgentState_Ready", false, Some(4_000));
+    // No eventGenTime: counted, no delivery.
+    r.event_seen("AgentEvent_Talking", true, None);
+    let a = r.collect();
+    assert_eq!(a.events.get("AgentState_Ready"), Some(&1));
+    assert_eq!(a.events.get("AgentEvent_Talking"), Some(&1));
+    assert_eq!(a.sessions.event_delivery.count(), 2);
+    let ready = &a.sessions.event_delivery_by_type["AgentState_Ready"];
+    assert_eq!(ready.count(), 2);
+    assert!(!a
+        .sessions
+        .event_delivery_by_type
+        .contains_key("AgentEvent_Talking"));
+}

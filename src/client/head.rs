@@ -64,17 +64,20 @@ impl<'a> Head<'a> {
     }
 }
 
+/// A header map of `pairs` in order, repeated names kept (for the client's tests).
+#[cfg(test)]
+pub(super) fn header_map(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(*k, v.parse().expect("valid header value"));
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
+    use super::header_map as map;
     use super::*;
-
-    fn map(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().expect("valid header value"));
-        }
-        h
-    }
 
     #[test]
     fn one_walk_finds_what_lookups_would() {

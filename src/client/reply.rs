@@ -120,6 +120,7 @@ pub(super) fn parse_with(head: &Head<'_>, body: &[u8]) -> Result<GatewayReply, S
 
 #[cfg(test)]
 mod tests {
+    use super::super::head::header_map as headers;
     use super::*;
 
     #[test]
@@ -149,14 +150,6 @@ mod tests {
         for bad in ["", "-1", "1.5", "soon", "Sun, 06 Nov 1994"] {
             assert_eq!(retry_after(bad, now), None, "{bad:?}");
         }
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
-        let mut h = http::HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().expect("valid header value"));
-        }
-        h
     }
 
     #[test]

@@ -60,12 +60,12 @@ pub fn judge_signin(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollVerdict {
     /// An event other than the session's end.
-    Event { event_type: String },
+    Event { event_type: event::Name },
     /// The wait ended with no event.
     Empty,
     /// The gateway ended the session (`AgentOther_ShutdownService`, or the GUID/agent is
     /// no longer known: `100-006`, `000-003`).
-    SessionEnded { event_type: Option<String> },
+    SessionEnded { event_type: Option<event::Name> },
     /// Any other failure: counted, and the agent polls again.
     Failed,
 }
@@ -80,7 +80,7 @@ pub fn judge_poll(result: Result<GatewayReply, Failure>) -> PollVerdict {
 }
 
 /// What an event (polled or pushed) means; None is "no event".
-pub fn judge_event(event_type: Option<String>) -> PollVerdict {
+pub fn judge_event(event_type: Option<event::Name>) -> PollVerdict {
     match event_type {
         Some(t) if t == event::SHUTDOWN_SERVICE => PollVerdict::SessionEnded {
             event_type: Some(t),
@@ -116,7 +116,7 @@ mod tests {
         Ok(GatewayReply {
             retcode: Retcode::new(code),
             guid: Some("g".into()),
-            event_type: event.map(str::to_string),
+            event_type: event.map(event::name),
             event_gen_ms: None,
         })
     }

@@ -229,7 +229,7 @@ impl Session<'_> {
                     let Some(ev) = ev else { break };
                     let us = ev.gen_ms.and_then(|g| delivery_us(g, ev.received));
                     self.ctx.event_seen(&ev.event_type, true, us);
-                    if self.on_event(judge_event(Some(ev.event_type)), Instant::now(), rng) {
+                    if self.on_event(judge_event(Some(ev.event_type.into())), Instant::now(), rng) {
                         self.never_ready_check();
                         return AgentEnd::Unexpected;
                     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::head::Head;
 use crate::outcome::Retcode;
-use crate::protocol::guid_from_set_guid;
+use crate::protocol::{event, guid_from_set_guid};
 
 /// What the harness needs from a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct GatewayReply {
     /// A GUID the gateway handed out with this reply (`Set-GUID` preferred, else `Guid`).
     pub guid: Option<String>,
     /// The event's type on a poll reply that carried one.
-    pub event_type: Option<String>,
+    pub event_type: Option<event::Name>,
     /// The event's `eventGenTime` (ms since the Unix epoch), where given.
     pub event_gen_ms: Option<u64>,
 }
@@ -107,7 +107,7 @@ pub(super) fn parse_with(head: &Head<'_>, body: &[u8]) -> Result<GatewayReply, S
         })
         .map(str::to_string);
     let (event_type, event_gen_ms) = match parsed.event {
-        Some(ev) => (Some(ev.event_type.into_owned()), ev.event_gen_time),
+        Some(ev) => (Some(event::name(&ev.event_type)), ev.event_gen_time),
         None => (None, None),
     };
     Ok(GatewayReply {

@@ -229,8 +229,8 @@ fn good_poll(
             if let Some(ms) = r.event_gen_ms {
                 shown.understood.push(gen_time_words(ms, received));
             }
-            if !events.contains(t) {
-                events.push(t.clone());
+            if !events.iter().any(|e| e == t) {
+                events.push(t.to_string());
             }
             if t == event::READY {
                 let after = ex.done_at.saturating_duration_since(started);

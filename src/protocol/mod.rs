@@ -106,6 +106,50 @@ pub mod event {
     pub const SET_REST_SUCCESS: &str = "AgentState_SetRest_Success";
     pub const LINKAGE_CAPABILITY: &str = "AgentEvent_linkageCapability";
     pub const SHUTDOWN_SERVICE: &str = "AgentOther_ShutdownService";
+
+    /// An event type as a gateway named it: one of the documents' own types without an
+    /// allocation (they are nearly every event of a run, one per poll reply), any other
+    /// type as an owned copy.
+    pub type Name = std::borrow::Cow<'static, str>;
+
+    /// `text` as a [`Name`].
+    pub fn name(text: &str) -> Name {
+        const KNOWN: [&str; 7] = [
+            READY,
+            IN_SERVICE,
+            SET_NOT_READY_SUCCESS,
+            WORK,
+            SET_REST_SUCCESS,
+            LINKAGE_CAPABILITY,
+            SHUTDOWN_SERVICE,
+        ];
+        match KNOWN.iter().find(|k| **k == text) {
+            Some(k) => Name::Borrowed(k),
+            None => Name::Owned(text.to_string()),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_documents_types_are_named_without_a_copy_and_others_are_kept_whole() {
+            for t in [READY, IN_SERVICE, SHUTDOWN_SERVICE, LINKAGE_CAPABILITY] {
+                // Matched by content: the text comes from a reply, not from the constant.
+                let from_reply = String::from(t);
+                let n = name(&from_reply);
+                assert!(matches!(n, Name::Borrowed(_)), "{t}");
+                assert_eq!(n, t);
+            }
+            let other = name("AgentEvent_Customer_Alerting");
+            assert!(matches!(other, Name::Owned(_)));
+            assert_eq!(other, "AgentEvent_Customer_Alerting");
+            // Letter case is the gateway's: a near miss is another type, kept as sent.
+            assert_eq!(name("agentstate_ready"), "agentstate_ready");
+            assert!(matches!(name("agentstate_ready"), Name::Owned(_)));
+        }
+    }
 }
 
 /// The gateway endpoints agentstorm drives or simulates. The names are the log method names

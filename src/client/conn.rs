@@ -243,7 +243,7 @@ impl AgentConn {
         } else {
             match reply::parse_with(&head, &bytes) {
                 Ok(r) => {
-                    // Counted only from replies that hand out a GUID (sign-in, rotation).
+                    // Looked for only on replies that hand out a GUID (sign-in, rotation).
                     if r.guid.is_some() && head.names_simulator && !self.target.is_simulator() {
                         self.target.is_simulator.store(true, Ordering::Relaxed);
                     }

@@ -1,7 +1,8 @@
-//! One pass over a reply's head: everything the client reads from a reply's headers
+//! One pass over a reply's head: everything the client reads from every reply's headers
 //! (`Connection: close`, whether it sets cookies, the `Set-GUID` / `Guid` values, the
 //! simulated gateway's name) and the head's length, found in a single walk of the header
 //! map rather than one hashed lookup per header asked for — this runs on every reply.
+//! (`Retry-After`, read only on a 429 or 503, is looked up where that failure is made.)
 
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 

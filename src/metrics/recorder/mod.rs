@@ -281,14 +281,10 @@ impl Recorder {
         self.with_shard(|a| f(&mut a.sessions));
     }
 
-    /// One event received. A type already kept costs one lookup and no allocation; one
-    /// past the cap or too long is counted under `names::OTHER`, never kept.
-    pub fn event(&self, event_type: &str) {
-        self.event_seen(event_type, true, None);
-    }
-
     /// An event reached an agent: counted by type when `counted` (the reply that carried it
     /// was a success), and its delivery latency kept when known, in one visit to the shard.
+    /// A type already kept costs one lookup and no allocation; one past the cap or too long
+    /// is counted under `names::OTHER`, never kept.
     pub fn event_seen(&self, event_type: &str, counted: bool, delivery_us: Option<u64>) {
         self.with_shard(|a| {
             if counted {

@@ -32,7 +32,7 @@ fn samples_from_many_threads_are_each_counted_once() {
                 for k in 0..1000 {
                     r.record(&poll((k + i) % 2 == 0));
                     if k == 500 {
-                        r.event("AgentState_Ready");
+                        r.event_seen("AgentState_Ready", true, None);
                     }
                 }
             })
@@ -110,10 +110,10 @@ fn event_types_stay_capped_across_shards_and_collects() {
             let (r, long) = (r.clone(), long.clone());
             std::thread::spawn(move || {
                 for n in 0..400 {
-                    r.event(&format!("T{t}_{n}"));
-                    r.event(&format!("{long}{t}_{n}"));
+                    r.event_seen(&format!("T{t}_{n}"), true, None);
+                    r.event_seen(&format!("{long}{t}_{n}"), true, None);
                 }
-                r.event("AgentState_Ready");
+                r.event_seen("AgentState_Ready", true, None);
             })
         })
         .collect();

@@ -107,9 +107,9 @@ pub mod event {
     pub const LINKAGE_CAPABILITY: &str = "AgentEvent_linkageCapability";
     pub const SHUTDOWN_SERVICE: &str = "AgentOther_ShutdownService";
 
-    /// An event type as a gateway named it: one of the documents' own types without an
-    /// allocation (they are nearly every event of a run, one per poll reply), any other
-    /// type as an owned copy.
+    /// An event type as a gateway named it: one of the types above (the ones a sign-in and
+    /// its session bring, nearly every event of a run, one per poll reply) without an
+    /// allocation, any other type as an owned copy.
     pub type Name = std::borrow::Cow<'static, str>;
 
     /// `text` as a [`Name`].
@@ -134,7 +134,7 @@ pub mod event {
         use super::*;
 
         #[test]
-        fn the_documents_types_are_named_without_a_copy_and_others_are_kept_whole() {
+        fn the_known_types_are_named_without_a_copy_and_others_are_kept_whole() {
             for t in [READY, IN_SERVICE, SHUTDOWN_SERVICE, LINKAGE_CAPABILITY] {
                 // Matched by content: the text comes from a reply, not from the constant.
                 let from_reply = String::from(t);

@@ -7,7 +7,11 @@
 //! What it reaches is what any client built on hyper can reach; agentstorm's rate divided
 //! by it is the share of hyper's floor that agentstorm keeps.
 //!
-//! Plain HTTP to a loopback target only; bounded by its duration. Build and run:
+//! Over HTTPS when `AGENTSTORM_FLOOR_CA` names a PEM CA file: tokio-rustls with the
+//! client config agentstorm's agents use (`client::tls::client_config`: its crypto
+//! provider, that file trusted), so the floor pays the same TLS as agentstorm does.
+//!
+//! A loopback target only; bounded by its duration. Build and run:
 //! `cargo build --release --example hyper_floor`, then
 //! `target/release/examples/hyper_floor` with `AGENTSTORM_FLOOR_TARGET` (default
 //! 127.0.0.1:18080), `AGENTSTORM_FLOOR_PATH` (default the poll of agent 100001),
@@ -32,15 +36,41 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// One connection: requests back to back until `until`; returns how many were answered.
-async fn connection(addr: SocketAddr, path: Arc<str>, until: Instant) -> u64 {
+/// One connection (over TLS when `tls` is given): requests back to back until `until`;
+/// returns how many were answered.
+async fn connection(
+    addr: SocketAddr,
+    path: Arc<str>,
+    until: Instant,
+    tls: Option<tokio_rustls::TlsConnector>,
+) -> u64 {
     let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
         return 0;
     };
     let _ = stream.set_nodelay(true);
+    match tls {
+        None => requests(TokioIo::new(stream), addr, path, until).await,
+        Some(tls) => {
+            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+            match tls.connect(name, stream).await {
+                Ok(stream) => requests(TokioIo::new(stream), addr, path, until).await,
+                Err(e) => {
+                    eprintln!("hyper_floor: TLS handshake failed: {e}");
+                    0
+                }
+            }
+        }
+    }
+}
+
+/// Requests back to back over `io` until `until`; returns how many were answered.
+async fn requests<IO>(io: IO, addr: SocketAddr, path: Arc<str>, until: Instant) -> u64
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let Ok((mut sender, conn)) = hyper::client::conn::http1::Builder::new()
         .read_buf_exact_size(Some(2048))
-        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .handshake::<_, Full<Bytes>>(io)
         .await
     else {
         return 0;
@@ -89,11 +119,18 @@ fn main() {
     let conns: usize = env("AGENTSTORM_FLOOR_CONNS", 1000);
     let threads: usize = env::<usize>("AGENTSTORM_FLOOR_THREADS", 2).max(1);
     let secs: u64 = env::<u64>("AGENTSTORM_FLOOR_SECONDS", 10).min(600);
+    let tls = std::env::var("AGENTSTORM_FLOOR_CA").ok().map(|file| {
+        let pem = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let config = agentstorm::client::tls::client_config(&agentstorm::client::Trust::Pem(pem))
+            .expect("TLS config")
+            .expect("a config for a PEM file");
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+    });
     let until = Instant::now() + Duration::from_secs(secs);
     let total = Arc::new(AtomicU64::new(0));
     let lanes: Vec<_> = (0..threads)
         .map(|lane| {
-            let (path, total) = (path.clone(), total.clone());
+            let (path, total, tls) = (path.clone(), total.clone(), tls.clone());
             // Connections spread over the lanes as agents do.
             let mine = conns / threads + usize::from(lane < conns % threads);
             std::thread::spawn(move || {
@@ -103,7 +140,7 @@ fn main() {
                     .expect("runtime");
                 rt.block_on(async move {
                     let tasks: Vec<_> = (0..mine)
-                        .map(|_| tokio::spawn(connection(addr, path.clone(), until)))
+                        .map(|_| tokio::spawn(connection(addr, path.clone(), until, tls.clone())))
                         .collect();
                     for t in tasks {
                         total.fetch_add(t.await.unwrap_or(0), Ordering::Relaxed);

@@ -5,9 +5,9 @@
 # (N agents polling with no gap for SECONDS on T threads: TOKIO_WORKER_THREADS sizes the
 # runtime, and the harness runs its agents on as many threads) and one wrk run (-t T, N
 # connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
-# --worker-threads T) runs beside each pair, and over HTTP so does hyper's floor
+# --worker-threads T) runs beside each pair, and so does hyper's floor
 # (examples/hyper_floor.rs: hyper 1.x's client with agentstorm's connection settings and
-# none of its own work). Prints requests/s medians and the median of the per-pair ratios
+# TLS config, and none of its own work). Prints requests/s medians and the median of the per-pair ratios
 # agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS), oha/wrk, floor/wrk and
 # agentstorm/floor (the share of what hyper itself reaches that agentstorm keeps).
 # Every rate is nginx's own count (stub_status, sampled by stub_rate.py) over the span in
@@ -59,12 +59,15 @@ agentstorm_rps() { # threads scheme conns tag
     echo "$rate"
 }
 
-# floor_rps PORT CONNS THREADS: requests/s of hyper's floor as nginx counted them.
+# floor_rps PORT CONNS THREADS SCHEME: requests/s of hyper's floor as nginx counted them.
 floor_rps() {
     local log="$WORK/floor.$$.log" rate
-    rate=$(AGENTSTORM_FLOOR_TARGET="127.0.0.1:$1" AGENTSTORM_FLOOR_PATH="$POLL_PATH" \
-        AGENTSTORM_FLOOR_CONNS=$2 AGENTSTORM_FLOOR_THREADS=$3 AGENTSTORM_FLOOR_SECONDS=$SECS \
-        counted "$2" "$FLOOR_BIN" 2>"$log") || true
+    rate=$(
+        [ "$4" = https ] && export AGENTSTORM_FLOOR_CA="$CA"
+        AGENTSTORM_FLOOR_TARGET="127.0.0.1:$1" AGENTSTORM_FLOOR_PATH="$POLL_PATH" \
+            AGENTSTORM_FLOOR_CONNS=$2 AGENTSTORM_FLOOR_THREADS=$3 AGENTSTORM_FLOOR_SECONDS=$SECS \
+            counted "$2" "$FLOOR_BIN" 2>"$log"
+    ) || true
     [ -n "$rate" ] || { cat "$log" >&2; die "no server-counted rate for hyper_floor"; }
     echo "$rate"
 }
@@ -94,8 +97,8 @@ for t in $THREADS; do
                     oh+=("$o") oratios+=("$(ratio "$o" "$w")")
                 fi
                 f=-
-                if [ "$FLOOR" = 1 ] && [ "$scheme" = http ]; then
-                    f=$(floor_rps "$port" "$n" "$t")
+                if [ "$FLOOR" = 1 ]; then
+                    f=$(floor_rps "$port" "$n" "$t" "$scheme")
                     fl+=("$f") fratios+=("$(ratio "$f" "$w")") afratios+=("$(ratio "$a" "$f")")
                 fi
                 echo "  $tag: agentstorm $a wrk $w oha $o floor $f" >&2

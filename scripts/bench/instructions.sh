@@ -14,8 +14,9 @@
 # where that collector runs.
 #
 # Clients: agentstorm (N agents polling with no gap, the engine scenario), oha (-c N),
-# wrk (-c N) and, over HTTP, hyper's floor (examples/hyper_floor.rs: hyper 1.x's client
-# with agentstorm's connection settings and none of its own work; its own request count),
+# wrk (-c N) and hyper's floor (examples/hyper_floor.rs: hyper 1.x's client with
+# agentstorm's connection settings and TLS config, and none of its own work; its own
+# request count),
 # all on the same poll URL over keep-alive connections.
 #
 # Usage: scripts/bench/instructions.sh     (after cargo build --release)
@@ -34,7 +35,6 @@ command -v oha >/dev/null || OHA=0
 command -v wrk >/dev/null || WRK=0
 SCHEME=${SCHEME:-http}
 FLOOR=${FLOOR:-1}
-[ "$SCHEME" = http ] || FLOOR=0
 [ "$FLOOR" = 1 ] && need_floor_bin
 HTTP_PORT=${HTTP_PORT:-18080}
 HTTPS_PORT=$((HTTP_PORT + 1))
@@ -101,8 +101,11 @@ wrk_run() { # seconds tag
 
 floor_run() { # seconds tag
     local ir
-    ir=$(AGENTSTORM_FLOOR_TARGET="127.0.0.1:$PORT" AGENTSTORM_FLOOR_CONNS=$N \
-        AGENTSTORM_FLOOR_SECONDS=$1 callgrind "$WORK/cg-floor-$2" "$FLOOR_BIN")
+    ir=$(
+        [ "$SCHEME" = https ] && export AGENTSTORM_FLOOR_CA="$WORK/nginx/cert.pem"
+        AGENTSTORM_FLOOR_TARGET="127.0.0.1:$PORT" AGENTSTORM_FLOOR_CONNS=$N \
+            AGENTSTORM_FLOOR_SECONDS=$1 callgrind "$WORK/cg-floor-$2" "$FLOOR_BIN"
+    )
     echo "$ir $(sed -n 's/^hyper_floor: \([0-9]*\) requests.*/\1/p' "$WORK/cg-floor-$2.stderr")"
 }
 

@@ -7,9 +7,10 @@
 # connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
 # --worker-threads T) runs beside each pair, and so does hyper's floor
 # (examples/hyper_floor.rs: hyper 1.x's client with agentstorm's connection settings and
-# TLS config, and none of its own work). Prints requests/s medians and the median of the per-pair ratios
-# agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS), oha/wrk, floor/wrk and
-# agentstorm/floor (the share of what hyper itself reaches that agentstorm keeps).
+# TLS config, and none of its own work). Prints requests/s medians and the median of the
+# per-pair ratios agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS),
+# oha/wrk, floor/wrk and agentstorm/floor (the share of what hyper itself reaches that
+# agentstorm keeps).
 # Every rate is nginx's own count (stub_status, sampled by stub_rate.py) over the span in
 # which all N connections were open, less a second at each end: no tool's own accounting
 # enters a figure.

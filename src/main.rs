@@ -12,8 +12,9 @@ fn main() {
         )
         .with_writer(agentstorm::util::term::writer)
         .init();
-    // `run --threads N` sizes the runtime's workers too: agents run on them when a run has
-    // few per thread (`agentstorm::agent::lanes`).
+    // `run --threads N` sizes the runtime's workers too (the embedded gateway, the
+    // collector and the services run there; agents run on their own lanes,
+    // `agentstorm::agent::lanes`).
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let agentstorm::cli::Command::Run {

@@ -2,8 +2,9 @@
 # Request engine against wrk (issue 6 item 1). nginx (nginx/canned-gateway.conf, one
 # worker) answers sign-in, poll (at once, with one event) and logout with fixed JSON. For
 # each thread count T, connection count N and scheme: PAIRS pairs, each one agentstorm run
-# (N agents polling with no gap for SECONDS on T threads: TOKIO_WORKER_THREADS sizes the
-# runtime, and the harness runs its agents on as many threads) and one wrk run (-t T, N
+# (N agents polling with no gap for SECONDS, at its defaults on T cores: TOKIO_WORKER_THREADS
+# sizes the runtime, and the harness runs its agents on one lane per 128 agents, up to T)
+# and one wrk run (-t T, N
 # connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
 # --worker-threads T) runs beside each pair, and so does hyper's floor
 # (examples/hyper_floor.rs: hyper 1.x's client with agentstorm's connection settings and

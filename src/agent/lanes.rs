@@ -1,17 +1,20 @@
-//! Where a run's agents execute. Two ways, chosen per run from its peak of concurrent
-//! agents per thread ([`Lanes::for_run`]):
+//! Where a run's agents execute: on lanes. A lane is one OS thread driving a tokio
+//! current-thread runtime; each new agent goes to the next lane in turn and stays there,
+//! with its connection, timers and recorder shard on that one thread, so no agent's state
+//! moves between cores.
 //!
-//! - **Shared**: every agent is a task of the process's multi-thread runtime, whose idle
-//!   workers steal queued agents from busy ones. With few agents per thread that balance
-//!   matters: when the gateway answers a burst that belongs mostly to one thread's agents,
-//!   the other thread takes some of them instead of idling.
-//! - **Lanes**: one OS thread per core, each driving a tokio current-thread runtime; each new
-//!   agent goes to the next lane in turn and stays there, with its connection, timers and
-//!   recorder shard on that one thread. With many agents per thread every lane always has
-//!   work, and stealing only moves agents' state between cores: at 1,000 connections
-//!   polling with no gap, lanes ran 0.81× wrk's request rate against 0.76× shared (medians
-//!   of 6 alternated pairs), while at 64 connections shared ran 0.83× against 0.75×
-//!   (BENCHMARKS.md, session 7). oha runs its connections the lanes way.
+//! How many lanes ([`lane_count`]): as many as `--threads` says when given; otherwise one
+//! per [`AGENTS_PER_LANE`] agents at the run's peak, at least one and at most one per core.
+//! Agents are not spread thinner than that: a lane with fewer agents than that runs out of
+//! work, sleeps and has to be woken, and each extra thread takes a core the gateway (or,
+//! on a test box, the gateway beside the harness) could use. At 64 and 128 connections
+//! polling with no gap, one lane ran 0.82-1.07× wrk's request rate where two lanes ran
+//! 0.63-0.82× and the process's shared multi-thread runtime (the old layout below 128
+//! agents per core) 0.65-0.99×; at 256 one lane and two ran level (BENCHMARKS.md, issue
+//! 22). What one lane costs: it is one core's worth of requests, about 75,000-85,000 of
+//! the lightest polls per second on the benchmark machine. 255 agents ask that much only
+//! of a gateway that answers every call within about 3 ms with no poll gap; a run that
+//! needs more gives `--threads`.
 //!
 //! Lanes must start on a thread of ordinary priority: Linux threads inherit their creator's
 //! scheduling policy, and lanes that inherited the arrival thread's real-time priority
@@ -28,38 +31,43 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-/// Concurrent agents per thread from which a run uses lanes. Measured (session 7, pairs
-/// alternated in one run): shared won at 32 agents per thread (5 of 6 pairs), lanes at 128
-/// (4 of 4) and at 500 (5 of 6).
-pub const LANE_MIN_AGENTS: u64 = 128;
+/// Agents at a run's peak per lane it gets (when `--threads` does not say). Measured
+/// (issue 22, alternated rounds, nginx-counted): one lane beat two at 64 and 128 agents
+/// (0.82-1.07× wrk against 0.63-0.82×) and ran level with two at 256.
+pub const AGENTS_PER_LANE: u64 = 128;
+
+/// The lanes for a run of `peak_agents` concurrent agents: `threads` when the user set
+/// them, else one per [`AGENTS_PER_LANE`] agents, at least one and at most `cores`.
+pub fn lane_count(
+    peak_agents: u64,
+    threads: Option<NonZeroUsize>,
+    cores: NonZeroUsize,
+) -> NonZeroUsize {
+    if let Some(n) = threads {
+        return n;
+    }
+    let wanted = (peak_agents / AGENTS_PER_LANE).clamp(1, cores.get() as u64);
+    NonZeroUsize::new(wanted as usize).unwrap_or(NonZeroUsize::MIN)
+}
 
 /// Where the agents of one run execute.
 pub struct Lanes {
-    /// Handles to spawn agents on, each in turn: the lanes, or the one shared runtime.
+    /// Handles to spawn agents on, each in turn.
     handles: Vec<Handle>,
-    /// Dropped to end the lanes' threads (empty when shared).
+    /// Dropped to end the lanes' threads.
     stops: Vec<oneshot::Sender<()>>,
     next: AtomicUsize,
 }
 
 impl Lanes {
-    /// Lanes when `peak_agents` would put at least [`LANE_MIN_AGENTS`] on each of
-    /// `threads`, else the runtime this is called on (its worker count is `threads`).
-    pub fn for_run(peak_agents: u64, threads: NonZeroUsize) -> std::io::Result<Lanes> {
-        if peak_agents / threads.get() as u64 >= LANE_MIN_AGENTS {
-            Lanes::start(threads)
-        } else {
-            Ok(Lanes::shared(Handle::current()))
-        }
-    }
-
-    /// Every agent on `runtime` (a multi-thread runtime's workers share them).
-    pub fn shared(runtime: Handle) -> Lanes {
-        Lanes {
-            handles: vec![runtime],
-            stops: Vec::new(),
-            next: AtomicUsize::new(0),
-        }
+    /// The lanes for a run (see [`lane_count`]); an error if a thread or its runtime
+    /// cannot be created.
+    pub fn for_run(
+        peak_agents: u64,
+        threads: Option<NonZeroUsize>,
+        cores: NonZeroUsize,
+    ) -> std::io::Result<Lanes> {
+        Lanes::start(lane_count(peak_agents, threads, cores))
     }
 
     /// Starts `count` lanes; an error if a thread or its runtime cannot be created.
@@ -104,23 +112,18 @@ impl Lanes {
         })
     }
 
-    /// The runtime for the next agent: each lane in turn, or the shared runtime.
+    /// The runtime for the next agent: each lane in turn.
     pub fn next(&self) -> &Handle {
         self.next_lane().1
     }
 
-    /// The next agent's place: its index (below [`Lanes::places`]) and its runtime.
+    /// The next agent's lane: its index (below [`Lanes::lanes`]) and its runtime.
     pub fn next_lane(&self) -> (usize, &Handle) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
         (i, &self.handles[i])
     }
 
-    /// How many places agents go to: the lanes, or 1 when they share the runtime.
-    pub fn places(&self) -> usize {
-        self.handles.len()
-    }
-
-    /// The number of lanes; 0 when agents share the runtime.
+    /// The number of lanes, at least 1.
     pub fn lanes(&self) -> usize {
         self.stops.len()
     }
@@ -181,27 +184,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn one_lane_per_128_agents_up_to_the_cores_unless_threads_are_given() {
+        let n = |v: usize| NonZeroUsize::new(v).expect("non-zero");
+        let count =
+            |peak, threads: Option<usize>, cores| lane_count(peak, threads.map(n), n(cores)).get();
+        // Few agents: one lane, whatever the cores.
+        assert_eq!(count(0, None, 2), 1);
+        assert_eq!(count(64, None, 2), 1);
+        assert_eq!(count(2 * AGENTS_PER_LANE - 1, None, 8), 1);
+        // One more lane per AGENTS_PER_LANE agents, up to one per core.
+        assert_eq!(count(2 * AGENTS_PER_LANE, None, 8), 2);
+        assert_eq!(count(5 * AGENTS_PER_LANE + 3, None, 8), 5);
+        assert_eq!(count(1_000, None, 2), 2);
+        assert_eq!(count(1_000_000, None, 8), 8);
+        // `--threads` is taken as given, above or below the rule.
+        assert_eq!(count(64, Some(2), 2), 2);
+        assert_eq!(count(1_000, Some(1), 8), 1);
+        assert_eq!(count(10, Some(16), 2), 16);
+    }
+
     #[tokio::test]
-    async fn few_agents_per_thread_share_the_runtime_many_get_lanes() {
+    async fn a_run_starts_the_lanes_its_peak_calls_for() {
         let two = NonZeroUsize::new(2).expect("2");
-        let shared = Lanes::for_run(2 * LANE_MIN_AGENTS - 1, two).expect("shared");
-        assert_eq!(shared.lanes(), 0);
-        let here = std::thread::current().id();
-        let ran_on = shared
-            .next()
-            .spawn(async { std::thread::current().id() })
-            .await
-            .expect("task");
-        // The test's runtime is a current-thread one: a shared agent runs on this thread.
-        assert_eq!(ran_on, here);
-        let lanes = Lanes::for_run(2 * LANE_MIN_AGENTS, two).expect("lanes");
-        assert_eq!(lanes.lanes(), 2);
-        let name = lanes
+        let few = Lanes::for_run(64, None, two).expect("lanes");
+        assert_eq!(few.lanes(), 1);
+        let name = few
             .next()
             .spawn(async { thread_name() })
             .await
             .expect("task");
         assert_eq!(name, "agentstorm-lane-0");
+        let many = Lanes::for_run(1_000, None, two).expect("lanes");
+        assert_eq!(many.lanes(), 2);
+        let given = Lanes::for_run(64, Some(two), two).expect("lanes");
+        assert_eq!(given.lanes(), 2);
     }
 
     #[tokio::test]

@@ -140,15 +140,14 @@ pub(super) async fn start(p: &Prepared, threads: Option<NonZeroUsize>) -> Result
 
     // Started here, on a runtime thread of ordinary priority, before any arrival thread
     // (see `crate::agent::lanes` on why that matters).
-    let threads = threads.unwrap_or_else(|| {
-        NonZeroUsize::new(tokio::runtime::Handle::current().metrics().num_workers())
-            .unwrap_or(NonZeroUsize::MIN)
-    });
+    // The runtime has one worker per core (or as TOKIO_WORKER_THREADS says).
+    let cores = NonZeroUsize::new(tokio::runtime::Handle::current().metrics().num_workers())
+        .unwrap_or(NonZeroUsize::MIN);
     let lanes = Arc::new(
-        Lanes::for_run(peak_agents, threads)
+        Lanes::for_run(peak_agents, threads, cores)
             .map_err(|e| Exit::cannot_measure(format!("cannot start the agent threads: {e}")))?,
     );
-    tracing::debug!("agents on {lanes:?} ({threads} threads, peak {peak_agents} agents)");
+    tracing::debug!("agents on {lanes:?} (peak {peak_agents} agents, {cores} cores)");
     Ok(Services {
         token: end,
         gate,

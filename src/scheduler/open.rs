@@ -44,7 +44,7 @@ pub async fn run_open(
             slots: Arc::new(Semaphore::new(max_in_flight.max(1) as usize)),
             pool,
             max_lateness,
-            lane_stops: (0..ctx.lanes.places())
+            lane_stops: (0..ctx.lanes.lanes())
                 .map(|_| ctx.stop.child_token())
                 .collect(),
             ctx: ctx.clone(),

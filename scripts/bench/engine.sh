@@ -3,7 +3,7 @@
 # worker) answers sign-in, poll (at once, with one event) and logout with fixed JSON. For
 # each thread count T, connection count N and scheme: PAIRS pairs, each one agentstorm run
 # (N agents polling with no gap for SECONDS, at its defaults on T cores: TOKIO_WORKER_THREADS
-# sizes the runtime, and the harness runs its agents on one lane per 128 agents, up to T)
+# sizes the runtime; the harness runs the agents on 1 lane at 64, 2 at 1,000, up to T)
 # and one wrk run (-t T, N
 # connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
 # --worker-threads T) runs beside each pair, and so does hyper's floor

@@ -4,10 +4,13 @@
 //! moves between cores.
 //!
 //! How many lanes ([`lane_count`]): as many as `--threads` says when given; otherwise one
-//! per [`AGENTS_PER_LANE`] agents at the run's peak, at least one and at most one per core.
-//! Agents are not spread thinner than that: a lane with fewer agents than that runs out of
-//! work, sleeps and has to be woken, and each extra thread takes a core the gateway (or,
-//! on a test box, the gateway beside the harness) could use. At 64 and 128 connections
+//! per [`AGENTS_PER_LANE`] agents at the run's peak or per [`ARRIVALS_PER_LANE`] sign-in
+//! arrivals per second at the plan's peak, whichever asks for more, at least one and at
+//! most one per core. Agents are not spread thinner than that: a lane with fewer agents
+//! runs out of work, sleeps and has to be woken, and each extra thread takes a core the
+//! gateway (or, on a test box, the gateway beside the harness) could use. Arrivals count
+//! apart because each opens a connection, TLS handshake included, the costliest work an
+//! agent does. At 64 and 128 connections
 //! polling with no gap, one lane ran 0.82-1.07× wrk's request rate where two lanes ran
 //! 0.63-0.82× and the process's shared multi-thread runtime (the old layout below 128
 //! agents per core) 0.65-0.99×; at 256 one lane and two ran level (BENCHMARKS.md, issue
@@ -36,17 +39,31 @@ use tokio::sync::oneshot;
 /// (0.82-1.07× wrk against 0.63-0.82×) and ran level with two at 256.
 pub const AGENTS_PER_LANE: u64 = 128;
 
-/// The lanes for a run of `peak_agents` concurrent agents: `threads` when the user set
-/// them, else one per [`AGENTS_PER_LANE`] agents, at least one and at most `cores`.
+/// Sign-in arrivals per second at the plan's peak per lane it gets (when `--threads` does
+/// not say). One lane completed about 4,100 sign-ins per second over fresh TLS connections
+/// (the storm benchmark, 64 in flight), where two lanes completed about 4,700: so a lane
+/// per 2,000 keeps each well below what one core can handshake.
+pub const ARRIVALS_PER_LANE: f64 = 2_000.0;
+
+/// The lanes for a run of `peak_agents` concurrent agents whose plan peaks at
+/// `peak_arrivals` sign-ins per second (infinite when the harness searches for the rate):
+/// `threads` when the user set them, else one per [`AGENTS_PER_LANE`] agents or per
+/// [`ARRIVALS_PER_LANE`] arrivals per second, whichever is more, at least one and at most
+/// `cores`.
 pub fn lane_count(
     peak_agents: u64,
+    peak_arrivals: f64,
     threads: Option<NonZeroUsize>,
     cores: NonZeroUsize,
 ) -> NonZeroUsize {
     if let Some(n) = threads {
         return n;
     }
-    let wanted = (peak_agents / AGENTS_PER_LANE).clamp(1, cores.get() as u64);
+    // `as` saturates: an infinite rate asks for every core, NaN for none.
+    let by_arrivals = (peak_arrivals / ARRIVALS_PER_LANE) as u64;
+    let wanted = (peak_agents / AGENTS_PER_LANE)
+        .max(by_arrivals)
+        .clamp(1, cores.get() as u64);
     NonZeroUsize::new(wanted as usize).unwrap_or(NonZeroUsize::MIN)
 }
 
@@ -64,10 +81,11 @@ impl Lanes {
     /// cannot be created.
     pub fn for_run(
         peak_agents: u64,
+        peak_arrivals: f64,
         threads: Option<NonZeroUsize>,
         cores: NonZeroUsize,
     ) -> std::io::Result<Lanes> {
-        Lanes::start(lane_count(peak_agents, threads, cores))
+        Lanes::start(lane_count(peak_agents, peak_arrivals, threads, cores))
     }
 
     /// Starts `count` lanes; an error if a thread or its runtime cannot be created.
@@ -187,8 +205,9 @@ mod tests {
     #[test]
     fn one_lane_per_128_agents_up_to_the_cores_unless_threads_are_given() {
         let n = |v: usize| NonZeroUsize::new(v).expect("non-zero");
-        let count =
-            |peak, threads: Option<usize>, cores| lane_count(peak, threads.map(n), n(cores)).get();
+        let count = |peak, threads: Option<usize>, cores| {
+            lane_count(peak, 640.0, threads.map(n), n(cores)).get()
+        };
         // Few agents: one lane, whatever the cores.
         assert_eq!(count(0, None, 2), 1);
         assert_eq!(count(64, None, 2), 1);
@@ -204,10 +223,30 @@ mod tests {
         assert_eq!(count(10, Some(16), 2), 16);
     }
 
+    #[test]
+    fn a_heavy_sign_in_rate_gets_lanes_of_its_own() {
+        let n = |v: usize| NonZeroUsize::new(v).expect("non-zero");
+        let count = |agents, rate, cores| lane_count(agents, rate, None, n(cores)).get();
+        // 64 agents signing in at 10,000/s (the storm benchmark): a lane per 2,000/s.
+        assert_eq!(count(64, 10_000.0, 2), 2);
+        assert_eq!(count(64, 10_000.0, 8), 5);
+        assert_eq!(count(64, ARRIVALS_PER_LANE - 1.0, 8), 1);
+        assert_eq!(count(64, 2.0 * ARRIVALS_PER_LANE, 8), 2);
+        // The agents still count when they ask for more.
+        assert_eq!(count(1_000, 100.0, 8), 7);
+        // A capacity search (no planned rate) gets every core; a plan of nothing, one.
+        assert_eq!(count(64, f64::INFINITY, 4), 4);
+        assert_eq!(count(0, 0.0, 4), 1);
+        assert_eq!(count(0, f64::NAN, 4), 1);
+        // `--threads` wins over the rate too.
+        let given = lane_count(64, f64::INFINITY, Some(n(1)), n(8));
+        assert_eq!(given.get(), 1);
+    }
+
     #[tokio::test]
     async fn a_run_starts_the_lanes_its_peak_calls_for() {
         let two = NonZeroUsize::new(2).expect("2");
-        let few = Lanes::for_run(64, None, two).expect("lanes");
+        let few = Lanes::for_run(64, 640.0, None, two).expect("lanes");
         assert_eq!(few.lanes(), 1);
         let name = few
             .next()
@@ -215,9 +254,9 @@ mod tests {
             .await
             .expect("task");
         assert_eq!(name, "agentstorm-lane-0");
-        let many = Lanes::for_run(1_000, None, two).expect("lanes");
+        let many = Lanes::for_run(1_000, 640.0, None, two).expect("lanes");
         assert_eq!(many.lanes(), 2);
-        let given = Lanes::for_run(64, Some(two), two).expect("lanes");
+        let given = Lanes::for_run(64, 640.0, Some(two), two).expect("lanes");
         assert_eq!(given.lanes(), 2);
     }
 

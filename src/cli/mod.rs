@@ -71,8 +71,9 @@ pub enum Command {
         /// one report.
         #[arg(long, value_name = "N", conflicts_with = "shard", value_parser = args::processes, allow_negative_numbers = true)]
         processes: Option<u32>,
-        /// Threads the agents run on, at least 1 (default: one per 128 agents at the
-        /// run's peak, at most one per CPU core; with --processes, per process).
+        /// Threads the agents run on, at least 1 (default: one per 128 agents or per
+        /// 2,000 sign-ins/s at the run's peak, at most one per CPU core; with --processes,
+        /// per process).
         #[arg(long, value_name = "N", value_parser = args::threads, allow_negative_numbers = true)]
         threads: Option<std::num::NonZeroUsize>,
         /// Serve live metrics at http://ADDR/metrics during the run, for Prometheus to scrape

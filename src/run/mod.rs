@@ -65,8 +65,8 @@ pub struct RunOptions {
     pub shard: Option<crate::run::shard::ShardSpec>,
     /// Wait until this wall-clock time before starting (`--start-at`).
     pub start_at: Option<SystemTime>,
-    /// Threads the agents run on (`--threads`); None: one per 128 agents at the peak, at
-    /// most one per core (`crate::agent::lanes`).
+    /// Threads the agents run on (`--threads`); None: as the run's peak asks, at most one
+    /// per core (`crate::agent::lanes::lane_count`).
     pub threads: Option<NonZeroUsize>,
     /// Live metrics: `--metrics-listen`, `--metrics-push`, `--run-id`.
     pub metrics: live_metrics::Options,

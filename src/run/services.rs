@@ -23,7 +23,7 @@ use crate::agent::signout_gate::SignoutGate;
 use crate::client::{AgentConn, Target, TargetOptions, Trust};
 use crate::exit::Exit;
 use crate::protocol::{GatewayStats, STATS_PATH};
-use crate::scenario::{Loaded, Reconcile};
+use crate::scenario::{LoadModel, Loaded, Reconcile};
 use crate::sim::SimGateway;
 
 /// The embedded gateway, while it runs.
@@ -143,11 +143,21 @@ pub(super) async fn start(p: &Prepared, threads: Option<NonZeroUsize>) -> Result
     // The runtime has one worker per core (or as TOKIO_WORKER_THREADS says).
     let cores = NonZeroUsize::new(tokio::runtime::Handle::current().metrics().num_workers())
         .unwrap_or(NonZeroUsize::MIN);
+    // Sign-ins per second at the plan's peak: a capacity search has no plan and looks for
+    // the gateway's limit, so the harness must not be the limit; a closed population's
+    // arrivals follow its sessions, which its size already counts.
+    let peak_arrivals = match (&p.plan, sc.load.model) {
+        (Some(plan), LoadModel::Open) => plan.peak_level(),
+        (Some(_), LoadModel::Closed) => 0.0,
+        (_, LoadModel::CapacitySearch) | (None, _) => f64::INFINITY,
+    };
     let lanes = Arc::new(
-        Lanes::for_run(peak_agents, threads, cores)
+        Lanes::for_run(peak_agents, peak_arrivals, threads, cores)
             .map_err(|e| Exit::cannot_measure(format!("cannot start the agent threads: {e}")))?,
     );
-    tracing::debug!("agents on {lanes:?} (peak {peak_agents} agents, {cores} cores)");
+    tracing::debug!(
+        "agents on {lanes:?} (peak {peak_agents} agents, {peak_arrivals}/s, {cores} cores)"
+    );
     Ok(Services {
         token: end,
         gate,

@@ -10,14 +10,13 @@
 //! runs out of work, sleeps and has to be woken, and each extra thread takes a core the
 //! gateway (or, on a test box, the gateway beside the harness) could use. Arrivals count
 //! apart because each opens a connection, TLS handshake included, the costliest work an
-//! agent does. At 64 and 128 connections
-//! polling with no gap, one lane ran 0.82-1.07× wrk's request rate where two lanes ran
-//! 0.63-0.82× and the process's shared multi-thread runtime (the old layout below 128
-//! agents per core) 0.65-0.99×; at 256 one lane and two ran level (BENCHMARKS.md, issue
-//! 22). What one lane costs: it is one core's worth of requests, about 75,000-85,000 of
-//! the lightest polls per second on the benchmark machine. 255 agents ask that much only
-//! of a gateway that answers every call within about 3 ms with no poll gap; a run that
-//! needs more gives `--threads`.
+//! agent does. At 64 and 128 connections polling with no gap, one lane ran 0.82-1.07×
+//! wrk's request rate where two lanes ran 0.63-0.82× and the process's shared
+//! multi-thread runtime (the old layout below 128 agents per core) 0.65-0.99×; at 256 one
+//! lane and two ran level (BENCHMARKS.md, issue 22). What one lane costs: it is one
+//! core's worth of requests, about 75,000-85,000 of the lightest polls per second on the
+//! benchmark machine. 255 agents ask that much only of a gateway that answers every call
+//! within about 3 ms with no poll gap; a run that needs more gives `--threads`.
 //!
 //! Lanes must start on a thread of ordinary priority: Linux threads inherit their creator's
 //! scheduling policy, and lanes that inherited the arrival thread's real-time priority

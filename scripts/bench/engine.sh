@@ -4,9 +4,8 @@
 # each thread count T, connection count N and scheme: PAIRS pairs, each one agentstorm run
 # (N agents polling with no gap for SECONDS, at its defaults on T cores: TOKIO_WORKER_THREADS
 # sizes the runtime; the harness runs the agents on 1 lane at 64, 2 at 1,000, up to T)
-# and one wrk run (-t T, N
-# connections, the same poll URL, SECONDS), alternating which goes first; oha (-c N,
-# --worker-threads T) runs beside each pair, and so does hyper's floor
+# and one wrk run (-t T, N connections, the same poll URL, SECONDS), alternating which
+# goes first; oha (-c N, --worker-threads T) runs beside each pair, and so does hyper's floor
 # (examples/hyper_floor.rs: hyper 1.x's client with agentstorm's connection settings and
 # TLS config, and none of its own work). Prints requests/s medians and the median of the
 # per-pair ratios agentstorm/wrk (targets: >= 0.8 over HTTP, >= 0.95 over HTTPS),

@@ -24,6 +24,7 @@ use crate::client::{AgentConn, Target, TargetOptions, Trust};
 use crate::exit::Exit;
 use crate::protocol::{GatewayStats, STATS_PATH};
 use crate::scenario::{LoadModel, Loaded, Reconcile};
+use crate::scheduler::plan::Plan;
 use crate::sim::SimGateway;
 
 /// The embedded gateway, while it runs.
@@ -108,6 +109,18 @@ pub(super) struct Services {
     pub lanes: Arc<Lanes>,
 }
 
+/// Sign-ins per second at the plan's peak, for the lane count: an open plan's peak rate;
+/// none for a closed population (its stages are agents, and its size is counted as
+/// agents); unbounded for a capacity search, which looks for the gateway's limit, so the
+/// harness must not be the limit.
+fn peak_arrivals(plan: Option<&Plan>, model: LoadModel) -> f64 {
+    match (plan, model) {
+        (Some(plan), LoadModel::Open) => plan.peak_level(),
+        (Some(_), LoadModel::Closed) => 0.0,
+        (_, LoadModel::CapacitySearch) | (None, _) => f64::INFINITY,
+    }
+}
+
 /// Starts the sign-out gate, the push receiver (push mode) and the agents' threads.
 pub(super) async fn start(p: &Prepared, threads: Option<NonZeroUsize>) -> Result<Services, Exit> {
     let sc = &p.loaded.scenario;
@@ -143,14 +156,7 @@ pub(super) async fn start(p: &Prepared, threads: Option<NonZeroUsize>) -> Result
     // The runtime has one worker per core (or as TOKIO_WORKER_THREADS says).
     let cores = NonZeroUsize::new(tokio::runtime::Handle::current().metrics().num_workers())
         .unwrap_or(NonZeroUsize::MIN);
-    // Sign-ins per second at the plan's peak: a capacity search has no plan and looks for
-    // the gateway's limit, so the harness must not be the limit; a closed population's
-    // arrivals follow its sessions, which its size already counts.
-    let peak_arrivals = match (&p.plan, sc.load.model) {
-        (Some(plan), LoadModel::Open) => plan.peak_level(),
-        (Some(_), LoadModel::Closed) => 0.0,
-        (_, LoadModel::CapacitySearch) | (None, _) => f64::INFINITY,
-    };
+    let peak_arrivals = peak_arrivals(p.plan.as_ref(), sc.load.model);
     let lanes = Arc::new(
         Lanes::for_run(peak_agents, peak_arrivals, threads, cores)
             .map_err(|e| Exit::cannot_measure(format!("cannot start the agent threads: {e}")))?,
@@ -291,4 +297,37 @@ async fn fetch_gateway_stats(target: &Arc<Target>) -> Option<GatewayStats> {
     let mut conn = AgentConn::new(target.clone());
     let body = conn.get_raw(STATS_PATH).await?;
     serde_json::from_slice(&body).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::plan::Phase;
+    use std::time::Duration;
+
+    #[test]
+    fn the_lane_count_sees_an_open_plans_peak_rate_only() {
+        // The storm benchmark's plan: 10,000 sign-ins/s for 2 s, after a ramp to it.
+        let plan = Plan {
+            phases: vec![
+                Phase {
+                    duration: Duration::from_secs(1),
+                    from_rate: 0.0,
+                    to_rate: 10_000.0,
+                },
+                Phase {
+                    duration: Duration::from_secs(2),
+                    from_rate: 10_000.0,
+                    to_rate: 10_000.0,
+                },
+            ],
+        };
+        assert_eq!(peak_arrivals(Some(&plan), LoadModel::Open), 10_000.0);
+        // A closed plan's numbers are agents, not rates.
+        assert_eq!(peak_arrivals(Some(&plan), LoadModel::Closed), 0.0);
+        assert_eq!(
+            peak_arrivals(None, LoadModel::CapacitySearch),
+            f64::INFINITY
+        );
+    }
 }
